@@ -1,0 +1,140 @@
+//! The single error type of the crate.
+
+use std::sync::Arc;
+
+/// Everything that can go wrong while opening an audit device or appending to it.
+///
+/// Messages name the device or file and say how to fix the problem. They never contain entry
+/// contents: an entry may hold values the caller forgot to HMAC.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuditError {
+    /// The log file (or its parent directory) could not be created, opened or inspected.
+    #[error(
+        "cannot open audit log \"{path}\": {source}; check that its directory exists or can be \
+         created and that the hush user may read and write there"
+    )]
+    Open {
+        /// The file path given to `open`.
+        path: String,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The path exists but is not a regular file (a directory, socket, device...).
+    #[error(
+        "audit log path \"{path}\" exists but is not a regular file; point the audit device at a \
+         file path (or \"stdout\")"
+    )]
+    NotAFile {
+        /// The file path given to `open`.
+        path: String,
+    },
+
+    /// The file's last line belongs to another device's chain.
+    #[error(
+        "audit log \"{path}\" holds the hash chain of audit device \"{found}\", not \"{device}\"; \
+         every audit device needs its own file: choose another path or move the old file away"
+    )]
+    ForeignChain {
+        /// The file path given to `open`.
+        path: String,
+        /// The device id found in the file's last line.
+        found: String,
+        /// The device id this sink was opened for.
+        device: String,
+    },
+
+    /// Writing or syncing a batch failed. The sink stops accepting entries afterwards, because
+    /// the state of the file's tail is unknown; re-opening resumes from what reached the disk.
+    #[error(
+        "writing to audit device \"{device}\" failed: {source}; the device has stopped, fix the \
+         underlying problem (disk full, permissions, I/O error) and re-open it"
+    )]
+    Write {
+        /// The device id.
+        device: String,
+        /// The underlying I/O error, shared by every entry of the failed batch.
+        #[source]
+        source: Arc<std::io::Error>,
+    },
+
+    /// An earlier write failure stopped the sink.
+    #[error(
+        "audit device \"{device}\" stopped after an earlier write failure ({reason}); fix the \
+         underlying problem and re-open the device"
+    )]
+    Failed {
+        /// The device id.
+        device: String,
+        /// The earlier failure.
+        reason: String,
+    },
+
+    /// `append` was called after `close` (or the writer thread is gone).
+    #[error("audit device \"{device}\" is closed; re-open it before appending entries")]
+    Closed {
+        /// The device id.
+        device: String,
+    },
+
+    /// The chain to resume is at the largest possible seq; no further line can be numbered.
+    #[error(
+        "the hash chain of audit log \"{path}\" is at seq 2^64-1 and cannot continue; the file \
+         or the recorded head is corrupt: move the file away and start a new log"
+    )]
+    SeqExhausted {
+        /// The file path given to `open`.
+        path: String,
+    },
+
+    /// The writer thread could not be started.
+    #[error(
+        "could not start the writer thread of audit device \"{device}\": {source}; the process \
+         may have hit its thread limit"
+    )]
+    Spawn {
+        /// The device id.
+        device: String,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The entry handed to `append` is not a JSON object.
+    #[error(
+        "audit entry must be a JSON object, got a JSON {kind}; pass the Vault-format entry object \
+         ({{\"time\",\"type\",\"auth\",\"request\",...}})"
+    )]
+    NotAnObject {
+        /// The JSON type that was given ("array", "string", ...).
+        kind: &'static str,
+    },
+
+    /// The entry already carries the field the chain is stored in.
+    #[error(
+        "audit entry already has a \"hush_chain\" field; that field is reserved for the hash \
+         chain and added by the audit device, remove it from the entry"
+    )]
+    ReservedField,
+
+    /// The entry could not be serialized (cannot happen for values built by serde_json, but the
+    /// serializer's signature is fallible).
+    #[error(
+        "audit entry could not be encoded as JSON: {0}; build the entry with serde_json::json!"
+    )]
+    Encode(#[source] serde_json::Error),
+
+    /// A blocking helper task of `open` panicked or was cancelled.
+    #[error(
+        "opening audit log \"{path}\" was interrupted: {reason}; retry, and report a bug if it \
+         persists"
+    )]
+    Interrupted {
+        /// The file path given to `open`.
+        path: String,
+        /// What happened to the task.
+        reason: String,
+    },
+}

@@ -1,0 +1,644 @@
+//! The file / stdout audit device: one writer thread, group commit, chain resumption.
+
+use std::fmt;
+use std::fs::{DirBuilder, File, OpenOptions, Permissions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::chain::{build_line, line_hash, parse_line, ChainField, ChainHead, CHAIN_FIELD};
+use crate::error::AuditError;
+use crate::tail::{end_of_last_complete_line, RevLines};
+
+/// The `path` that selects standard output instead of a file (as in Vault's file device).
+pub const STDOUT: &str = "stdout";
+
+/// A batch stops growing at this many lines or bytes, so one slow disk flush cannot make a
+/// single `write_all` unboundedly large.
+const MAX_BATCH_LINES: usize = 4096;
+const MAX_BATCH_BYTES: usize = 8 * 1024 * 1024;
+
+/// Where the chain of a freshly opened sink continues from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResumeSource {
+    /// Nothing to resume: the next line is seq 1 with the genesis prev.
+    Genesis,
+    /// The file's last complete line.
+    File,
+    /// The head the server recorded (stdout, or a file that does not match it).
+    ExpectedHead,
+}
+
+/// Something `open` found that the operator must know about. `Display` explains it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OpenWarning {
+    /// The file does not end where the server's recorded head says it should: it was truncated,
+    /// replaced or edited while the device was closed. The chain continues from the recorded
+    /// head, so `verify` keeps failing at the first new line: the break stays visible.
+    HeadMismatch {
+        /// The head the server recorded.
+        expected: ChainHead,
+        /// The head found in the file (`None` when empty or unreadable).
+        file_head: Option<ChainHead>,
+        /// What exactly differs.
+        detail: String,
+    },
+    /// The file ended with a partial line (a write torn by a crash, or a cut); those bytes were
+    /// removed so that new lines start on a line of their own. They were never acknowledged
+    /// to any caller, because `append` only returns after the whole batch is synced.
+    TornTail {
+        /// How many bytes were removed.
+        bytes: u64,
+    },
+    /// The file's last line carries no readable chain (not a hush log, or damaged), so the chain
+    /// cannot link to it by seq.
+    UnchainedLastLine {
+        /// Why the line was rejected.
+        detail: String,
+    },
+    /// The existing file was readable by group or others; it was reset to 0600.
+    PermissionsTightened {
+        /// The mode found (permission bits only).
+        old_mode: u32,
+    },
+}
+
+impl fmt::Display for OpenWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::HeadMismatch {
+                expected, detail, ..
+            } => write!(
+                f,
+                "audit log does not match the recorded chain head {expected}: {detail}; the chain \
+                 continues from the recorded head, so `verify` will report the break"
+            ),
+            Self::TornTail { bytes } => write!(
+                f,
+                "audit log ended with an incomplete line ({bytes} bytes, a torn write or a cut); \
+                 it was removed before appending"
+            ),
+            Self::UnchainedLastLine { detail } => write!(
+                f,
+                "the last line of the audit log has no usable hash chain ({detail}); new lines \
+                 cannot link to it, and `verify` will report the break"
+            ),
+            Self::PermissionsTightened { old_mode } => write!(
+                f,
+                "audit log had mode {old_mode:04o}, readable by other users; it was changed to 0600"
+            ),
+        }
+    }
+}
+
+/// What `open` found and where the chain continues.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenReport {
+    /// The head the next line will link to (its seq will be `head.seq + 1`).
+    pub head: ChainHead,
+    /// Where `head` came from.
+    pub resumed_from: ResumeSource,
+    /// The head found in the file, if it had a chained last line.
+    pub file_head: Option<ChainHead>,
+    /// Everything the operator must be told; empty when the file matched.
+    pub warnings: Vec<OpenWarning>,
+}
+
+impl OpenReport {
+    /// True when the file continued the recorded chain without any finding.
+    pub fn is_clean(&self) -> bool {
+        self.warnings.is_empty()
+    }
+}
+
+/// Counters of a sink since it was opened.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SinkStats {
+    /// Lines written and synced.
+    pub lines: u64,
+    /// `write_all` + `sync_data` rounds (group commits) that carried them.
+    pub batches: u64,
+}
+
+struct Shared {
+    head: Mutex<ChainHead>,
+    lines: AtomicU64,
+    batches: AtomicU64,
+}
+
+struct Job {
+    entry: Vec<u8>,
+    reply: oneshot::Sender<Result<ChainHead, AuditError>>,
+}
+
+enum Output {
+    File(File),
+    Stdout,
+}
+
+impl Output {
+    /// Writes a whole batch and makes it durable before any caller is answered.
+    fn write_durable(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            Self::File(f) => {
+                f.write_all(buf)?;
+                f.sync_data()
+            }
+            Self::Stdout => {
+                let mut out = io::stdout().lock();
+                out.write_all(buf)?;
+                out.flush()
+            }
+        }
+    }
+}
+
+/// A hash-chained audit device writing Vault-format JSON lines to a file or to stdout.
+///
+/// All appends go through one writer thread: it takes every entry queued while the previous
+/// batch was being synced, writes them with one `write_all`, makes them durable with one
+/// `sync_data` (stdout: one flush) and only then answers each caller. Request tasks never hold
+/// a lock across the fsync. Dropping the sink stops the writer after it has written what was
+/// already queued, without waiting for it.
+pub struct FileSink {
+    device: String,
+    tx: Mutex<Option<mpsc::UnboundedSender<Job>>>,
+    shared: Arc<Shared>,
+    stopped: watch::Receiver<bool>,
+    notice: Option<Value>,
+}
+
+impl fmt::Debug for FileSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileSink")
+            .field("device", &self.device)
+            .field("head", &self.head())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Mutex poisoning only means a panic happened elsewhere while the lock was held; the guarded
+/// values (a head, an optional sender) are replaced whole, so they are never half-updated.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl FileSink {
+    /// Opens the device at `path` (created with mode 0600, parent directories with 0700 as
+    /// needed) and resumes the chain from the file's last complete line, so a restart continues
+    /// the chain. `path` `"stdout"` writes to standard output; the chain then starts from
+    /// `expected_head` or the genesis.
+    ///
+    /// `expected_head` is the head the server last recorded (kept inside the barrier). When the
+    /// file does not match it, open still succeeds, the chain continues from the recorded head
+    /// (so the gap stays detectable) and [`OpenReport::warnings`] says what differs; append
+    /// [`FileSink::tamper_notice`] as the next entry so the log itself documents the break.
+    /// A file that is *ahead* of the recorded head is fine if its chain passes through it
+    /// (lines synced just before a crash, before the server recorded the new head).
+    pub async fn open(
+        path: &str,
+        device_id: &str,
+        expected_head: Option<ChainHead>,
+    ) -> Result<(FileSink, OpenReport), AuditError> {
+        let (output, report) = if path == STDOUT {
+            let report = OpenReport {
+                head: expected_head.clone().unwrap_or_else(ChainHead::genesis),
+                resumed_from: if expected_head.is_some() {
+                    ResumeSource::ExpectedHead
+                } else {
+                    ResumeSource::Genesis
+                },
+                file_head: None,
+                warnings: Vec::new(),
+            };
+            (Output::Stdout, report)
+        } else {
+            let (p, d, e) = (path.to_owned(), device_id.to_owned(), expected_head.clone());
+            let (file, report) = tokio::task::spawn_blocking(move || open_file(&p, &d, e.as_ref()))
+                .await
+                .map_err(|e| AuditError::Interrupted {
+                    path: path.to_owned(),
+                    reason: e.to_string(),
+                })??;
+            (Output::File(file), report)
+        };
+        if report.head.seq == u64::MAX {
+            return Err(AuditError::SeqExhausted {
+                path: path.to_owned(),
+            });
+        }
+
+        let device_json = serde_json::to_string(device_id).map_err(AuditError::Encode)?;
+        let notice = tamper_notice(device_id, expected_head.as_ref(), &report);
+        let shared = Arc::new(Shared {
+            head: Mutex::new(report.head.clone()),
+            lines: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+        });
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (stopped_tx, stopped_rx) = watch::channel(false);
+        let writer = Writer {
+            out: output,
+            device: device_id.to_owned(),
+            device_json,
+            head: report.head.clone(),
+            shared: Arc::clone(&shared),
+        };
+        std::thread::Builder::new()
+            .name("hush-audit-writer".to_owned())
+            .spawn(move || writer.run(rx, stopped_tx))
+            .map_err(|source| AuditError::Spawn {
+                device: device_id.to_owned(),
+                source,
+            })?;
+        let sink = FileSink {
+            device: device_id.to_owned(),
+            tx: Mutex::new(Some(tx)),
+            shared,
+            stopped: stopped_rx,
+            notice,
+        };
+        Ok((sink, report))
+    }
+
+    /// Appends one Vault-format entry (a JSON object, already HMAC'd) as one chained line and
+    /// returns the new head, once the line is written and synced (stdout: flushed).
+    ///
+    /// The entry is serialized in the caller's task; the writer thread only adds the chain.
+    /// If the future is dropped before it resolves, the entry may still be written.
+    pub async fn append(&self, entry: Value) -> Result<ChainHead, AuditError> {
+        let obj = entry.as_object().ok_or(AuditError::NotAnObject {
+            kind: json_kind(&entry),
+        })?;
+        if obj.contains_key(CHAIN_FIELD) {
+            return Err(AuditError::ReservedField);
+        }
+        let bytes = serde_json::to_vec(&entry).map_err(AuditError::Encode)?;
+        let (reply, answer) = oneshot::channel();
+        {
+            let guard = lock(&self.tx);
+            let sender = guard.as_ref().ok_or_else(|| self.closed())?;
+            sender
+                .send(Job {
+                    entry: bytes,
+                    reply,
+                })
+                .map_err(|_| self.closed())?;
+        }
+        answer.await.map_err(|_| self.closed())?
+    }
+
+    /// The head of the last line written and synced (the open head before any append).
+    pub fn head(&self) -> ChainHead {
+        lock(&self.shared.head).clone()
+    }
+
+    /// The device id this sink chains under.
+    pub fn device_id(&self) -> &str {
+        &self.device
+    }
+
+    /// Lines and group commits since open.
+    pub fn stats(&self) -> SinkStats {
+        SinkStats {
+            lines: self.shared.lines.load(Ordering::Relaxed),
+            batches: self.shared.batches.load(Ordering::Relaxed),
+        }
+    }
+
+    /// When `open` found something wrong, a Vault-shaped entry (`"type": "hush_audit_notice"`)
+    /// describing it: the expected and found heads and the warnings. Append it as the first
+    /// entry after resuming so the break is documented next to where `verify` reports it.
+    /// It contains no request data.
+    pub fn tamper_notice(&self) -> Option<Value> {
+        self.notice.clone()
+    }
+
+    /// Stops accepting entries, lets the writer finish every entry already queued, and waits
+    /// until it has stopped. Later `append` calls fail with [`AuditError::Closed`].
+    pub async fn close(&self) {
+        drop(lock(&self.tx).take());
+        let mut stopped = self.stopped.clone();
+        // An error means the writer is gone already (its sender was dropped), which is the
+        // state we are waiting for.
+        let _ = stopped.wait_for(|s| *s).await;
+    }
+
+    fn closed(&self) -> AuditError {
+        AuditError::Closed {
+            device: self.device.clone(),
+        }
+    }
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn tamper_notice(device: &str, expected: Option<&ChainHead>, report: &OpenReport) -> Option<Value> {
+    if report.warnings.is_empty() {
+        return None;
+    }
+    let warnings: Vec<String> = report.warnings.iter().map(ToString::to_string).collect();
+    Some(json!({
+        "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        "type": "hush_audit_notice",
+        "hush_notice": {
+            "event": "chain_resumed_with_warnings",
+            "device": device,
+            "expected_head": expected,
+            "file_head": report.file_head,
+            "resumed_head": report.head,
+            "warnings": warnings,
+        }
+    }))
+}
+
+struct Writer {
+    out: Output,
+    device: String,
+    device_json: String,
+    head: ChainHead,
+    shared: Arc<Shared>,
+}
+
+impl Writer {
+    fn run(mut self, mut rx: mpsc::UnboundedReceiver<Job>, stopped: watch::Sender<bool>) {
+        let mut batch: Vec<Job> = Vec::new();
+        let mut buf: Vec<u8> = Vec::new();
+        let mut heads: Vec<ChainHead> = Vec::new();
+        let mut failed: Option<String> = None;
+        // `blocking_recv` returns the queued jobs even after every sender is gone, and `None`
+        // only once the queue is empty: close/drop never lose an accepted entry.
+        while let Some(first) = rx.blocking_recv() {
+            let mut bytes = first.entry.len();
+            batch.push(first);
+            while batch.len() < MAX_BATCH_LINES && bytes < MAX_BATCH_BYTES {
+                match rx.try_recv() {
+                    Ok(job) => {
+                        bytes += job.entry.len();
+                        batch.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            if let Some(reason) = &failed {
+                for job in batch.drain(..) {
+                    // A caller that gave up waiting has dropped its receiver; nothing to tell it.
+                    let _ = job.reply.send(Err(AuditError::Failed {
+                        device: self.device.clone(),
+                        reason: reason.clone(),
+                    }));
+                }
+                continue;
+            }
+            buf.clear();
+            heads.clear();
+            let mut head = self.head.clone();
+            for job in &batch {
+                let start = buf.len();
+                // `open` refuses a head at u64::MAX and one batch adds at most MAX_BATCH_LINES,
+                // so this only saturates after 2^64 lines, which no disk holds.
+                let seq = head.seq.saturating_add(1);
+                build_line(&mut buf, &job.entry, seq, &head.hash, &self.device_json);
+                head = ChainHead {
+                    seq,
+                    hash: line_hash(&buf[start..]),
+                };
+                buf.push(b'\n');
+                heads.push(head.clone());
+            }
+            match self.out.write_durable(&buf) {
+                Ok(()) => {
+                    self.head = head.clone();
+                    *lock(&self.shared.head) = head;
+                    self.shared
+                        .lines
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    self.shared.batches.fetch_add(1, Ordering::Relaxed);
+                    for (job, h) in batch.drain(..).zip(heads.drain(..)) {
+                        // See above: a dropped receiver just means the caller stopped waiting.
+                        let _ = job.reply.send(Ok(h));
+                    }
+                }
+                Err(e) => {
+                    // After a failed write or fsync the file's tail is unknown (and Linux may
+                    // have dropped the dirty pages), so stop here; re-opening resumes from what
+                    // actually reached the disk.
+                    tracing::error!(
+                        device = %self.device,
+                        error = %e,
+                        "audit device write failed; the device stopped accepting entries"
+                    );
+                    let e = Arc::new(e);
+                    failed = Some(e.to_string());
+                    for job in batch.drain(..) {
+                        let _ = job.reply.send(Err(AuditError::Write {
+                            device: self.device.clone(),
+                            source: Arc::clone(&e),
+                        }));
+                    }
+                }
+            }
+        }
+        // Nobody may be waiting for this; a send error just means no receiver is left.
+        let _ = stopped.send(true);
+    }
+}
+
+/// The blocking part of `open` for a file path.
+fn open_file(
+    path: &str,
+    device: &str,
+    expected: Option<&ChainHead>,
+) -> Result<(File, OpenReport), AuditError> {
+    let io_err = |source| AuditError::Open {
+        path: path.to_owned(),
+        source,
+    };
+    let p = Path::new(path);
+    if let Some(parent) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .map_err(io_err)?;
+    }
+    // Read access is needed to resume the chain from the file's end.
+    let file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(p)
+        .map_err(io_err)?;
+    let meta = file.metadata().map_err(io_err)?;
+    if !meta.is_file() {
+        return Err(AuditError::NotAFile {
+            path: path.to_owned(),
+        });
+    }
+    let mut warnings = Vec::new();
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        file.set_permissions(Permissions::from_mode(0o600))
+            .map_err(io_err)?;
+        warnings.push(OpenWarning::PermissionsTightened { old_mode: mode });
+    }
+
+    let len = meta.len();
+    let mut end = len;
+    if len > 0 {
+        let mut last = [0u8];
+        file.read_exact_at(&mut last, len - 1).map_err(io_err)?;
+        if last[0] != b'\n' {
+            end = end_of_last_complete_line(&file, len).map_err(io_err)?;
+            file.set_len(end).map_err(io_err)?;
+            // The trim must be durable before new lines land after it.
+            file.sync_data().map_err(io_err)?;
+            warnings.push(OpenWarning::TornTail { bytes: len - end });
+        }
+    }
+
+    let mut rev = RevLines::new(&file, end);
+    let last_line = rev.next_line().map_err(io_err)?;
+    let (head, resumed_from, file_head) = match last_line {
+        None => match expected {
+            Some(e) if e.seq > 0 => {
+                warnings.push(OpenWarning::HeadMismatch {
+                    expected: e.clone(),
+                    file_head: None,
+                    detail: format!(
+                        "the file is empty or new but this device last wrote seq {}: it was \
+                         deleted or truncated (or rotated away: then verify the rotated files \
+                         together)",
+                        e.seq
+                    ),
+                });
+                (e.clone(), ResumeSource::ExpectedHead, None)
+            }
+            _ => (ChainHead::genesis(), ResumeSource::Genesis, None),
+        },
+        Some(line) => {
+            let hash = line_hash(&line);
+            match parse_line(&line) {
+                Err(detail) => {
+                    warnings.push(OpenWarning::UnchainedLastLine { detail });
+                    match expected {
+                        Some(e) => (e.clone(), ResumeSource::ExpectedHead, None),
+                        None => (ChainHead { seq: 0, hash }, ResumeSource::File, None),
+                    }
+                }
+                Ok(c) if c.device != device => {
+                    return Err(AuditError::ForeignChain {
+                        path: path.to_owned(),
+                        found: c.device,
+                        device: device.to_owned(),
+                    })
+                }
+                Ok(c) => {
+                    let fh = ChainHead { seq: c.seq, hash };
+                    let mismatch = match expected {
+                        None => None,
+                        Some(e) => compare_with_expected(&mut rev, &fh, &c, e).map_err(io_err)?,
+                    };
+                    match (mismatch, expected) {
+                        (Some(detail), Some(e)) => {
+                            warnings.push(OpenWarning::HeadMismatch {
+                                expected: e.clone(),
+                                file_head: Some(fh.clone()),
+                                detail,
+                            });
+                            // Continue from the recorded head (with a seq past both) so the
+                            // first new line cannot chain to the file: the break stays visible.
+                            let head = ChainHead {
+                                seq: fh.seq.max(e.seq),
+                                hash: e.hash.clone(),
+                            };
+                            (head, ResumeSource::ExpectedHead, Some(fh))
+                        }
+                        _ => (fh.clone(), ResumeSource::File, Some(fh)),
+                    }
+                }
+            }
+        }
+    };
+    let report = OpenReport {
+        head,
+        resumed_from,
+        file_head,
+        warnings,
+    };
+    Ok((file, report))
+}
+
+/// Checks that the file's chain passes through the recorded head `e`; returns what differs.
+///
+/// `fh` / `last` are the file's last line. When the file is ahead of `e`, walks back to the
+/// line with seq `e.seq + 1` and checks that its prev is `e.hash`.
+fn compare_with_expected(
+    rev: &mut RevLines<'_>,
+    fh: &ChainHead,
+    last: &ChainField,
+    e: &ChainHead,
+) -> io::Result<Option<String>> {
+    if fh.seq == e.seq {
+        return Ok((fh.hash != e.hash).then(|| {
+            format!(
+                "the file's last line (seq {}) hashes to {} instead of {}: it was edited or the \
+                 file was replaced",
+                fh.seq, fh.hash, e.hash
+            )
+        }));
+    }
+    if fh.seq < e.seq {
+        return Ok(Some(format!(
+            "the file ends at seq {} but this device last wrote seq {}: {} line(s) are missing \
+             (the file was truncated or replaced)",
+            fh.seq,
+            e.seq,
+            e.seq - fh.seq
+        )));
+    }
+    // fh.seq > e.seq, so e.seq + 1 <= fh.seq cannot overflow.
+    let target = e.seq + 1;
+    let mut current = last.clone();
+    loop {
+        if current.seq == target {
+            return Ok((current.prev != e.hash).then(|| {
+                format!(
+                    "the file goes on to seq {} but its line with seq {target} does not link to \
+                     the recorded head: the file was replaced or rewritten",
+                    fh.seq
+                )
+            }));
+        }
+        let next = match rev.next_line()? {
+            Some(line) => parse_line(&line),
+            None => Err("reached the start of the file".to_owned()),
+        };
+        match next {
+            Ok(c) if c.seq < current.seq && c.seq >= target => current = c,
+            Ok(_) | Err(_) => {
+                return Ok(Some(format!(
+                    "the file goes on to seq {} but no intact line with seq {target} links to the \
+                     recorded head: the file was replaced or rewritten",
+                    fh.seq
+                )))
+            }
+        }
+    }
+}

@@ -1,0 +1,779 @@
+//! End-to-end tests of the audit devices on real files.
+
+use std::collections::HashSet;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use hush_audit::{
+    hmac_strings, verify, AuditError, ChainHead, FileSink, OpenWarning, Problem, ResumeSource,
+    Salt, VerifyReport, GENESIS_HASH,
+};
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+const DEVICE: &str = "file/";
+
+fn entry(i: u64) -> Value {
+    json!({
+        "time": "2025-01-01T00:00:00.000000000Z",
+        "type": if i.is_multiple_of(2) { "request" } else { "response" },
+        "auth": {"client_token": "hmac-sha256:aa", "policies": ["default"], "token_ttl": 3600},
+        "request": {
+            "id": format!("req-{i}"),
+            "operation": "read",
+            "path": format!("secret/item-{i:04}"),
+            "data": {"value": "hmac-sha256:bb", "n": i},
+        },
+        "error": "",
+    })
+}
+
+fn log_path(dir: &tempfile::TempDir) -> PathBuf {
+    dir.path().join("logs").join("audit.log")
+}
+
+/// Writes a fresh log of `n` entries and returns its head.
+async fn write_log(path: &Path, n: u64) -> ChainHead {
+    let (sink, report) = FileSink::open(path.to_str().unwrap(), DEVICE, None)
+        .await
+        .unwrap();
+    assert!(report.is_clean(), "{:?}", report.warnings);
+    for i in 1..=n {
+        sink.append(entry(i)).await.unwrap();
+    }
+    sink.close().await;
+    sink.head()
+}
+
+fn read_lines(path: &Path) -> Vec<Vec<u8>> {
+    let content = std::fs::read(path).unwrap();
+    assert!(content.ends_with(b"\n"));
+    content[..content.len() - 1]
+        .split(|&b| b == b'\n')
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+fn write_lines(path: &Path, lines: &[Vec<u8>]) {
+    let mut out = Vec::new();
+    for l in lines {
+        out.extend_from_slice(l);
+        out.push(b'\n');
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+fn verify_file(path: &Path, head: Option<&ChainHead>) -> VerifyReport {
+    let f = std::fs::File::open(path).unwrap();
+    verify(std::io::BufReader::new(f), head)
+}
+
+fn sha_hex(b: &[u8]) -> String {
+    hex::encode(hush_crypto::hash::sha256(b))
+}
+
+fn assert_bad(r: &VerifyReport, line: u64, kind: Problem) {
+    assert!(!r.ok, "expected failure, got {r:?}");
+    assert_eq!(r.first_bad_line, Some(line), "{r:?}");
+    assert_eq!(r.kind, Some(kind), "{r:?}");
+    assert!(r.problem.as_deref().is_some_and(|p| !p.is_empty()));
+}
+
+#[tokio::test]
+async fn clean_log_of_100_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = log_path(&dir);
+    let head = write_log(&path, 100).await;
+    assert_eq!(head.seq, 100);
+
+    let r = verify_file(&path, None);
+    assert!(r.ok, "{r:?}");
+    assert_eq!(r.lines, 100);
+    assert_eq!(r.first_bad_line, None);
+    assert_eq!(r.first_seq, Some(1));
+    assert_eq!(r.last.as_ref(), Some(&head));
+    assert_eq!(r.device.as_deref(), Some(DEVICE));
+    assert!(verify_file(&path, Some(&head)).ok);
+
+    // Lines are Vault-format entries plus the chain field, which is all that was added.
+    let lines = read_lines(&path);
+    let first: Value = serde_json::from_slice(&lines[0]).unwrap();
+    assert_eq!(first["hush_chain"]["seq"], 1);
+    assert_eq!(first["hush_chain"]["prev"], GENESIS_HASH);
+    assert_eq!(first["hush_chain"]["device"], DEVICE);
+    let mut stripped = first.clone();
+    stripped.as_object_mut().unwrap().remove("hush_chain");
+    assert_eq!(stripped, entry(1));
+    let second: Value = serde_json::from_slice(&lines[1]).unwrap();
+    assert_eq!(second["hush_chain"]["prev"], sha_hex(&lines[0]));
+}
+
+#[tokio::test]
+async fn edited_line_is_reported_at_the_next_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = log_path(&dir);
+    let head = write_log(&path, 100).await;
+    let mut lines = read_lines(&path);
+    // One character of line 50's request path: item-0050 -> item-0051.
+    let text = String::from_utf8(lines[49].clone()).unwrap();
+    assert!(text.contains("item-0050"));
+    lines[49] = text.replacen("item-0050", "item-0051", 1).into_bytes();
+    write_lines(&path, &lines);
+
+    let r = verify_file(&path, None);
+    assert_bad(&r, 51, Problem::PrevMismatch);
+    assert_eq!(r.lines, 100);
+    assert_eq!(r.last.as_ref().map(|h| h.seq), Some(50));
+    assert_bad(&verify_file(&path, Some(&head)), 51, Problem::PrevMismatch);
+}
+
+#[tokio::test]
+async fn edited_last_line_needs_the_expected_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = log_path(&dir);
+    let head = write_log(&path, 100).await;
+    let mut lines = read_lines(&path);
+    let text = String::from_utf8(lines[99].clone()).unwrap();
+    lines[99] = text.replacen("item-0100", "item-0101", 1).into_bytes();
+    write_lines(&path, &lines);
+
+    assert!(verify_file(&path, None).ok);
+    assert_bad(&verify_file(&path, Some(&head)), 100, Problem::HeadMismatch);
+}
+
+#[tokio::test]
+async fn deleted_line_is_a_seq_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = log_path(&dir);
+    write_log(&path, 100).await;
+    let mut lines = read_lines(&path);
+    lines.remove(49);
+    write_lines(&path, &lines);
+
+    let r = verify_file(&path, None);
+    assert_bad(&r, 50, Problem::SeqGap);
+    assert_eq!(r.lines, 99);
+}
+
+#[tokio::test]
+async fn inserted_copy_of_another_line_is_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = log_path(&dir);
+    write_log(&path, 100).await;
+    let mut lines = read_lines(&path);
+    let copy = lines[9].clone();
+    lines.insert(50, copy);
+    write_lines(&path, &lines);
+
+    let r = verify_file(&path, None);
+    assert_bad(&r, 51, Problem::SeqNotIncreasing);
+    assert_eq!(r.lines, 101);
+}
+
+#[tokio::test]
+async fn fabricated_lines_are_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = log_path(&dir);
+    let head = write_log(&path, 100).await;
+    let original = read_lines(&path);
+
+    // A well-forged line (right seq, right prev): the original line after it repeats its seq.
+    let mut forged = entry(999);
+    forged["hush_chain"] = json!({"seq": 51, "prev": sha_hex(&original[49]), "device": DEVICE});
+    let mut lines = original.clone();
+    lines.insert(50, serde_json::to_vec(&forged).unwrap());
+    write_lines(&path, &lines);
+    assert_bad(&verify_file(&path, None), 52, Problem::SeqNotIncreasing);
+
+    // A clumsy forgery (made-up prev) is caught at the line itself.
+    forged["hush_chain"]["prev"] = json!("ab".repeat(32));
+    let mut lines = original.clone();
+    lines.insert(50, serde_json::to_vec(&forged).unwrap());
+    write_lines(&path, &lines);
+    assert_bad(&verify_file(&path, None), 51, Problem::PrevMismatch);
+
+    // A forged line appended at the end chains fine offline; the expected head catches it.
+    forged["hush_chain"] = json!({"seq": 101, "prev": head.hash, "device": DEVICE});
+    let mut lines = original.clone();
+    lines.push(serde_json::to_vec(&forged).unwrap());
+    write_lines(&path, &lines);
+    assert!(verify_file(&path, None).ok);
+    // The head is inside the file and matches: appended lines after it are not flagged by
+    // verify, because a head fetched earlier may legitimately be older than the file.
+    assert!(verify_file(&path, Some(&head)).ok);
+
+    // A line without any chain (plain Vault line) and a garbage line.
+    let mut lines = original.clone();
+    lines.insert(20, serde_json::to_vec(&entry(5)).unwrap());
+    write_lines(&path, &lines);
+    assert_bad(&verify_file(&path, None), 21, Problem::MissingChain);
+    let mut lines = original;
+    lines.insert(20, b"not json".to_vec());
+    write_lines(&path, &lines);
+    assert_bad(&verify_file(&path, None), 21, Problem::InvalidJson);
+}
+
+#[tokio::test]
+async fn swapped_adjacent_lines_are_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = log_path(&dir);
+    write_log(&path, 100).await;
+    let mut lines = read_lines(&path);
+    lines.swap(49, 50);
+    write_lines(&path, &lines);
+
+    assert_bad(&verify_file(&path, None), 50, Problem::SeqGap);
+}
+
+#[tokio::test]
+async fn truncation_mid_line_is_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = log_path(&dir);
+    let head = write_log(&path, 100).await;
+    let content = std::fs::read(&path).unwrap();
+    let lines = read_lines(&path);
+
+    // Cut inside the last line.
+    let cut = content.len() - lines[99].len() / 2;
+    std::fs::write(&path, &content[..cut]).unwrap();
+    let r = verify_file(&path, None);
+    assert_bad(&r, 100, Problem::IncompleteLastLine);
+    assert_eq!(r.lines, 100);
+    assert_eq!(r.last.as_ref().map(|h| h.seq), Some(99));
+    assert_bad(
+        &verify_file(&path, Some(&head)),
+        100,
+        Problem::IncompleteLastLine,
+    );
+
+    // Cut inside line 60: everything after is gone, line 60 is incomplete.
+    let start_60: usize = lines[..59].iter().map(|l| l.len() + 1).sum();
+    std::fs::write(&path, &content[..start_60 + 10]).unwrap();
+    let r = verify_file(&path, None);
+    assert_bad(&r, 60, Problem::IncompleteLastLine);
+    assert_eq!(r.lines, 60);
+}
+
+#[tokio::test]
+async fn truncation_of_whole_lines_needs_the_expected_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = log_path(&dir);
+    let head = write_log(&path, 100).await;
+    let lines = read_lines(&path);
+    write_lines(&path, &lines[..90]);
+
+    let offline = verify_file(&path, None);
+    assert!(offline.ok, "{offline:?}");
+    assert_eq!(offline.lines, 90);
+    assert_eq!(offline.last.as_ref().map(|h| h.seq), Some(90));
+
+    let with_head = verify_file(&path, Some(&head));
+    assert_bad(&with_head, 91, Problem::TruncatedAtEnd);
+    assert_eq!(with_head.lines, 90);
+    assert!(with_head.problem.unwrap().contains("10 line(s)"));
+
+    // An emptied file too.
+    std::fs::write(&path, b"").unwrap();
+    assert!(verify_file(&path, None).ok);
+    assert_bad(&verify_file(&path, Some(&head)), 1, Problem::TruncatedAtEnd);
+}
+
+#[tokio::test]
+async fn resume_continues_one_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = log_path(&dir);
+    let p = path.to_str().unwrap();
+
+    let (sink, report) = FileSink::open(p, DEVICE, None).await.unwrap();
+    assert_eq!(report.resumed_from, ResumeSource::Genesis);
+    assert_eq!(report.head, ChainHead::genesis());
+    for i in 1..=10 {
+        let h = sink.append(entry(i)).await.unwrap();
+        assert_eq!(h.seq, i);
+    }
+    sink.close().await;
+    let recorded = sink.head();
+    assert_eq!(recorded.seq, 10);
+
+    let (sink, report) = FileSink::open(p, DEVICE, Some(recorded.clone()))
+        .await
+        .unwrap();
+    assert!(report.is_clean(), "{:?}", report.warnings);
+    assert_eq!(report.resumed_from, ResumeSource::File);
+    assert_eq!(report.head, recorded);
+    assert_eq!(report.file_head.as_ref(), Some(&recorded));
+    assert!(sink.tamper_notice().is_none());
+    for i in 11..=20 {
+        sink.append(entry(i)).await.unwrap();
+    }
+    sink.close().await;
+
+    let r = verify_file(&path, Some(&sink.head()));
+    assert!(r.ok, "{r:?}");
+    assert_eq!(r.lines, 20);
+    assert_eq!(r.last.as_ref().map(|h| h.seq), Some(20));
+    let seqs: Vec<u64> = read_lines(&path)
+        .iter()
+        .map(|l| {
+            serde_json::from_slice::<Value>(l).unwrap()["hush_chain"]["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(seqs, (1..=20).collect::<Vec<_>>());
+
+    // Without a recorded head the chain resumes from the file as well.
+    let (sink, report) = FileSink::open(p, DEVICE, None).await.unwrap();
+    assert_eq!(report.head.seq, 20);
+    assert_eq!(sink.append(entry(21)).await.unwrap().seq, 21);
+    sink.close().await;
+    assert!(verify_file(&path, None).ok);
+}
+
+#[tokio::test]
+async fn resume_with_mismatching_head_warns_and_keeps_the_break_visible() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = log_path(&dir);
+    let p = path.to_str().unwrap();
+    let head = write_log(&path, 20).await;
+
+    // The server recorded a head the file does not contain (as if the file had been replaced).
+    let bogus = ChainHead {
+        seq: 20,
+        hash: sha_hex(b"something else"),
+    };
+    let (sink, report) = FileSink::open(p, DEVICE, Some(bogus.clone()))
+        .await
+        .unwrap();
+    assert_eq!(report.resumed_from, ResumeSource::ExpectedHead);
+    assert_eq!(report.file_head.as_ref(), Some(&head));
+    assert!(matches!(
+        &report.warnings[..],
+        [OpenWarning::HeadMismatch { expected, file_head: Some(f), .. }]
+            if *expected == bogus && *f == head
+    ));
+    assert!(report.warnings[0].to_string().contains("does not match"));
+    let notice = sink.tamper_notice().expect("a notice documents the break");
+    assert_eq!(notice["type"], "hush_audit_notice");
+    assert_eq!(notice["hush_notice"]["expected_head"]["seq"], 20);
+    let h = sink.append(notice).await.unwrap();
+    assert_eq!(h.seq, 21);
+    sink.append(entry(22)).await.unwrap();
+    sink.close().await;
+    // Strict: the real gap is still reported, at the notice line.
+    assert_bad(&verify_file(&path, None), 21, Problem::PrevMismatch);
+}
+
+#[tokio::test]
+async fn resume_after_truncation_warns_and_verify_reports_the_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = log_path(&dir);
+    let p = path.to_str().unwrap();
+    let head = write_log(&path, 20).await;
+    let lines = read_lines(&path);
+    write_lines(&path, &lines[..15]);
+
+    let (sink, report) = FileSink::open(p, DEVICE, Some(head.clone())).await.unwrap();
+    assert!(matches!(
+        &report.warnings[..],
+        [OpenWarning::HeadMismatch { file_head: Some(f), detail, .. }]
+            if f.seq == 15 && detail.contains("5 line(s) are missing")
+    ));
+    assert_eq!(report.head, head);
+    let h = sink.append(entry(21)).await.unwrap();
+    assert_eq!(h.seq, 21);
+    sink.close().await;
+    let r = verify_file(&path, None);
+    assert_bad(&r, 16, Problem::SeqGap);
+    assert!(r.problem.unwrap().contains("5 line(s) were deleted"));
+
+    // A deleted file with a recorded head: warned, and the new file links to the old head.
+    std::fs::remove_file(&path).unwrap();
+    let recorded = ChainHead {
+        seq: 21,
+        hash: h.hash,
+    };
+    let (sink, report) = FileSink::open(p, DEVICE, Some(recorded.clone()))
+        .await
+        .unwrap();
+    assert!(matches!(
+        &report.warnings[..],
+        [OpenWarning::HeadMismatch {
+            file_head: None,
+            ..
+        }]
+    ));
+    assert_eq!(sink.append(entry(22)).await.unwrap().seq, 22);
+    sink.close().await;
+    let r = verify_file(&path, Some(&recorded));
+    assert!(r.ok, "{r:?}");
+    assert_eq!(r.first_seq, Some(22));
+}
+
+#[tokio::test]
+async fn file_ahead_of_recorded_head_is_fine_if_it_chains_through_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = log_path(&dir);
+    let p = path.to_str().unwrap();
+    write_log(&path, 10).await;
+    let lines = read_lines(&path);
+    // As if the server crashed after syncing lines 8..=10 but before recording their head.
+    let recorded = ChainHead {
+        seq: 7,
+        hash: sha_hex(&lines[6]),
+    };
+    let (sink, report) = FileSink::open(p, DEVICE, Some(recorded.clone()))
+        .await
+        .unwrap();
+    assert!(report.is_clean(), "{:?}", report.warnings);
+    assert_eq!(report.head.seq, 10);
+    sink.close().await;
+
+    let wrong = ChainHead {
+        seq: 7,
+        hash: sha_hex(&lines[5]),
+    };
+    let (_sink, report) = FileSink::open(p, DEVICE, Some(wrong)).await.unwrap();
+    assert!(matches!(
+        &report.warnings[..],
+        [OpenWarning::HeadMismatch { .. }]
+    ));
+    // seq stays above the file's, prev is the recorded hash: the next line breaks visibly.
+    assert_eq!(report.head.seq, 10);
+    assert_eq!(report.head.hash, sha_hex(&lines[5]));
+}
+
+#[tokio::test]
+async fn torn_tail_is_trimmed_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = log_path(&dir);
+    let p = path.to_str().unwrap();
+    let head = write_log(&path, 5).await;
+    let mut content = std::fs::read(&path).unwrap();
+    let torn = b"{\"hush_chain\":{\"seq\":6,";
+    content.extend_from_slice(torn);
+    std::fs::write(&path, &content).unwrap();
+
+    let (sink, report) = FileSink::open(p, DEVICE, Some(head.clone())).await.unwrap();
+    assert_eq!(
+        report.warnings,
+        vec![OpenWarning::TornTail {
+            bytes: torn.len() as u64
+        }]
+    );
+    assert_eq!(report.head, head);
+    assert!(sink.tamper_notice().is_some());
+    sink.append(entry(6)).await.unwrap();
+    sink.close().await;
+    let r = verify_file(&path, None);
+    assert!(r.ok, "{r:?}");
+    assert_eq!(r.lines, 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_appends_form_one_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = log_path(&dir);
+    let (sink, _) = FileSink::open(path.to_str().unwrap(), DEVICE, None)
+        .await
+        .unwrap();
+    let sink = Arc::new(sink);
+    let mut tasks = Vec::new();
+    for t in 0..50u64 {
+        let sink = Arc::clone(&sink);
+        tasks.push(tokio::spawn(async move {
+            let mut seqs = Vec::new();
+            for i in 0..20 {
+                seqs.push(sink.append(entry(t * 100 + i)).await.unwrap().seq);
+            }
+            seqs
+        }));
+    }
+    let mut acknowledged = HashSet::new();
+    for t in tasks {
+        for s in t.await.unwrap() {
+            assert!(acknowledged.insert(s), "seq {s} acknowledged twice");
+        }
+    }
+    sink.close().await;
+    assert_eq!(acknowledged, (1..=1000).collect::<HashSet<u64>>());
+    let stats = sink.stats();
+    assert_eq!(stats.lines, 1000);
+    assert!(stats.batches >= 1 && stats.batches <= 1000, "{stats:?}");
+
+    let r = verify_file(&path, Some(&sink.head()));
+    assert!(r.ok, "{r:?}");
+    assert_eq!(r.lines, 1000);
+    let seqs: Vec<u64> = read_lines(&path)
+        .iter()
+        .map(|l| {
+            serde_json::from_slice::<Value>(l).unwrap()["hush_chain"]["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(seqs, (1..=1000).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn devices_have_separate_chains() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.log");
+    let b = dir.path().join("b.log");
+    let (sa, _) = FileSink::open(a.to_str().unwrap(), "file-a/", None)
+        .await
+        .unwrap();
+    let (sb, _) = FileSink::open(b.to_str().unwrap(), "file-b/", None)
+        .await
+        .unwrap();
+    for i in 1..=5 {
+        assert_eq!(sa.append(entry(i)).await.unwrap().seq, i);
+        assert_eq!(sb.append(entry(i)).await.unwrap().seq, i);
+    }
+    sa.close().await;
+    sb.close().await;
+    assert_eq!(verify_file(&a, None).device.as_deref(), Some("file-a/"));
+    assert!(verify_file(&b, None).ok);
+    // Same entries, different device ids: the chains differ.
+    assert_ne!(sa.head(), sb.head());
+
+    // A line from b swapped into a is detected by device id.
+    let mut la = read_lines(&a);
+    la[2] = read_lines(&b)[2].clone();
+    write_lines(&a, &la);
+    assert_bad(&verify_file(&a, None), 3, Problem::DeviceChanged);
+
+    // Opening b's file as device a is refused.
+    let err = FileSink::open(b.to_str().unwrap(), "file-a/", None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuditError::ForeignChain { .. }), "{err}");
+    assert!(err.to_string().contains("own file"));
+}
+
+#[tokio::test]
+async fn log_file_is_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = log_path(&dir);
+    write_log(&path, 1).await;
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let dir_mode = std::fs::metadata(path.parent().unwrap())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(dir_mode, 0o700);
+
+    // An existing file readable by others is tightened, with a warning.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (sink, report) = FileSink::open(path.to_str().unwrap(), DEVICE, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        report.warnings,
+        vec![OpenWarning::PermissionsTightened { old_mode: 0o644 }]
+    );
+    sink.close().await;
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}
+
+#[tokio::test]
+async fn append_rejects_bad_entries_and_closed_sinks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = log_path(&dir);
+    let (sink, _) = FileSink::open(path.to_str().unwrap(), DEVICE, None)
+        .await
+        .unwrap();
+    let err = sink.append(json!([1, 2])).await.unwrap_err();
+    assert!(
+        matches!(err, AuditError::NotAnObject { kind: "array" }),
+        "{err}"
+    );
+    let err = sink
+        .append(json!({"hush_chain": {"seq": 1}}))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuditError::ReservedField), "{err}");
+    sink.append(entry(1)).await.unwrap();
+    sink.close().await;
+    sink.close().await;
+    let err = sink.append(entry(2)).await.unwrap_err();
+    assert!(matches!(err, AuditError::Closed { .. }), "{err}");
+    assert_eq!(sink.head().seq, 1);
+    assert!(verify_file(&path, None).ok);
+}
+
+#[tokio::test]
+async fn dropping_a_sink_does_not_hang_and_keeps_written_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = log_path(&dir);
+    let p = path.to_str().unwrap();
+    {
+        let (sink, _) = FileSink::open(p, DEVICE, None).await.unwrap();
+        sink.append(entry(1)).await.unwrap();
+    }
+    let (sink, report) = FileSink::open(p, DEVICE, None).await.unwrap();
+    assert_eq!(report.head.seq, 1);
+    sink.close().await;
+}
+
+#[tokio::test]
+async fn stdout_sink_starts_from_the_expected_head() {
+    let start = ChainHead {
+        seq: 41,
+        hash: sha_hex(b"previous line"),
+    };
+    let (sink, report) = FileSink::open("stdout", "stdout/", Some(start.clone()))
+        .await
+        .unwrap();
+    assert_eq!(report.resumed_from, ResumeSource::ExpectedHead);
+    assert_eq!(report.head, start);
+    let h = sink.append(json!({"type": "request"})).await.unwrap();
+    assert_eq!(h.seq, 42);
+    sink.close().await;
+
+    let (sink, report) = FileSink::open("stdout", "stdout/", None).await.unwrap();
+    assert_eq!(report.resumed_from, ResumeSource::Genesis);
+    sink.close().await;
+}
+
+#[test]
+fn verify_checks_the_start_of_a_log() {
+    let line = |seq: u64, prev: &str| {
+        serde_json::to_vec(&json!({"hush_chain": {"seq": seq, "prev": prev, "device": "d"}}))
+            .unwrap()
+    };
+    let check = |lines: &[Vec<u8>], head: Option<&ChainHead>| {
+        let mut buf = Vec::new();
+        for l in lines {
+            buf.extend_from_slice(l);
+            buf.push(b'\n');
+        }
+        verify(&buf[..], head)
+    };
+    let other = sha_hex(b"x");
+    // Rotated log: starts later, links to something.
+    let l5 = line(5, &other);
+    let r = check(&[l5.clone(), line(6, &sha_hex(&l5))], None);
+    assert!(r.ok, "{r:?}");
+    assert_eq!(r.first_seq, Some(5));
+    // ...and must link to the expected head when that is just before it.
+    let head4 = ChainHead {
+        seq: 4,
+        hash: sha_hex(b"y"),
+    };
+    assert_bad(
+        &check(std::slice::from_ref(&l5), Some(&head4)),
+        1,
+        Problem::HeadMismatch,
+    );
+    let head4 = ChainHead {
+        seq: 4,
+        hash: other.clone(),
+    };
+    assert!(check(&[l5], Some(&head4)).ok);
+    // A later seq with the genesis prev, or seq 1 without it, is a replaced start.
+    assert_bad(&check(&[line(5, GENESIS_HASH)], None), 1, Problem::BadStart);
+    assert_bad(&check(&[line(1, &other)], None), 1, Problem::BadStart);
+    // Blank lines are not allowed.
+    assert_bad(&check(&[b"".to_vec()], None), 1, Problem::InvalidJson);
+    // An empty log is fine without a head.
+    let r = check(&[], None);
+    assert!(r.ok && r.lines == 0 && r.last.is_none());
+}
+
+#[test]
+fn hmac_strings_recurses_and_honors_skip() {
+    let salt = Salt::new(b"device salt".to_vec());
+    let mut v = json!({
+        "password": "hunter2",
+        "nested": {"list": ["a", 1, true, null, {"deep": "b"}], "n": 2.5},
+        "common_name": "example.com",
+        "flag": false,
+    });
+    hmac_strings(&mut v, &salt, &["common_name".to_owned()]);
+    assert_eq!(v["password"], salt.hmac("hunter2"));
+    assert_eq!(v["nested"]["list"][0], salt.hmac("a"));
+    assert_eq!(v["nested"]["list"][1], 1);
+    assert_eq!(v["nested"]["list"][2], true);
+    assert_eq!(v["nested"]["list"][3], Value::Null);
+    assert_eq!(v["nested"]["list"][4]["deep"], salt.hmac("b"));
+    assert_eq!(v["nested"]["n"], 2.5);
+    assert_eq!(v["common_name"], "example.com");
+    assert_eq!(v["flag"], false);
+    assert!(v["password"].as_str().unwrap().starts_with("hmac-sha256:"));
+
+    // Deterministic per salt, different across salts.
+    let same = Salt::new(b"device salt".to_vec());
+    let other = Salt::new(b"other salt".to_vec());
+    assert_eq!(salt.hmac("hunter2"), same.hmac("hunter2"));
+    assert_ne!(salt.hmac("hunter2"), other.hmac("hunter2"));
+
+    // Skip only applies to top-level keys.
+    let mut v = json!({"outer": {"common_name": "x"}});
+    hmac_strings(&mut v, &salt, &["common_name".to_owned()]);
+    assert_eq!(v["outer"]["common_name"], salt.hmac("x"));
+    // A bare string is hashed too.
+    let mut v = json!("s");
+    hmac_strings(&mut v, &salt, &[]);
+    assert_eq!(v, json!(salt.hmac("s")));
+}
+
+fn arb_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        ".{0,12}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 48, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::btree_map("[a-z]{1,6}", inner, 0..6)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// `hashed` has the shape of `orig`, with each string replaced by its HMAC.
+fn is_hmac_of(orig: &Value, hashed: &Value, salt: &Salt) -> bool {
+    match (orig, hashed) {
+        (Value::String(o), Value::String(h)) => *h == salt.hmac(o),
+        (Value::Array(o), Value::Array(h)) => {
+            o.len() == h.len() && o.iter().zip(h).all(|(a, b)| is_hmac_of(a, b, salt))
+        }
+        (Value::Object(o), Value::Object(h)) => {
+            o.len() == h.len()
+                && o.iter()
+                    .all(|(k, a)| h.get(k).is_some_and(|b| is_hmac_of(a, b, salt)))
+        }
+        (o, h) => o == h,
+    }
+}
+
+proptest! {
+    #[test]
+    fn hmac_strings_replaces_exactly_the_strings(v in arb_json(), skip in "[a-z]{1,6}") {
+        let salt = Salt::new(b"prop".to_vec());
+        let mut hashed = v.clone();
+        let skip = vec![skip];
+        hmac_strings(&mut hashed, &salt, &skip);
+        match (&v, &hashed) {
+            (Value::Object(o), Value::Object(h)) => {
+                prop_assert_eq!(o.len(), h.len());
+                for (k, a) in o {
+                    let b = &h[k];
+                    if skip.contains(k) {
+                        prop_assert_eq!(a, b);
+                    } else {
+                        prop_assert!(is_hmac_of(a, b, &salt));
+                    }
+                }
+            }
+            _ => prop_assert!(is_hmac_of(&v, &hashed, &salt)),
+        }
+    }
+}

@@ -1,0 +1,594 @@
+//! The audit broker: every authenticated request and its response are handed to every enabled
+//! audit device before the client sees the result. If devices are enabled and none can write,
+//! the request fails instead of going unrecorded.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use parking_lot::RwLock;
+
+use crate::error::{CoreError, Result};
+use crate::logical::{Request, Response};
+use crate::token::TokenEntry;
+
+/// An audit device (file, ...).
+#[async_trait]
+pub trait AuditDevice: Send + Sync {
+    /// The path the device is enabled at, e.g. `file/`.
+    fn path(&self) -> &str;
+    /// Records a request; `error` is set when it was refused before reaching a handler.
+    async fn log_request(
+        &self,
+        req: &Request,
+        token: Option<&TokenEntry>,
+        error: Option<&CoreError>,
+    ) -> std::result::Result<(), String>;
+    /// Records the response to a request.
+    async fn log_response(
+        &self,
+        req: &Request,
+        token: Option<&TokenEntry>,
+        result: &Result<Response>,
+    ) -> std::result::Result<(), String>;
+}
+
+/// All enabled audit devices.
+#[derive(Default)]
+pub struct AuditBroker {
+    devices: RwLock<Vec<Arc<dyn AuditDevice>>>,
+    files: RwLock<Vec<Arc<FileDevice>>>,
+    /// Serializes enabling and disabling.
+    pub(crate) change: tokio::sync::Mutex<()>,
+}
+
+impl AuditBroker {
+    /// A broker with no devices.
+    pub fn new() -> Self {
+        AuditBroker::default()
+    }
+
+    /// Enables a device.
+    pub fn add(&self, device: Arc<dyn AuditDevice>) {
+        self.devices.write().push(device);
+    }
+
+    /// Disables the device at `path`; returns whether one was there.
+    pub fn remove(&self, path: &str) -> bool {
+        let mut devices = self.devices.write();
+        let before = devices.len();
+        devices.retain(|d| d.path() != path);
+        devices.len() != before
+    }
+
+    /// Enables a file device.
+    pub fn add_file(&self, device: Arc<FileDevice>) {
+        self.files.write().push(device.clone());
+        self.add(device);
+    }
+
+    /// Disables the file device at `path` and returns it.
+    pub fn remove_file(&self, path: &str) -> Option<Arc<FileDevice>> {
+        self.remove(path);
+        let mut files = self.files.write();
+        let pos = files.iter().position(|d| d.entry.path == path)?;
+        Some(files.remove(pos))
+    }
+
+    /// The file devices.
+    pub fn files(&self) -> Vec<Arc<FileDevice>> {
+        self.files.read().clone()
+    }
+
+    fn snapshot(&self) -> Vec<Arc<dyn AuditDevice>> {
+        self.devices.read().clone()
+    }
+
+    /// Records a request with every device. Succeeds if no device is enabled or at least one
+    /// wrote the entry.
+    pub async fn log_request(
+        &self,
+        req: &Request,
+        token: Option<&TokenEntry>,
+        error: Option<&CoreError>,
+    ) -> Result<()> {
+        let devices = self.snapshot();
+        if devices.is_empty() {
+            return Ok(());
+        }
+        let mut ok = false;
+        for d in &devices {
+            match d.log_request(req, token, error).await {
+                Ok(()) => ok = true,
+                Err(e) => tracing::error!(device = d.path(), error = %e, "audit device failed"),
+            }
+        }
+        if ok {
+            Ok(())
+        } else {
+            Err(CoreError::Internal(
+                "no audit device could record the request, so it was refused".into(),
+            ))
+        }
+    }
+
+    /// Records a response with every device, with the same rule as [`Self::log_request`].
+    pub async fn log_response(
+        &self,
+        req: &Request,
+        token: Option<&TokenEntry>,
+        result: &Result<Response>,
+    ) -> Result<()> {
+        let devices = self.snapshot();
+        if devices.is_empty() {
+            return Ok(());
+        }
+        let mut ok = false;
+        for d in &devices {
+            match d.log_response(req, token, result).await {
+                Ok(()) => ok = true,
+                Err(e) => tracing::error!(device = d.path(), error = %e, "audit device failed"),
+            }
+        }
+        if ok {
+            Ok(())
+        } else {
+            Err(CoreError::Internal(
+                "no audit device could record the response, so it was withheld".into(),
+            ))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The file audit device and the `sys/audit*` endpoints.
+
+use hush_audit::{ChainHead, FileSink, HmacOptions, Salt};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::core::Unsealed;
+use crate::logical::{map, Operation};
+use crate::pipeline::Ctx;
+
+const TABLE_KEY: &str = "core/audit";
+const HEAD_PREFIX: &str = "core/audit-head/";
+
+/// A device as stored in the audit table (inside the barrier).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Where it is enabled, with a trailing '/', e.g. `file/`.
+    pub path: String,
+    /// The device type (`file`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+    /// Device options as given (`file_path`, `hmac_accessor`, `log_raw`, ...).
+    #[serde(default)]
+    pub options: Map<String, Value>,
+    /// Reported for compatibility.
+    #[serde(default)]
+    pub local: bool,
+    /// The HMAC salt, hex.
+    pub salt: String,
+    /// Names the device's hash chain.
+    pub device_id: String,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+struct AuditTable {
+    entries: Vec<AuditEntry>,
+}
+
+/// The `file` audit device: Vault's JSON lines, HMAC'd, hash-chained by [`hush_audit`].
+pub struct FileDevice {
+    entry: AuditEntry,
+    sink: FileSink,
+    salt: Salt,
+    opts: HmacOptions,
+}
+
+impl FileDevice {
+    /// The chain head of the log written so far.
+    pub fn head(&self) -> ChainHead {
+        self.sink.head()
+    }
+
+    /// The stored entry.
+    pub fn entry(&self) -> &AuditEntry {
+        &self.entry
+    }
+
+    /// HMACs a string with this device's salt (`sys/audit-hash`).
+    pub fn hash(&self, input: &str) -> String {
+        self.salt.hmac(input)
+    }
+
+    async fn write(&self, mut entry: Value) -> std::result::Result<(), String> {
+        hush_audit::hmac_entry(&mut entry, &self.salt, &self.opts);
+        self.sink
+            .append(entry)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+fn auth_json(token: Option<&TokenEntry>) -> Value {
+    match token {
+        None => Value::Null,
+        Some(t) => json!({
+            "client_token": "",
+            "accessor": t.accessor,
+            "display_name": t.display_name,
+            "policies": t.policies,
+            "token_policies": t.policies,
+            "metadata": if t.meta.is_empty() { Value::Null } else { Value::Object(t.meta.clone()) },
+            "entity_id": "",
+            "token_type": t.token_type,
+            "token_ttl": t.creation_ttl,
+            "token_issue_time": crate::sys::rfc3339(t.creation_time),
+        }),
+    }
+}
+
+fn request_json(req: &Request, token: Option<&TokenEntry>) -> Value {
+    let mount = req.mount.clone().unwrap_or_default();
+    json!({
+        "id": req.id,
+        "operation": req.operation.as_str(),
+        "mount_point": mount.point,
+        "mount_type": mount.kind,
+        "mount_accessor": mount.accessor,
+        "client_token": req.token.clone().unwrap_or_default(),
+        "client_token_accessor": token.map(|t| t.accessor.clone()).unwrap_or_default(),
+        "namespace": {"id": "root"},
+        "path": req.path,
+        "data": if req.data.is_empty() { Value::Null } else { Value::Object(req.data.clone()) },
+        "remote_address": req.client_addr.map(|a| a.to_string()).unwrap_or_default(),
+        "wrap_ttl": req.wrap_ttl.map(|d| d.as_secs()).unwrap_or(0),
+        "headers": {},
+    })
+}
+
+fn error_text(e: &CoreError) -> String {
+    match e {
+        // The audit log is where an operator learns why: the detail names the path and the
+        // missing capability, never a value.
+        CoreError::PermissionDenied { detail } => format!("permission denied: {detail}"),
+        other => other.to_string(),
+    }
+}
+
+#[async_trait]
+impl AuditDevice for FileDevice {
+    fn path(&self) -> &str {
+        &self.entry.path
+    }
+
+    async fn log_request(
+        &self,
+        req: &Request,
+        token: Option<&TokenEntry>,
+        error: Option<&CoreError>,
+    ) -> std::result::Result<(), String> {
+        let mut entry = json!({
+            "time": now_rfc3339(),
+            "type": "request",
+            "auth": auth_json(token),
+            "request": request_json(req, token),
+        });
+        if let (Some(e), Some(obj)) = (error, entry.as_object_mut()) {
+            obj.insert("error".into(), json!(error_text(e)));
+        }
+        self.write(entry).await
+    }
+
+    async fn log_response(
+        &self,
+        req: &Request,
+        token: Option<&TokenEntry>,
+        result: &Result<Response>,
+    ) -> std::result::Result<(), String> {
+        let mount = req.mount.clone().unwrap_or_default();
+        let mut response = json!({
+            "mount_point": mount.point,
+            "mount_type": mount.kind,
+            "mount_accessor": mount.accessor,
+        });
+        let mut error = None;
+        match result {
+            Ok(r) => {
+                if let Some(obj) = response.as_object_mut() {
+                    if let Some(d) = &r.data {
+                        obj.insert("data".into(), Value::Object(d.clone()));
+                    }
+                    if let Some(a) = &r.auth {
+                        obj.insert(
+                            "auth".into(),
+                            serde_json::to_value(a).unwrap_or(Value::Null),
+                        );
+                    }
+                    if !r.warnings.is_empty() {
+                        obj.insert("warnings".into(), json!(r.warnings));
+                    }
+                    if let Some(s) = r.status {
+                        obj.insert("status_code".into(), json!(s));
+                    }
+                }
+            }
+            Err(e) => error = Some(error_text(e)),
+        }
+        let mut entry = json!({
+            "time": now_rfc3339(),
+            "type": "response",
+            "auth": auth_json(token),
+            "request": request_json(req, token),
+            "response": response,
+        });
+        if let (Some(e), Some(obj)) = (error, entry.as_object_mut()) {
+            obj.insert("error".into(), json!(e));
+        }
+        self.write(entry).await
+    }
+}
+
+fn head_key(device_id: &str) -> String {
+    format!("{HEAD_PREFIX}{device_id}")
+}
+
+async fn open_device(un: &Unsealed, entry: AuditEntry) -> Result<Arc<FileDevice>> {
+    let file_path = entry
+        .options
+        .get("file_path")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let expected: Option<ChainHead> = un.view.get_json(&head_key(&entry.device_id)).await?;
+    let (sink, report) = FileSink::open(&file_path, &entry.device_id, expected)
+        .await
+        .map_err(|e| {
+            CoreError::bad(format!(
+                "cannot open the audit log {file_path} for device \"{}\": {e}",
+                entry.path
+            ))
+        })?;
+    if !report.warnings.is_empty() {
+        for w in &report.warnings {
+            tracing::error!(device = %entry.path, file = %file_path, "audit log: {w}");
+        }
+    }
+    let salt = Salt::new(hex::decode(&entry.salt).map_err(|_| {
+        CoreError::Internal(format!(
+            "the salt of audit device {} is corrupt",
+            entry.path
+        ))
+    })?);
+    let opt_bool = |k: &str| -> Option<bool> {
+        entry.options.get(k).and_then(|v| match v {
+            Value::Bool(b) => Some(*b),
+            Value::String(s) => s.parse().ok(),
+            _ => None,
+        })
+    };
+    let opts = HmacOptions {
+        log_raw: opt_bool("log_raw").unwrap_or(false),
+        hmac_accessor: opt_bool("hmac_accessor").unwrap_or(true),
+        ..HmacOptions::default()
+    };
+    let device = Arc::new(FileDevice {
+        entry,
+        sink,
+        salt,
+        opts,
+    });
+    if let Some(notice) = device.sink.tamper_notice() {
+        device
+            .sink
+            .append(notice)
+            .await
+            .map_err(|e| CoreError::Internal(e.to_string()))?;
+    }
+    Ok(device)
+}
+
+/// Re-opens the devices of the audit table after unseal.
+pub async fn restore_devices(un: &Unsealed) -> Result<()> {
+    let table: AuditTable = un.view.get_json(TABLE_KEY).await?.unwrap_or_default();
+    for entry in table.entries {
+        let path = entry.path.clone();
+        match open_device(un, entry).await {
+            Ok(d) => un.audit.add_file(d),
+            // Requests keep failing closed: with devices configured and none writing, nothing
+            // is served unrecorded.
+            Err(e) => {
+                tracing::error!(device = %path, error = %e, "audit device could not be opened")
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Saves every device's chain head inside the barrier (periodically and at shutdown).
+pub async fn checkpoint_heads(un: &Unsealed) -> Result<()> {
+    for d in un.audit.files() {
+        let head = d.head();
+        un.view
+            .put_json(&head_key(&d.entry.device_id), &head)
+            .await?;
+    }
+    Ok(())
+}
+
+fn device_json(e: &AuditEntry) -> Value {
+    json!({
+        "type": e.kind,
+        "description": e.description,
+        "options": e.options,
+        "path": e.path,
+        "local": e.local,
+    })
+}
+
+/// `GET sys/audit`.
+pub fn list(un: &Unsealed) -> Response {
+    let mut data = Map::new();
+    for d in un.audit.files() {
+        data.insert(d.entry.path.clone(), device_json(&d.entry));
+    }
+    Response::data_top_level(data)
+}
+
+fn normalize(p: &str) -> Result<String> {
+    let p = p.trim().trim_matches('/');
+    if p.is_empty() || p.split('/').any(|s| s.is_empty() || s == "..") {
+        return Err(CoreError::bad(format!(
+            "invalid audit device path \"{p}\": give a name such as \"file\""
+        )));
+    }
+    Ok(format!("{p}/"))
+}
+
+/// `sys/audit/:path`: enable (PUT) or disable (DELETE) a device.
+pub async fn handle_path(ctx: &Ctx<'_>, p: &str) -> Result<Response> {
+    let path = normalize(p)?;
+    let un = ctx.un;
+    let _guard = un.audit.change.lock().await;
+    let mut table: AuditTable = un.view.get_json(TABLE_KEY).await?.unwrap_or_default();
+    match ctx.req.operation {
+        Operation::Update | Operation::Create => {
+            let data = &ctx.req.data;
+            let kind = data.get("type").and_then(Value::as_str).unwrap_or("");
+            if kind != "file" {
+                return Err(CoreError::bad(format!(
+                    "audit device type \"{kind}\" is not supported; supported: file"
+                )));
+            }
+            if table.entries.iter().any(|e| e.path == path) {
+                return Err(CoreError::bad(format!(
+                    "an audit device is already enabled at \"{path}\"; disable it first"
+                )));
+            }
+            let options = match data.get("options") {
+                Some(Value::Object(o)) => o.clone(),
+                None | Some(Value::Null) => Map::new(),
+                Some(v) => {
+                    return Err(CoreError::bad(format!(
+                        "'options' must be an object, got {v}"
+                    )))
+                }
+            };
+            let file_path = options
+                .get("file_path")
+                .or_else(|| options.get("path"))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            if file_path.is_empty() {
+                return Err(CoreError::bad(
+                    "options.file_path is required: a file path, or \"stdout\"",
+                ));
+            }
+            if file_path != "stdout"
+                && table.entries.iter().any(|e| {
+                    e.options.get("file_path").and_then(Value::as_str) == Some(file_path.as_str())
+                })
+            {
+                return Err(CoreError::bad(format!(
+                    "another audit device already writes to {file_path}"
+                )));
+            }
+            let mut options = options;
+            options.insert("file_path".into(), json!(file_path));
+            let entry = AuditEntry {
+                path: path.clone(),
+                kind: "file".into(),
+                description: data
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                options,
+                local: data.get("local").and_then(Value::as_bool).unwrap_or(false),
+                salt: hex::encode(hush_crypto::random_bytes(32)?),
+                device_id: uuid::Uuid::new_v4().to_string(),
+            };
+            let device = open_device(un, entry.clone()).await?;
+            table.entries.push(entry);
+            un.view.put_json(TABLE_KEY, &table).await?;
+            un.audit.add_file(device);
+            Ok(Response::no_content())
+        }
+        Operation::Delete => {
+            let before = table.entries.len();
+            table.entries.retain(|e| e.path != path);
+            if table.entries.len() != before {
+                un.view.put_json(TABLE_KEY, &table).await?;
+            }
+            if let Some(d) = un.audit.remove_file(&path) {
+                un.view.delete(&head_key(&d.entry.device_id)).await?;
+                d.sink.close().await;
+            }
+            Ok(Response::no_content())
+        }
+        op => Err(crate::sys::unsupported(&ctx.req.path, op, "PUT and DELETE")),
+    }
+}
+
+/// `sys/audit-hash/:path {input}`.
+pub async fn audit_hash(ctx: &Ctx<'_>, p: &str) -> Result<Response> {
+    if !matches!(ctx.req.operation, Operation::Update | Operation::Create) {
+        return Err(crate::sys::unsupported(
+            &ctx.req.path,
+            ctx.req.operation,
+            "POST",
+        ));
+    }
+    let path = normalize(p)?;
+    let input = match ctx.req.data.get("input") {
+        Some(Value::String(s)) => s.clone(),
+        _ => return Err(CoreError::bad("'input' is required: the string to hash")),
+    };
+    let d = ctx
+        .un
+        .audit
+        .files()
+        .into_iter()
+        .find(|d| d.entry.path == path)
+        .ok_or_else(|| CoreError::bad(format!("no audit device at \"{path}\"")))?;
+    Ok(Response::data(map(json!({ "hash": d.hash(&input) }))))
+}
+
+/// `GET sys/audit-head/:path` (hush's own path): the chain head the server has written, so that
+/// `hush audit verify` can tell a log cut short at its end from an intact one.
+pub fn audit_head(ctx: &Ctx<'_>, p: &str) -> Result<Response> {
+    if ctx.req.operation != Operation::Read {
+        return Err(crate::sys::unsupported(
+            &ctx.req.path,
+            ctx.req.operation,
+            "GET",
+        ));
+    }
+    let path = normalize(p)?;
+    let d = ctx
+        .un
+        .audit
+        .files()
+        .into_iter()
+        .find(|d| d.entry.path == path)
+        .ok_or_else(|| CoreError::NotFound(format!("no audit device at \"{path}\"")))?;
+    let head = d.head();
+    Ok(Response::data(map(json!({
+        "path": path,
+        "seq": head.seq,
+        "hash": head.hash,
+        "head": head.to_string(),
+        "device_id": d.entry.device_id,
+        "file_path": d.entry.options.get("file_path").cloned().unwrap_or(Value::Null),
+    }))))
+}

@@ -1,0 +1,615 @@
+//! The core: seal state and the one request pipeline every call goes through.
+//!
+//! ```text
+//! seal check -> resolve token (cached) -> ACL check -> route -> handler -> audit
+//! ```
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use hush_crypto::seal::StaticSeal;
+use hush_crypto::{shamir, Barrier, SecretKey};
+use hush_storage::Backend;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::audit::AuditBroker;
+use crate::engine::Registry;
+use crate::error::{CoreError, Result};
+use crate::logical::{Request, Response};
+use crate::mounts::{MountTable, TableKind};
+use crate::policy_store::PolicyStore;
+use crate::seal::{self, InitParams, SealConfig};
+use crate::token::TokenStore;
+use crate::view::View;
+
+/// Encryptions under one key term after which the barrier rotates. NIST SP 800-38D bounds random
+/// 96-bit nonces to 2^32 uses of a key; the margin covers counts lost between checkpoints when
+/// the process is killed (at most [`CHECKPOINT_INTERVAL`] of writes each time).
+pub const DEFAULT_ROTATION_LIMIT: u64 = (1 << 32) - (1 << 26);
+
+/// How often the keyring's encryption counters are saved.
+pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(5);
+
+/// What the core needs to know from the server configuration.
+pub struct CoreConfig {
+    /// The static auto-unseal seal, if configured; else the Shamir seal.
+    pub static_seal: Option<StaticSeal>,
+    /// Default TTL of tokens and leases.
+    pub default_lease_ttl: Duration,
+    /// Maximum TTL of tokens and leases.
+    pub max_lease_ttl: Duration,
+    /// The configured cluster name (one is generated otherwise).
+    pub cluster_name: Option<String>,
+    /// Encryptions per key term before automatic rotation.
+    pub rotation_limit: u64,
+    /// The version reported by sys/health and sys/seal-status.
+    pub version: String,
+    /// The secrets engines that can be mounted.
+    pub engines: Registry,
+    /// The auth methods that can be enabled.
+    pub auth_methods: Registry,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        CoreConfig {
+            static_seal: None,
+            default_lease_ttl: Duration::from_secs(768 * 3600),
+            max_lease_ttl: Duration::from_secs(768 * 3600),
+            cluster_name: None,
+            rotation_limit: DEFAULT_ROTATION_LIMIT,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            engines: Registry::new(),
+            auth_methods: Registry::new(),
+        }
+    }
+}
+
+/// The cluster's identity, stored inside the barrier.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClusterInfo {
+    /// A UUID chosen at initialization.
+    pub cluster_id: String,
+    /// A name for people.
+    pub cluster_name: String,
+}
+
+/// Everything that exists only while the server is unsealed. Dropping it (on seal) drops the
+/// root key and the keyring, which zeroize themselves.
+pub struct Unsealed {
+    root_key: SecretKey,
+    barrier: Arc<Barrier>,
+    /// The whole barrier.
+    pub view: View,
+    /// The token store.
+    pub tokens: TokenStore,
+    /// Cluster identity.
+    pub cluster: ClusterInfo,
+    /// Audit devices.
+    pub audit: AuditBroker,
+    /// ACL policies.
+    pub policies: PolicyStore,
+    /// Secrets engines.
+    pub mounts: MountTable,
+    /// Auth methods.
+    pub auth: MountTable,
+    /// Rate-limit quotas.
+    pub quotas: crate::quotas::Quotas,
+    saved_encryptions: AtomicU64,
+}
+
+struct UnsealProgress {
+    shares: Vec<Zeroizing<Vec<u8>>>,
+    nonce: String,
+}
+
+/// The result of `sys/init`.
+pub struct InitResult {
+    /// Unseal key shares.
+    pub keys: Vec<Zeroizing<Vec<u8>>>,
+    /// Recovery key shares (static seal).
+    pub recovery_keys: Vec<Zeroizing<Vec<u8>>>,
+    /// The initial root token.
+    pub root_token: Zeroizing<String>,
+}
+
+/// Seal state as `sys/seal-status` reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SealStatus {
+    /// "shamir" or "static".
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Whether `sys/init` has run.
+    pub initialized: bool,
+    /// Whether the server is sealed.
+    pub sealed: bool,
+    /// Threshold.
+    pub t: u8,
+    /// Shares.
+    pub n: u8,
+    /// Shares entered so far.
+    pub progress: u8,
+    /// Identifies the current unseal attempt.
+    pub nonce: String,
+    /// Server version.
+    pub version: String,
+    /// Build date.
+    pub build_date: String,
+    /// Seal migration in progress (never).
+    pub migration: bool,
+    /// Whether init returned recovery keys.
+    pub recovery_seal: bool,
+    /// Storage type.
+    pub storage_type: String,
+    /// Present when unsealed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_name: Option<String>,
+    /// Present when unsealed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_id: Option<String>,
+}
+
+/// The hush core.
+pub struct Core {
+    storage: Arc<dyn Backend>,
+    config: CoreConfig,
+    seal_config: parking_lot::RwLock<Option<SealConfig>>,
+    state: ArcSwapOption<Unsealed>,
+    /// Serializes init, unseal and seal.
+    op_lock: tokio::sync::Mutex<()>,
+    progress: parking_lot::Mutex<UnsealProgress>,
+}
+
+/// Unix time now, in seconds.
+pub fn now_unix() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+impl Core {
+    /// Creates a core over `storage` and loads the seal configuration. With a static seal and an
+    /// initialized storage, it unseals itself: nobody needs to be present.
+    pub async fn new(storage: Arc<dyn Backend>, config: CoreConfig) -> Result<Arc<Core>> {
+        let sc = seal::read_seal_config(storage.as_ref()).await?;
+        if let Some(sc) = &sc {
+            match (sc.kind.as_str(), config.static_seal.is_some()) {
+                ("shamir", true) => {
+                    return Err(CoreError::Internal(
+                        "this storage was initialized with the Shamir seal, but the configuration \
+                         has a `seal \"static\"` stanza; remove the stanza (seal migration is not \
+                         supported yet)"
+                            .into(),
+                    ))
+                }
+                ("static", false) => {
+                    return Err(CoreError::Internal(
+                        "this storage was initialized with the static seal, but the configuration \
+                         has no `seal \"static\"` stanza: add it with the same key"
+                            .into(),
+                    ))
+                }
+                _ => {}
+            }
+        }
+        let core = Arc::new(Core {
+            storage,
+            config,
+            seal_config: parking_lot::RwLock::new(sc.clone()),
+            state: ArcSwapOption::empty(),
+            op_lock: tokio::sync::Mutex::new(()),
+            progress: parking_lot::Mutex::new(UnsealProgress {
+                shares: Vec::new(),
+                nonce: String::new(),
+            }),
+        });
+        if sc.is_some() && core.config.static_seal.is_some() {
+            core.auto_unseal().await?;
+        }
+        Ok(core)
+    }
+
+    /// The storage backend's type name.
+    pub fn storage_type(&self) -> &'static str {
+        self.storage.kind()
+    }
+
+    /// The configuration the core runs with.
+    pub fn config(&self) -> &CoreConfig {
+        &self.config
+    }
+
+    /// The unsealed state, or `None` while sealed.
+    pub fn unsealed(&self) -> Option<Arc<Unsealed>> {
+        self.state.load_full()
+    }
+
+    /// Whether `sys/init` has run.
+    pub fn is_initialized(&self) -> bool {
+        self.seal_config.read().is_some()
+    }
+
+    /// Whether the server is sealed.
+    pub fn is_sealed(&self) -> bool {
+        self.state.load().is_none()
+    }
+
+    /// Initializes the server: creates the root key, keyring, shares and root token.
+    pub async fn init(
+        &self,
+        params: InitParams,
+        root_token_id: Option<&str>,
+    ) -> Result<InitResult> {
+        let _op = self.op_lock.lock().await;
+        if self.is_initialized() {
+            return Err(CoreError::bad(
+                "hush is already initialized: initialization happens once per storage",
+            ));
+        }
+        let static_seal = self.config.static_seal.as_ref();
+        let now = now_unix();
+        let out = seal::initialize(self.storage.as_ref(), static_seal, params, now).await?;
+        let unsealed = self.bring_up(out.root_key, out.keyring, true).await?;
+        let root_token = unsealed.tokens.create_root(root_token_id, now).await?;
+        // Save the encryptions made during init before this barrier instance is dropped.
+        self.checkpoint_keyring(&unsealed).await?;
+        let sc = seal::read_seal_config(self.storage.as_ref()).await?;
+        *self.seal_config.write() = sc;
+        if static_seal.is_some() {
+            self.state.store(Some(unsealed));
+        }
+        // With the Shamir seal the server stays sealed after init, as Vault does: the operators
+        // prove they hold the shares by unsealing.
+        {
+            let mut progress = self.progress.lock();
+            progress.shares.clear();
+            progress.nonce.clear();
+        }
+        tracing::info!(
+            seal = if static_seal.is_some() {
+                "static"
+            } else {
+                "shamir"
+            },
+            "initialized"
+        );
+        Ok(InitResult {
+            keys: out.keys,
+            recovery_keys: out.recovery_keys,
+            root_token: Zeroizing::new(root_token),
+        })
+    }
+
+    /// Opens the barrier with a root key and loads what the unsealed server needs.
+    async fn bring_up(
+        &self,
+        root_key: SecretKey,
+        keyring: hush_crypto::Keyring,
+        first_time: bool,
+    ) -> Result<Arc<Unsealed>> {
+        let barrier = Arc::new(Barrier::new(keyring, self.config.rotation_limit));
+        let view = View::root(self.storage.clone(), barrier.clone());
+        let cluster = match view.get_json::<ClusterInfo>("core/cluster").await? {
+            Some(c) => c,
+            None if first_time => {
+                let id = uuid::Uuid::new_v4().to_string();
+                let c = ClusterInfo {
+                    cluster_name: self
+                        .config
+                        .cluster_name
+                        .clone()
+                        .unwrap_or_else(|| format!("hush-cluster-{}", &id[..8])),
+                    cluster_id: id,
+                };
+                view.put_json("core/cluster", &c).await?;
+                c
+            }
+            None => {
+                return Err(CoreError::Internal(
+                    "the cluster record (core/cluster) is missing: storage was damaged".into(),
+                ))
+            }
+        };
+        let tokens = TokenStore::open(view.sub("sys/token/")).await?;
+        let policies = PolicyStore::open(view.sub("sys/policy/")).await?;
+        let mounts = MountTable::load(
+            TableKind::Secrets,
+            view.clone(),
+            self.config.engines.clone(),
+        )
+        .await?;
+        let auth = MountTable::load(
+            TableKind::Auth,
+            view.clone(),
+            self.config.auth_methods.clone(),
+        )
+        .await?;
+        let audit = AuditBroker::new();
+        let quotas = crate::quotas::Quotas::load(view.clone()).await?;
+        let saved = barrier.key_status().encryptions;
+        let un = Arc::new(Unsealed {
+            root_key,
+            barrier,
+            view,
+            tokens,
+            cluster,
+            audit,
+            policies,
+            mounts,
+            auth,
+            quotas,
+            saved_encryptions: AtomicU64::new(saved),
+        });
+        crate::audit::restore_devices(&un).await?;
+        Ok(un)
+    }
+
+    async fn auto_unseal(&self) -> Result<()> {
+        let Some(static_seal) = self.config.static_seal.as_ref() else {
+            return Ok(());
+        };
+        let wrapped = seal::read_wrapped_root_key(self.storage.as_ref()).await?;
+        let root_key = static_seal
+            .unwrap(&wrapped, seal::ROOT_KEY_PATH.as_bytes())
+            .map_err(|e| CoreError::Internal(format!("automatic unseal failed: {e}")))?;
+        let keyring = seal::read_keyring(self.storage.as_ref(), &root_key).await?;
+        let unsealed = self.bring_up(root_key, keyring, false).await?;
+        self.state.store(Some(unsealed));
+        tracing::info!("unsealed with the static seal");
+        Ok(())
+    }
+
+    /// Enters one unseal key share (hex or base64), or resets the attempt.
+    pub async fn unseal(&self, key: Option<&str>, reset: bool) -> Result<SealStatus> {
+        let _op = self.op_lock.lock().await;
+        let Some(sc) = self.seal_config.read().clone() else {
+            return Err(CoreError::NotInitialized);
+        };
+        if reset {
+            let mut progress = self.progress.lock();
+            progress.shares.clear();
+            progress.nonce.clear();
+            drop(progress);
+            return Ok(self.seal_status());
+        }
+        if !self.is_sealed() {
+            return Err(CoreError::bad(
+                "hush is already unsealed: there is nothing to do with this key",
+            ));
+        }
+        if sc.kind == "static" {
+            return Err(CoreError::bad(
+                "this server uses the static seal and unseals itself; unseal keys do not apply \
+                 (recovery keys cannot unseal)",
+            ));
+        }
+        let Some(key) = key.filter(|k| !k.trim().is_empty()) else {
+            return Err(CoreError::bad(
+                "missing 'key': pass one unseal key share, or 'reset': true",
+            ));
+        };
+        // Shares are one byte longer than the 32-byte key they protect (the share's index).
+        let share = seal::decode_share(key, 33)?;
+        if !seal::share_is_known(&sc, &share) {
+            return Err(CoreError::bad(
+                "this unseal key is not one of this server's key shares (it may come from \
+                 another initialization, or be mistyped); unseal progress is unchanged",
+            ));
+        }
+        let shares = {
+            let mut progress = self.progress.lock();
+            if !progress
+                .shares
+                .iter()
+                .any(|s| s.as_slice() == share.as_slice())
+            {
+                if progress.shares.is_empty() {
+                    progress.nonce = uuid::Uuid::new_v4().to_string();
+                }
+                progress.shares.push(share);
+            }
+            if progress.shares.len() < sc.secret_threshold as usize {
+                None
+            } else {
+                progress.nonce.clear();
+                Some(std::mem::take(&mut progress.shares))
+            }
+        };
+        let Some(shares) = shares else {
+            return Ok(self.seal_status());
+        };
+        let refs: Vec<&[u8]> = shares.iter().map(|s| s.as_slice()).collect();
+        let kek_bytes = shamir::combine(&refs, sc.secret_threshold)?;
+        let kek = SecretKey::from_slice(&kek_bytes)?;
+        let wrapped = seal::read_wrapped_root_key(self.storage.as_ref()).await?;
+        let root_key = hush_crypto::seal::unwrap(&kek, &wrapped, seal::ROOT_KEY_PATH.as_bytes())
+            .map_err(|_| {
+                CoreError::bad(
+                    "the unseal keys combine to a key that does not open this server's root key: \
+                     at least one share is corrupt; unseal progress was reset",
+                )
+            })?;
+        let keyring = seal::read_keyring(self.storage.as_ref(), &root_key).await?;
+        let unsealed = self.bring_up(root_key, keyring, false).await?;
+        self.state.store(Some(unsealed));
+        tracing::info!("unsealed");
+        Ok(self.seal_status())
+    }
+
+    /// Seals the server: drops every key from memory. Requests in flight finish with the state
+    /// they started with.
+    pub async fn seal(&self) -> Result<()> {
+        let _op = self.op_lock.lock().await;
+        if let Some(un) = self.state.swap(None) {
+            // Save the encryption counters so they survive; best effort, sealing must not fail.
+            if let Err(e) = self.checkpoint_keyring(&un).await {
+                tracing::warn!(error = %e, "could not save keyring counters while sealing");
+            }
+        }
+        tracing::info!("sealed");
+        Ok(())
+    }
+
+    /// The seal status.
+    pub fn seal_status(&self) -> SealStatus {
+        let sc = self.seal_config.read().clone();
+        let un = self.unsealed();
+        let (nonce, progress) = {
+            let p = self.progress.lock();
+            (p.nonce.clone(), p.shares.len() as u8)
+        };
+        let (kind, t, n, recovery) = match &sc {
+            Some(sc) if sc.kind == "static" => ("static".to_string(), 1, 1, true),
+            Some(sc) => (
+                sc.kind.clone(),
+                sc.secret_threshold,
+                sc.secret_shares,
+                false,
+            ),
+            None if self.config.static_seal.is_some() => ("static".to_string(), 0, 0, true),
+            None => ("shamir".to_string(), 0, 0, false),
+        };
+        SealStatus {
+            kind,
+            initialized: sc.is_some(),
+            sealed: un.is_none(),
+            t,
+            n,
+            progress,
+            nonce,
+            version: self.config.version.clone(),
+            build_date: String::new(),
+            migration: false,
+            recovery_seal: recovery,
+            storage_type: self.storage.kind().to_string(),
+            cluster_name: un.as_ref().map(|u| u.cluster.cluster_name.clone()),
+            cluster_id: un.as_ref().map(|u| u.cluster.cluster_id.clone()),
+        }
+    }
+
+    /// Dev mode: initialize with one share, unseal, and return (unseal key, root token).
+    pub async fn init_dev(
+        &self,
+        root_token_id: Option<&str>,
+    ) -> Result<(Zeroizing<String>, Zeroizing<String>)> {
+        use base64::Engine as _;
+        let params = InitParams {
+            secret_shares: 1,
+            secret_threshold: 1,
+            recovery_shares: 1,
+            recovery_threshold: 1,
+        };
+        let out = self.init(params, root_token_id).await?;
+        let key = out
+            .keys
+            .first()
+            .map(|k| Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(k)))
+            .unwrap_or_default();
+        if self.config.static_seal.is_none() {
+            self.unseal(Some(&key), false).await?;
+        }
+        // Dev mode mounts KV version 2 at secret/, as Vault's does.
+        if let Some(un) = self.unsealed() {
+            if un.mounts.get("secret/").is_none() && un.mounts.kinds().iter().any(|k| k == "kv") {
+                let mut options = std::collections::BTreeMap::new();
+                options.insert("version".to_string(), "2".to_string());
+                un.mounts
+                    .mount(crate::engine::MountEntry {
+                        path: "secret/".into(),
+                        kind: "kv".into(),
+                        description: "key/value secret storage".into(),
+                        accessor: String::new(),
+                        uuid: String::new(),
+                        config: Default::default(),
+                        options,
+                        local: false,
+                        seal_wrap: false,
+                        created_time: 0,
+                    })
+                    .await?;
+            }
+        }
+        Ok((key, out.root_token))
+    }
+
+    /// Saves the keyring if its encryption counters moved, and rotates when the active term has
+    /// been used too often. Called periodically and on seal.
+    async fn checkpoint_keyring(&self, un: &Unsealed) -> Result<()> {
+        if un.barrier.rotation_due() {
+            let info = un.barrier.rotate(now_unix())?;
+            tracing::info!(
+                term = info.term,
+                "rotated the barrier key: encryption limit reached"
+            );
+        }
+        crate::audit::checkpoint_heads(un).await?;
+        let count = un.barrier.key_status().encryptions;
+        let term_changed = un.saved_encryptions.load(Ordering::Relaxed) > count;
+        if count != un.saved_encryptions.load(Ordering::Relaxed) || term_changed {
+            seal::write_keyring(
+                self.storage.as_ref(),
+                &un.root_key,
+                &un.barrier.keyring_bytes(),
+            )
+            .await?;
+            un.saved_encryptions.store(count, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Adds a key term to the barrier (sys/rotate) and saves the keyring.
+    pub async fn rotate(&self) -> Result<hush_crypto::TermInfo> {
+        let un = self.unsealed().ok_or(CoreError::Sealed)?;
+        let info = un.barrier.rotate(now_unix())?;
+        seal::write_keyring(
+            self.storage.as_ref(),
+            &un.root_key,
+            &un.barrier.keyring_bytes(),
+        )
+        .await?;
+        un.saved_encryptions
+            .store(un.barrier.key_status().encryptions, Ordering::Relaxed);
+        tracing::info!(term = info.term, "rotated the barrier key");
+        Ok(info)
+    }
+
+    /// Runs the periodic keyring checkpoint until the core is dropped.
+    pub fn spawn_maintenance(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(CHECKPOINT_INTERVAL);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(core) = weak.upgrade() else { return };
+                if let Err(e) = core.maintenance().await {
+                    tracing::error!(error = %e, "could not save the keyring checkpoint");
+                }
+            }
+        });
+    }
+
+    /// One round of periodic upkeep: rotate the barrier key when its encryption limit is
+    /// reached and save counters and audit chain heads. Runs every [`CHECKPOINT_INTERVAL`].
+    pub async fn maintenance(&self) -> Result<()> {
+        match self.unsealed() {
+            Some(un) => self.checkpoint_keyring(&un).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Saves state that must outlive the process (graceful shutdown).
+    pub async fn shutdown(&self) {
+        if let Some(un) = self.unsealed() {
+            if let Err(e) = self.checkpoint_keyring(&un).await {
+                tracing::warn!(error = %e, "could not save the keyring checkpoint at shutdown");
+            }
+        }
+    }
+
+    /// The request pipeline. Every request of every client goes through here.
+    pub async fn handle(&self, req: Request) -> Result<Response> {
+        crate::pipeline::handle(self, req).await
+    }
+}

@@ -1,0 +1,163 @@
+//! The one trait every secrets engine and auth method implements, and the registry that creates
+//! them. Engines receive requests that already passed the seal check, token resolution, the ACL
+//! and the audit log; they never check tokens or policies themselves.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::{CoreError, Result};
+use crate::logical::{Operation, Response};
+use crate::view::View;
+
+/// Tunable settings of a mount (`config` in `sys/mounts`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct MountConfig {
+    /// Default lease TTL in seconds (0: the system default).
+    #[serde(default)]
+    pub default_lease_ttl: u64,
+    /// Maximum lease TTL in seconds (0: the system default).
+    #[serde(default)]
+    pub max_lease_ttl: u64,
+    /// Vault's response-cache switch; accepted and reported.
+    #[serde(default)]
+    pub force_no_cache: bool,
+    /// Request keys whose values are not HMAC'd in the audit log.
+    #[serde(default)]
+    pub audit_non_hmac_request_keys: Vec<String>,
+    /// Response keys whose values are not HMAC'd in the audit log.
+    #[serde(default)]
+    pub audit_non_hmac_response_keys: Vec<String>,
+    /// "unauth" or "hidden".
+    #[serde(default)]
+    pub listing_visibility: String,
+    /// Request headers passed to the engine.
+    #[serde(default)]
+    pub passthrough_request_headers: Vec<String>,
+    /// Auth-method lockout settings and other per-mount settings added by later engines.
+    #[serde(default, flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// One entry of the mount table (secrets engines) or the auth table (auth methods).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MountEntry {
+    /// Where it is mounted, with a trailing '/', e.g. `secret/` (auth mounts: `userpass/`).
+    pub path: String,
+    /// The engine type, e.g. `kv`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+    /// A stable random id of the mount, e.g. `kv_1a2b3c4d`.
+    pub accessor: String,
+    /// The UUID naming the mount's storage (`logical/<uuid>/` or `auth/<uuid>/`).
+    pub uuid: String,
+    /// Tunables.
+    #[serde(default)]
+    pub config: MountConfig,
+    /// Engine options, e.g. `{"version": "2"}` for KV v2.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+    /// Not replicated (always false in hush; reported for compatibility).
+    #[serde(default)]
+    pub local: bool,
+    /// Seal wrapping (reported for compatibility).
+    #[serde(default)]
+    pub seal_wrap: bool,
+    /// Unix seconds of the mount.
+    #[serde(default)]
+    pub created_time: i64,
+}
+
+/// A request as an engine sees it: the path is relative to the mount, and the storage view is
+/// the mount's own.
+pub struct EngineRequest<'a> {
+    /// The request id (for logs).
+    pub id: &'a str,
+    /// What is asked.
+    pub operation: Operation,
+    /// The path below the mount, without a leading '/' (may be empty).
+    pub path: &'a str,
+    /// Body or query parameters.
+    pub data: &'a Map<String, Value>,
+    /// The mount's encrypted storage.
+    pub view: &'a View,
+    /// The mount's table entry.
+    pub mount: &'a MountEntry,
+    /// The client's address, for CIDR checks.
+    pub client_addr: Option<IpAddr>,
+}
+
+/// A secrets engine or auth method.
+#[async_trait]
+pub trait LogicalBackend: Send + Sync + 'static {
+    /// Handles a request that already passed every check of the pipeline.
+    async fn handle(&self, req: &EngineRequest<'_>) -> Result<Response>;
+
+    /// Whether the target of a write exists, so that the core can ask the ACL for `update`
+    /// instead of `create`. The default treats every write as an update.
+    async fn exists(&self, _req: &EngineRequest<'_>) -> Result<bool> {
+        Ok(true)
+    }
+
+    /// Whether `path` (relative to the mount) can be called without a token (logins).
+    fn is_unauthenticated(&self, _path: &str) -> bool {
+        false
+    }
+
+    /// Whether `path` needs the `sudo` capability.
+    fn requires_sudo(&self, _path: &str) -> bool {
+        false
+    }
+
+    /// For a login request: the name under which its failures count towards the failed-login
+    /// lockout (userpass: the username; AppRole: the role ID). `None` for anything else.
+    fn lockout_key(&self, _req: &EngineRequest<'_>) -> Option<String> {
+        None
+    }
+}
+
+/// Creates an engine for a mount entry. Fails with a clear message for an unknown type or bad
+/// options.
+pub type EngineFactory = Arc<dyn Fn(&MountEntry) -> Result<Arc<dyn LogicalBackend>> + Send + Sync>;
+
+/// The engines (or auth methods) this server can mount, by type name.
+#[derive(Clone, Default)]
+pub struct Registry {
+    factories: BTreeMap<String, EngineFactory>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Registry::default()
+    }
+
+    /// Registers a factory for a type name.
+    pub fn register(&mut self, kind: &str, factory: EngineFactory) {
+        self.factories.insert(kind.to_string(), factory);
+    }
+
+    /// The known type names, sorted.
+    pub fn kinds(&self) -> Vec<String> {
+        self.factories.keys().cloned().collect()
+    }
+
+    /// Creates an engine for `entry`.
+    pub fn create(&self, entry: &MountEntry) -> Result<Arc<dyn LogicalBackend>> {
+        match self.factories.get(&entry.kind) {
+            Some(f) => f(entry),
+            None => Err(CoreError::bad(format!(
+                "unknown engine type \"{}\"; supported types: {}",
+                entry.kind,
+                self.kinds().join(", ")
+            ))),
+        }
+    }
+}

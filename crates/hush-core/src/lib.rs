@@ -1,0 +1,30 @@
+//! The hush core: seal state, the barrier view over storage, and the single request pipeline
+//! (seal check → token → ACL → router → handler → audit) that every engine sits behind.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod audit;
+pub mod cidr;
+mod core;
+pub mod engine;
+pub mod error;
+pub mod lockout;
+pub mod logical;
+pub mod mounts;
+pub mod pipeline;
+pub mod policy_store;
+pub mod quotas;
+pub mod seal;
+pub mod sys;
+pub mod sys_api;
+pub mod token;
+pub mod token_api;
+pub mod view;
+pub mod wrapping;
+
+pub use crate::core::{
+    now_unix, ClusterInfo, Core, CoreConfig, InitResult, SealStatus, Unsealed, CHECKPOINT_INTERVAL,
+    DEFAULT_ROTATION_LIMIT,
+};
+pub use error::{CoreError, Result};
+pub use logical::{Operation, Request, Response};

@@ -1,0 +1,234 @@
+//! Failed-login lockout, per user (the auth method's lockout key) and per client address, per
+//! auth mount. Counters live inside the barrier, so a lockout survives a restart. Failures are
+//! counted for names that do not exist too, so a lockout reveals nothing about which users do.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::core::Unsealed;
+use crate::engine::MountEntry;
+use crate::error::{CoreError, Result};
+use crate::logical::{map, Operation, Response};
+use crate::pipeline::Ctx;
+
+const PREFIX: &str = "core/lockout/";
+
+/// The lockout settings of a mount (`user_lockout_*` in its tune config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// Failures that lock.
+    pub threshold: u64,
+    /// How long a lock lasts, seconds.
+    pub duration: u64,
+    /// Failures older than this are forgotten, seconds.
+    pub counter_reset: u64,
+    /// Lockout switched off.
+    pub disabled: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            threshold: 5,
+            duration: 15 * 60,
+            counter_reset: 15 * 60,
+            disabled: false,
+        }
+    }
+}
+
+/// Reads a mount's settings, falling back to the defaults for anything absent or invalid.
+pub fn settings(entry: &MountEntry) -> Settings {
+    let mut s = Settings::default();
+    let extra = &entry.config.extra;
+    let secs = |k: &str| -> Option<u64> {
+        extra
+            .get(k)
+            .and_then(|v| hush_config::duration::parse_duration_value(v).ok())
+            .map(|d| d.as_secs())
+    };
+    if let Some(v) = extra.get("user_lockout_threshold") {
+        let n = match v {
+            Value::Number(n) => n.as_u64(),
+            Value::String(t) => t.parse().ok(),
+            _ => None,
+        };
+        if let Some(n) = n.filter(|n| *n > 0) {
+            s.threshold = n;
+        }
+    }
+    if let Some(v) = secs("user_lockout_duration").filter(|v| *v > 0) {
+        s.duration = v;
+    }
+    if let Some(v) = secs("user_lockout_counter_reset").filter(|v| *v > 0) {
+        s.counter_reset = v;
+    }
+    if let Some(v) = extra.get("user_lockout_disable") {
+        s.disabled = matches!(v, Value::Bool(true)) || v.as_str() == Some("true");
+    }
+    s
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Record {
+    /// What is counted: the user name, or `addr:<ip>`.
+    name: String,
+    failures: u64,
+    last_failure: i64,
+    locked_until: Option<i64>,
+}
+
+fn record_key(mount_accessor: &str, name: &str) -> String {
+    format!(
+        "{PREFIX}{mount_accessor}/{}",
+        hex::encode(hush_crypto::hash::sha256(name.as_bytes()))
+    )
+}
+
+fn names(user: Option<&str>, addr: Option<IpAddr>) -> Vec<String> {
+    let mut v = Vec::new();
+    if let Some(u) = user {
+        v.push(u.to_string());
+    }
+    if let Some(a) = addr {
+        v.push(format!("addr:{a}"));
+    }
+    v
+}
+
+/// Refuses a login while its user or client address is locked.
+pub async fn check(
+    un: &Unsealed,
+    entry: &MountEntry,
+    user: Option<&str>,
+    addr: Option<IpAddr>,
+    now: i64,
+) -> Result<()> {
+    let s = settings(entry);
+    if s.disabled {
+        return Ok(());
+    }
+    for name in names(user, addr) {
+        let rec: Option<Record> = un
+            .view
+            .get_json(&record_key(&entry.accessor, &name))
+            .await?;
+        if let Some(until) = rec.and_then(|r| r.locked_until) {
+            if until > now {
+                return Err(CoreError::InvalidCredentials(format!(
+                    "too many failed logins: this login is locked for {} more seconds",
+                    until - now
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Counts a failed login.
+pub async fn failure(
+    un: &Unsealed,
+    entry: &MountEntry,
+    user: Option<&str>,
+    addr: Option<IpAddr>,
+    now: i64,
+) -> Result<()> {
+    let s = settings(entry);
+    if s.disabled {
+        return Ok(());
+    }
+    for name in names(user, addr) {
+        let key = record_key(&entry.accessor, &name);
+        let mut rec: Record = un.view.get_json(&key).await?.unwrap_or(Record {
+            name: name.clone(),
+            failures: 0,
+            last_failure: now,
+            locked_until: None,
+        });
+        let expired_lock = rec.locked_until.is_some_and(|u| u <= now);
+        if expired_lock || now - rec.last_failure > s.counter_reset as i64 {
+            rec.failures = 0;
+            rec.locked_until = None;
+        }
+        rec.failures += 1;
+        rec.last_failure = now;
+        if rec.failures >= s.threshold {
+            rec.locked_until = Some(now + s.duration as i64);
+            tracing::warn!(mount = %entry.path, "login locked after repeated failures");
+        }
+        un.view.put_json(&key, &rec).await?;
+    }
+    Ok(())
+}
+
+/// Forgets a user's failures after a successful login.
+pub async fn success(un: &Unsealed, entry: &MountEntry, user: Option<&str>) -> Result<()> {
+    if let Some(u) = user {
+        let key = record_key(&entry.accessor, u);
+        if un.view.get(&key).await?.is_some() {
+            un.view.delete(&key).await?;
+        }
+    }
+    Ok(())
+}
+
+/// `sys/locked-users` (GET) and `sys/locked-users/:mount_accessor/unlock/:alias` (POST).
+pub async fn handle(ctx: &Ctx<'_>, rel: &str) -> Result<Response> {
+    let now = crate::core::now_unix();
+    let rel = rel.trim_matches('/');
+    if rel.is_empty() {
+        if ctx.req.operation != Operation::Read {
+            return Err(crate::sys::unsupported(
+                &ctx.req.path,
+                ctx.req.operation,
+                "GET",
+            ));
+        }
+        let mut accessors = Vec::new();
+        let mut total = 0;
+        for acc in ctx.un.view.list(PREFIX).await? {
+            let acc = acc.trim_end_matches('/').to_string();
+            let mut ids = Vec::new();
+            for k in ctx.un.view.list(&format!("{PREFIX}{acc}/")).await? {
+                let rec: Option<Record> =
+                    ctx.un.view.get_json(&format!("{PREFIX}{acc}/{k}")).await?;
+                if let Some(r) = rec.filter(|r| r.locked_until.is_some_and(|u| u > now)) {
+                    ids.push(r.name);
+                }
+            }
+            if !ids.is_empty() {
+                total += ids.len();
+                accessors.push(json!({
+                    "mount_accessor": acc,
+                    "counts": ids.len(),
+                    "alias_identifiers": ids,
+                }));
+            }
+        }
+        return Ok(Response::data(map(json!({
+            "by_namespace": [{
+                "namespace_id": "root",
+                "namespace_path": "",
+                "counts": total,
+                "mount_accessors": accessors,
+            }],
+            "total": total,
+        }))));
+    }
+    let parts: Vec<&str> = rel.splitn(3, '/').collect();
+    match parts.as_slice() {
+        [acc, "unlock", alias]
+            if matches!(ctx.req.operation, Operation::Update | Operation::Create) =>
+        {
+            ctx.un.view.delete(&record_key(acc, alias)).await?;
+            Ok(Response::no_content())
+        }
+        _ => Err(CoreError::NotFound(format!(
+            "no handler for route \"{}\": use sys/locked-users or \
+             sys/locked-users/<mount accessor>/unlock/<user>",
+            ctx.req.path
+        ))),
+    }
+}

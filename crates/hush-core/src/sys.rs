@@ -1,0 +1,285 @@
+//! The `sys/` backend: initialization, seal, health, key management.
+//!
+//! A few endpoints answer without a token and while sealed (`sys/init`, `sys/seal-status`,
+//! `sys/unseal`, `sys/health`, `sys/leader`); everything else goes through the full pipeline.
+
+use base64::Engine as _;
+use serde_json::{json, Map, Value};
+
+use crate::core::{now_unix, Core};
+use crate::error::{CoreError, Result};
+use crate::logical::{Operation, Request, Response};
+use crate::seal::InitParams;
+
+pub use crate::sys_api::{exists, handle, requires_sudo};
+
+/// A 405 naming what the path does support.
+pub fn unsupported(path: &str, op: Operation, allowed: &str) -> CoreError {
+    CoreError::UnsupportedOperation(format!(
+        "unsupported operation: {} on \"{path}\" (this path supports {allowed})",
+        op.as_str()
+    ))
+}
+
+/// Formats unix seconds as RFC 3339 (UTC).
+pub fn rfc3339(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+/// Handles the endpoints that need no token. Returns `None` for every other path.
+pub async fn handle_unauthenticated(core: &Core, req: &Request) -> Option<Result<Response>> {
+    let path = req.path.trim_end_matches('/');
+    let op = req.operation;
+    let writes = matches!(op, Operation::Update | Operation::Create);
+    let resp = match path {
+        "sys/init" if op == Operation::Read => Ok(Response::raw(
+            200,
+            json!({"initialized": core.is_initialized()}),
+        )),
+        "sys/init" if writes => init(core, &req.data).await,
+        "sys/init" => Err(unsupported(path, op, "GET and PUT/POST")),
+        "sys/seal-status" if op == Operation::Read => Ok(seal_status(core)),
+        "sys/seal-status" => Err(unsupported(path, op, "GET")),
+        "sys/unseal" if writes => unseal(core, &req.data).await,
+        "sys/unseal" => Err(unsupported(path, op, "PUT/POST")),
+        "sys/health" if op == Operation::Read => health(core, &req.data),
+        "sys/health" => Err(unsupported(path, op, "GET and HEAD")),
+        "sys/leader" if op == Operation::Read => Ok(leader(core)),
+        "sys/leader" => Err(unsupported(path, op, "GET")),
+        _ => return None,
+    };
+    Some(resp)
+}
+
+fn seal_status(core: &Core) -> Response {
+    let status = serde_json::to_value(core.seal_status()).unwrap_or(Value::Null);
+    Response::raw(200, status)
+}
+
+/// Reads an optional small integer field; `null` counts as absent.
+fn opt_u8(data: &Map<String, Value>, field: &str) -> Result<Option<u8>> {
+    match data.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => {
+            let n = match v {
+                Value::Number(n) => n.as_u64(),
+                Value::String(s) => s.trim().parse::<u64>().ok(),
+                _ => None,
+            };
+            match n {
+                Some(n) if (1..=255).contains(&n) => Ok(Some(n as u8)),
+                _ => Err(CoreError::bad(format!(
+                    "'{field}' must be a whole number from 1 to 255, got {v}"
+                ))),
+            }
+        }
+    }
+}
+
+/// Reads an optional boolean field (true/false or their string forms).
+pub fn opt_bool(data: &Map<String, Value>, field: &str) -> Result<bool> {
+    match data.get(field) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(Value::String(s)) => match s.trim() {
+            "true" | "1" | "t" | "T" | "TRUE" | "True" => Ok(true),
+            "false" | "0" | "f" | "F" | "FALSE" | "False" | "" => Ok(false),
+            _ => Err(CoreError::bad(format!(
+                "'{field}' must be true or false, got \"{s}\""
+            ))),
+        },
+        Some(v) => Err(CoreError::bad(format!(
+            "'{field}' must be true or false, got {v}"
+        ))),
+    }
+}
+
+fn check_shares(shares: u8, threshold: u8, what: &str) -> Result<()> {
+    if threshold > shares {
+        return Err(CoreError::bad(format!(
+            "{what}_threshold ({threshold}) cannot be larger than {what}_shares ({shares})"
+        )));
+    }
+    if shares > 1 && threshold < 2 {
+        return Err(CoreError::bad(format!(
+            "{what}_threshold must be at least 2 when {what}_shares is more than 1: a threshold \
+             of 1 would let any single share unseal"
+        )));
+    }
+    Ok(())
+}
+
+async fn init(core: &Core, data: &Map<String, Value>) -> Result<Response> {
+    for field in ["pgp_keys", "root_token_pgp_key", "recovery_pgp_keys"] {
+        match data.get(field) {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(a)) if a.is_empty() => {}
+            Some(Value::String(s)) if s.is_empty() => {}
+            Some(_) => {
+                return Err(CoreError::bad(format!(
+                    "'{field}' (PGP-encrypted key shares) is not supported by hush; initialize \
+                     without it and distribute the shares over a secure channel"
+                )))
+            }
+        }
+    }
+    let secret_shares = opt_u8(data, "secret_shares")?;
+    let secret_threshold = opt_u8(data, "secret_threshold")?;
+    let recovery_shares = opt_u8(data, "recovery_shares")?;
+    let recovery_threshold = opt_u8(data, "recovery_threshold")?;
+    let params = if core.config().static_seal.is_some() {
+        if secret_shares.is_some_and(|n| n > 1) || secret_threshold.is_some_and(|n| n > 1) {
+            return Err(CoreError::bad(
+                "secret_shares and secret_threshold do not apply to the static seal (the server \
+                 unseals itself); use recovery_shares and recovery_threshold",
+            ));
+        }
+        let rs = recovery_shares.unwrap_or(5);
+        let rt = recovery_threshold.unwrap_or(if rs == 1 { 1 } else { 3.min(rs) });
+        check_shares(rs, rt, "recovery")?;
+        InitParams {
+            secret_shares: 1,
+            secret_threshold: 1,
+            recovery_shares: rs,
+            recovery_threshold: rt,
+        }
+    } else {
+        if recovery_shares.is_some() || recovery_threshold.is_some() {
+            return Err(CoreError::bad(
+                "recovery_shares and recovery_threshold apply only to an auto-unseal seal; this \
+                 server uses the Shamir seal: use secret_shares and secret_threshold",
+            ));
+        }
+        let (Some(n), Some(t)) = (secret_shares, secret_threshold) else {
+            return Err(CoreError::bad(
+                "secret_shares and secret_threshold are required, e.g. {\"secret_shares\": 5, \
+                 \"secret_threshold\": 3}",
+            ));
+        };
+        check_shares(n, t, "secret")?;
+        InitParams {
+            secret_shares: n,
+            secret_threshold: t,
+            recovery_shares: 0,
+            recovery_threshold: 0,
+        }
+    };
+    let out = core.init(params, None).await?;
+    let b64 = |keys: &[zeroize::Zeroizing<Vec<u8>>]| -> Vec<String> {
+        keys.iter()
+            .map(|k| base64::engine::general_purpose::STANDARD.encode(k))
+            .collect()
+    };
+    let hexs = |keys: &[zeroize::Zeroizing<Vec<u8>>]| -> Vec<String> {
+        keys.iter().map(hex::encode).collect()
+    };
+    Ok(Response::raw(
+        200,
+        json!({
+            "keys": hexs(&out.keys),
+            "keys_base64": b64(&out.keys),
+            "recovery_keys": hexs(&out.recovery_keys),
+            "recovery_keys_base64": b64(&out.recovery_keys),
+            "root_token": out.root_token.as_str(),
+        }),
+    ))
+}
+
+async fn unseal(core: &Core, data: &Map<String, Value>) -> Result<Response> {
+    let reset = opt_bool(data, "reset")?;
+    if opt_bool(data, "migrate")? {
+        return Err(CoreError::bad(
+            "seal migration is not supported by hush yet; unseal without 'migrate'",
+        ));
+    }
+    let key = match data.get("key") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(v) => {
+            return Err(CoreError::bad(format!(
+                "'key' must be a string (an unseal key in hex or base64), got {v}"
+            )))
+        }
+    };
+    let status = core.unseal(key, reset).await?;
+    Ok(Response::raw(
+        200,
+        serde_json::to_value(status).unwrap_or(Value::Null),
+    ))
+}
+
+fn health_code(data: &Map<String, Value>, field: &str, default: u16) -> Result<u16> {
+    match data.get(field) {
+        None | Some(Value::Null) => Ok(default),
+        Some(v) => {
+            let n = match v {
+                Value::Number(n) => n.as_u64(),
+                Value::String(s) => s.trim().parse::<u64>().ok(),
+                _ => None,
+            };
+            match n {
+                Some(n) if (100..=599).contains(&n) => Ok(n as u16),
+                _ => Err(CoreError::bad(format!(
+                    "'{field}' must be an HTTP status code from 100 to 599, got {v}"
+                ))),
+            }
+        }
+    }
+}
+
+fn health(core: &Core, data: &Map<String, Value>) -> Result<Response> {
+    let active = health_code(data, "activecode", 200)?;
+    // hush has no standbys yet; the codes are still validated so a typo is reported.
+    let _standby = health_code(data, "standbycode", 429)?;
+    let _perf = health_code(data, "performancestandbycode", 473)?;
+    let sealed_code = health_code(data, "sealedcode", 503)?;
+    let uninit = health_code(data, "uninitcode", 501)?;
+    let _ = opt_bool(data, "standbyok")?;
+    let _ = opt_bool(data, "perfstandbyok")?;
+    let initialized = core.is_initialized();
+    let un = core.unsealed();
+    let sealed = un.is_none();
+    let code = if !initialized {
+        uninit
+    } else if sealed {
+        sealed_code
+    } else {
+        active
+    };
+    let mut body = json!({
+        "initialized": initialized,
+        "sealed": sealed,
+        "standby": false,
+        "performance_standby": false,
+        "replication_performance_mode": "disabled",
+        "replication_dr_mode": "disabled",
+        "server_time_utc": now_unix(),
+        "version": core.config().version,
+        "enterprise": false,
+        "echo_duration_ms": 0,
+        "clock_skew_ms": 0,
+    });
+    if let (Some(un), Some(obj)) = (un, body.as_object_mut()) {
+        obj.insert("cluster_name".into(), json!(un.cluster.cluster_name));
+        obj.insert("cluster_id".into(), json!(un.cluster.cluster_id));
+    }
+    Ok(Response::raw(code, body))
+}
+
+fn leader(core: &Core) -> Response {
+    let _ = core;
+    Response::raw(
+        200,
+        json!({
+            "ha_enabled": false,
+            "is_self": false,
+            "active_time": "0001-01-01T00:00:00Z",
+            "leader_address": "",
+            "leader_cluster_address": "",
+            "performance_standby": false,
+            "performance_standby_last_remote_wal": 0,
+        }),
+    )
+}

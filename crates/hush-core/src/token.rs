@@ -1,0 +1,573 @@
+//! The token store: tokens are kept only as salted hashes, and resolved tokens are cached so a
+//! request never re-reads its token from storage. Revocation removes a token and its whole
+//! subtree from storage and cache before it returns.
+//!
+//! Layout below `sys/token/`: `salt`, `id/<hash>` (the entry), `accessor/<accessor>` (the hash
+//! of the token it belongs to), `parent/<parent hash>/<child hash>` (the tree), `roles/<name>`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use hush_crypto::hash;
+use parking_lot::RwLock;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::{CoreError, Result};
+use crate::view::{View, ViewOp};
+
+/// A stored token. The token itself is never stored: its storage key is HMAC(salt, token).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenEntry {
+    /// Storage key of the token: HMAC-SHA256(salt, token), hex.
+    pub id_hash: String,
+    /// The accessor: a second handle that can look up or revoke the token but not use it.
+    pub accessor: String,
+    /// Policies attached to the token.
+    pub policies: Vec<String>,
+    /// The creation path, e.g. `auth/token/create`.
+    pub path: String,
+    /// A name for people.
+    pub display_name: String,
+    /// Free-form metadata.
+    #[serde(default)]
+    pub meta: Map<String, Value>,
+    /// Unix seconds of creation.
+    pub creation_time: i64,
+    /// TTL given at creation, seconds (0: none).
+    pub creation_ttl: u64,
+    /// Unix seconds at which the token expires (None: never).
+    pub expire_time: Option<i64>,
+    /// Whether the token has no parent.
+    pub orphan: bool,
+    /// "service" or "batch".
+    pub token_type: String,
+    /// The parent's id hash (None for orphans).
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// Hard limit on the token's life in seconds from creation (0: none but the system max).
+    #[serde(default)]
+    pub explicit_max_ttl: u64,
+    /// Periodic tokens renew to this TTL with no maximum (0: not periodic).
+    #[serde(default)]
+    pub period: u64,
+    /// Uses left (0: unlimited).
+    #[serde(default)]
+    pub num_uses: u64,
+    /// Whether the token may be renewed.
+    #[serde(default = "yes")]
+    pub renewable: bool,
+    /// Unix seconds of the last renewal.
+    #[serde(default)]
+    pub last_renewal_time: Option<i64>,
+    /// The role the token was created with, if any.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// CIDRs the token may be used from (empty: anywhere).
+    #[serde(default)]
+    pub bound_cidrs: Vec<String>,
+    /// The auth mount accessor that issued it (token store: empty).
+    #[serde(default)]
+    pub mount_accessor: String,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl TokenEntry {
+    /// Whether the token has expired at `now`.
+    pub fn expired(&self, now_unix: i64) -> bool {
+        matches!(self.expire_time, Some(t) if t <= now_unix)
+    }
+
+    /// Whether the token carries the root policy.
+    pub fn is_root(&self) -> bool {
+        self.policies.iter().any(|p| p == "root")
+    }
+
+    /// Seconds left (0 when it never expires, or has expired).
+    pub fn ttl_left(&self, now_unix: i64) -> u64 {
+        match self.expire_time {
+            Some(t) if t > now_unix => (t - now_unix) as u64,
+            _ => 0,
+        }
+    }
+}
+
+/// A token role (`auth/token/roles/:name`).
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct TokenRole {
+    /// Role name.
+    pub name: String,
+    /// Policies a token of this role may have (empty: the creator's).
+    #[serde(default)]
+    pub allowed_policies: Vec<String>,
+    /// Policies a token of this role may never have.
+    #[serde(default)]
+    pub disallowed_policies: Vec<String>,
+    /// Tokens of this role have no parent.
+    #[serde(default)]
+    pub orphan: bool,
+    /// Whether tokens of this role can be renewed.
+    #[serde(default = "yes")]
+    pub renewable: bool,
+    /// Appended to the creation path.
+    #[serde(default)]
+    pub path_suffix: String,
+    /// Default TTL, seconds.
+    #[serde(default)]
+    pub token_ttl: u64,
+    /// Maximum TTL, seconds.
+    #[serde(default)]
+    pub token_max_ttl: u64,
+    /// Hard maximum from creation, seconds.
+    #[serde(default)]
+    pub token_explicit_max_ttl: u64,
+    /// Period, seconds.
+    #[serde(default)]
+    pub token_period: u64,
+    /// Uses per token.
+    #[serde(default)]
+    pub token_num_uses: u64,
+    /// Leave out the default policy.
+    #[serde(default)]
+    pub token_no_default_policy: bool,
+    /// "service" (or "default-service").
+    #[serde(default)]
+    pub token_type: String,
+    /// CIDRs tokens may be used from.
+    #[serde(default)]
+    pub token_bound_cidrs: Vec<String>,
+}
+
+const SALT_KEY: &str = "salt";
+const ID_PREFIX: &str = "id/";
+const ACCESSOR_PREFIX: &str = "accessor/";
+const PARENT_PREFIX: &str = "parent/";
+const ROLE_PREFIX: &str = "roles/";
+
+/// Alphabet of generated tokens and accessors.
+const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/// A random string over [A-Za-z0-9] of `len` characters (rejection sampling keeps it uniform).
+pub fn random_string(len: usize) -> Result<String> {
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
+        let bytes = hush_crypto::random_bytes(len * 2)?;
+        for b in bytes {
+            // 248 = 4 * 62: values above it would bias the first characters.
+            if b < 248 && out.len() < len {
+                out.push(ALPHABET[(b % 62) as usize] as char);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What a new token should look like; the store fills in ids and times.
+#[derive(Debug, Clone, Default)]
+pub struct NewToken {
+    /// A chosen token (root/sudo only); generated when None.
+    pub id: Option<String>,
+    /// Policies (normalized by the caller).
+    pub policies: Vec<String>,
+    /// Creation path.
+    pub path: String,
+    /// Display name.
+    pub display_name: String,
+    /// Metadata.
+    pub meta: Map<String, Value>,
+    /// TTL in seconds (0: never expires; only for root tokens or explicit requests by root).
+    pub ttl: u64,
+    /// Hard maximum from creation.
+    pub explicit_max_ttl: u64,
+    /// Period.
+    pub period: u64,
+    /// Uses.
+    pub num_uses: u64,
+    /// Renewable.
+    pub renewable: bool,
+    /// Parent's id hash (None: orphan).
+    pub parent: Option<String>,
+    /// Role name.
+    pub role: Option<String>,
+    /// Bound CIDRs.
+    pub bound_cidrs: Vec<String>,
+    /// Issuing auth mount accessor.
+    pub mount_accessor: String,
+}
+
+/// The token store of one unsealed core.
+pub struct TokenStore {
+    view: View,
+    salt: Vec<u8>,
+    cache: RwLock<HashMap<String, Arc<TokenEntry>>>,
+    /// Serializes use-count decrements so two requests cannot both spend the last use.
+    uses: tokio::sync::Mutex<()>,
+}
+
+impl TokenStore {
+    /// Opens the store under `view` (the barrier's `sys/token/`), creating its salt on first use.
+    pub async fn open(view: View) -> Result<Self> {
+        let salt = match view.get(SALT_KEY).await? {
+            Some(s) => s.to_vec(),
+            None => {
+                let s = hush_crypto::random_bytes(32)?;
+                view.put(SALT_KEY, &s).await?;
+                s
+            }
+        };
+        Ok(TokenStore {
+            view,
+            salt,
+            cache: RwLock::new(HashMap::new()),
+            uses: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The salted hash under which a token is stored.
+    pub fn hash_token(&self, token: &str) -> String {
+        hex::encode(hash::hmac_sha256(&self.salt, token.as_bytes()))
+    }
+
+    /// Creates a root token. `id` chooses the token (dev mode's `--dev-root-token-id`).
+    pub async fn create_root(&self, id: Option<&str>, now_unix: i64) -> Result<String> {
+        let (token, _) = self
+            .create(
+                NewToken {
+                    id: id.filter(|s| !s.is_empty()).map(str::to_string),
+                    policies: vec!["root".into()],
+                    path: "auth/token/root".into(),
+                    display_name: "root".into(),
+                    renewable: false,
+                    ..NewToken::default()
+                },
+                now_unix,
+            )
+            .await?;
+        Ok(token)
+    }
+
+    /// Creates a token; returns the token and its entry.
+    pub async fn create(&self, new: NewToken, now_unix: i64) -> Result<(String, TokenEntry)> {
+        let token = match new.id {
+            Some(id) => {
+                if id.contains(char::is_whitespace) || id.len() > 256 {
+                    return Err(CoreError::bad(
+                        "a custom token id may not contain whitespace or exceed 256 characters",
+                    ));
+                }
+                id
+            }
+            None => format!("hvs.{}", random_string(32)?),
+        };
+        let id_hash = self.hash_token(&token);
+        if self.lookup_hash(&id_hash).await?.is_some() {
+            return Err(CoreError::bad("a token with this id already exists"));
+        }
+        let entry = TokenEntry {
+            id_hash: id_hash.clone(),
+            accessor: random_string(24)?,
+            policies: new.policies,
+            path: new.path,
+            display_name: new.display_name,
+            meta: new.meta,
+            creation_time: now_unix,
+            creation_ttl: new.ttl,
+            expire_time: (new.ttl > 0).then(|| now_unix + new.ttl as i64),
+            orphan: new.parent.is_none(),
+            token_type: "service".into(),
+            parent: new.parent.clone(),
+            explicit_max_ttl: new.explicit_max_ttl,
+            period: new.period,
+            num_uses: new.num_uses,
+            renewable: new.renewable,
+            last_renewal_time: None,
+            role: new.role,
+            bound_cidrs: new.bound_cidrs,
+            mount_accessor: new.mount_accessor,
+        };
+        let mut ops = vec![
+            ViewOp::Put(
+                format!("{ID_PREFIX}{id_hash}"),
+                serde_json::to_vec(&entry).map_err(|e| CoreError::Internal(e.to_string()))?,
+            ),
+            ViewOp::Put(
+                format!("{ACCESSOR_PREFIX}{}", entry.accessor),
+                id_hash.as_bytes().to_vec(),
+            ),
+        ];
+        if let Some(parent) = &new.parent {
+            ops.push(ViewOp::Put(
+                format!("{PARENT_PREFIX}{parent}/{id_hash}"),
+                Vec::new(),
+            ));
+        }
+        self.view.transaction(ops).await?;
+        Ok((token, entry))
+    }
+
+    async fn lookup_hash(&self, id_hash: &str) -> Result<Option<Arc<TokenEntry>>> {
+        if let Some(e) = self.cache.read().get(id_hash).cloned() {
+            return Ok(Some(e));
+        }
+        let entry: Option<TokenEntry> =
+            self.view.get_json(&format!("{ID_PREFIX}{id_hash}")).await?;
+        Ok(entry.map(|e| {
+            let e = Arc::new(e);
+            // Tokens with limited uses change on every request: keep them out of the cache.
+            if e.num_uses == 0 {
+                self.cache.write().insert(id_hash.to_string(), e.clone());
+            }
+            e
+        }))
+    }
+
+    /// Resolves a client token: from the cache, else from storage. Expired tokens, tokens whose
+    /// ancestors are gone or expired, and unknown tokens are all "permission denied".
+    pub async fn resolve(&self, token: &str, now_unix: i64) -> Result<Arc<TokenEntry>> {
+        let id_hash = self.hash_token(token);
+        let entry = self
+            .lookup_hash(&id_hash)
+            .await?
+            .ok_or_else(|| CoreError::denied("invalid token"))?;
+        if entry.expired(now_unix) {
+            return Err(CoreError::denied("token expired"));
+        }
+        // A child lives no longer than its parent: check the (cached, short) chain.
+        let mut parent = entry.parent.clone();
+        let mut depth = 0;
+        while let Some(p) = parent {
+            depth += 1;
+            if depth > 64 {
+                break;
+            }
+            match self.lookup_hash(&p).await? {
+                Some(pe) if !pe.expired(now_unix) => parent = pe.parent.clone(),
+                _ => {
+                    return Err(CoreError::denied(
+                        "the token's parent was revoked or expired",
+                    ))
+                }
+            }
+        }
+        Ok(entry)
+    }
+
+    /// Looks a token up without the validity checks (for lookup/revoke by admins).
+    pub async fn get(&self, token: &str) -> Result<Option<Arc<TokenEntry>>> {
+        self.lookup_hash(&self.hash_token(token)).await
+    }
+
+    /// Looks a token up by its accessor.
+    pub async fn get_by_accessor(&self, accessor: &str) -> Result<Option<Arc<TokenEntry>>> {
+        if accessor.is_empty() || accessor.contains('/') {
+            return Ok(None);
+        }
+        let Some(hash) = self
+            .view
+            .get(&format!("{ACCESSOR_PREFIX}{accessor}"))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let hash = String::from_utf8_lossy(&hash).to_string();
+        self.lookup_hash(&hash).await
+    }
+
+    /// Spends one use of a limited-use token. When the last use is spent, the token is revoked
+    /// (after the current request, which may still complete).
+    pub async fn use_token(&self, entry: &TokenEntry) -> Result<()> {
+        if entry.num_uses == 0 {
+            return Ok(());
+        }
+        let _guard = self.uses.lock().await;
+        let key = format!("{ID_PREFIX}{}", entry.id_hash);
+        let Some(mut current) = self.view.get_json::<TokenEntry>(&key).await? else {
+            return Err(CoreError::denied("invalid token"));
+        };
+        if current.num_uses <= 1 {
+            drop(_guard);
+            return self.revoke_tree(&current.id_hash).await;
+        }
+        current.num_uses -= 1;
+        self.view.put_json(&key, &current).await
+    }
+
+    /// Stores a changed entry (renewal).
+    pub async fn update(&self, entry: TokenEntry) -> Result<()> {
+        self.view
+            .put_json(&format!("{ID_PREFIX}{}", entry.id_hash), &entry)
+            .await?;
+        let mut cache = self.cache.write();
+        if entry.num_uses == 0 {
+            cache.insert(entry.id_hash.clone(), Arc::new(entry));
+        } else {
+            cache.remove(&entry.id_hash);
+        }
+        Ok(())
+    }
+
+    async fn children(&self, id_hash: &str) -> Result<Vec<String>> {
+        Ok(self
+            .view
+            .list(&format!("{PARENT_PREFIX}{id_hash}/"))
+            .await?
+            .into_iter()
+            .filter(|c| !c.ends_with('/'))
+            .collect())
+    }
+
+    async fn delete_one(&self, id_hash: &str) -> Result<()> {
+        let entry: Option<TokenEntry> =
+            self.view.get_json(&format!("{ID_PREFIX}{id_hash}")).await?;
+        // Out of the cache first: from here on the token no longer resolves.
+        self.cache.write().remove(id_hash);
+        let mut ops = vec![ViewOp::Delete(format!("{ID_PREFIX}{id_hash}"))];
+        if let Some(e) = &entry {
+            ops.push(ViewOp::Delete(format!("{ACCESSOR_PREFIX}{}", e.accessor)));
+            if let Some(p) = &e.parent {
+                ops.push(ViewOp::Delete(format!("{PARENT_PREFIX}{p}/{id_hash}")));
+            }
+        }
+        self.view.transaction(ops).await
+    }
+
+    /// Revokes a token and every token created under it.
+    pub async fn revoke_tree(&self, id_hash: &str) -> Result<()> {
+        // Depth first, children before parents; the parent is removed from the cache at once so
+        // no new request can use it while the subtree is being deleted.
+        self.cache.write().remove(id_hash);
+        let mut stack = vec![(id_hash.to_string(), false)];
+        while let Some((h, expanded)) = stack.pop() {
+            if expanded {
+                self.delete_one(&h).await?;
+                continue;
+            }
+            self.cache.write().remove(&h);
+            stack.push((h.clone(), true));
+            for c in self.children(&h).await? {
+                stack.push((c, false));
+            }
+        }
+        Ok(())
+    }
+
+    /// Revokes only this token; its children become orphans.
+    pub async fn revoke_orphan(&self, id_hash: &str) -> Result<()> {
+        for c in self.children(id_hash).await? {
+            let key = format!("{ID_PREFIX}{c}");
+            if let Some(mut child) = self.view.get_json::<TokenEntry>(&key).await? {
+                child.parent = None;
+                child.orphan = true;
+                self.view.put_json(&key, &child).await?;
+                self.cache.write().remove(&c);
+            }
+            self.view
+                .delete(&format!("{PARENT_PREFIX}{id_hash}/{c}"))
+                .await?;
+        }
+        self.delete_one(id_hash).await
+    }
+
+    /// All accessors.
+    pub async fn accessors(&self) -> Result<Vec<String>> {
+        Ok(self
+            .view
+            .list(ACCESSOR_PREFIX)
+            .await?
+            .into_iter()
+            .filter(|a| !a.ends_with('/'))
+            .collect())
+    }
+
+    /// Removes expired tokens (with their subtrees), accessors that point nowhere, and parent
+    /// links to tokens that no longer exist. Returns how many tokens were revoked.
+    pub async fn tidy(&self, now_unix: i64) -> Result<usize> {
+        let mut revoked = 0;
+        for name in self.view.list(ID_PREFIX).await? {
+            if name.ends_with('/') {
+                continue;
+            }
+            match self
+                .view
+                .get_json::<TokenEntry>(&format!("{ID_PREFIX}{name}"))
+                .await?
+            {
+                Some(e) if e.expired(now_unix) => {
+                    self.revoke_tree(&name).await?;
+                    revoked += 1;
+                }
+                Some(e) => {
+                    if let Some(p) = &e.parent {
+                        if self.view.get(&format!("{ID_PREFIX}{p}")).await?.is_none() {
+                            // The parent is gone: so must the child be.
+                            self.revoke_tree(&name).await?;
+                            revoked += 1;
+                        }
+                    }
+                }
+                None => {}
+            }
+        }
+        for acc in self.accessors().await? {
+            let key = format!("{ACCESSOR_PREFIX}{acc}");
+            if let Some(h) = self.view.get(&key).await? {
+                let h = String::from_utf8_lossy(&h).to_string();
+                if self.view.get(&format!("{ID_PREFIX}{h}")).await?.is_none() {
+                    self.view.delete(&key).await?;
+                }
+            }
+        }
+        for parent in self.view.list(PARENT_PREFIX).await? {
+            let parent = parent.trim_end_matches('/').to_string();
+            for child in self.children(&parent).await? {
+                if self
+                    .view
+                    .get(&format!("{ID_PREFIX}{child}"))
+                    .await?
+                    .is_none()
+                {
+                    self.view
+                        .delete(&format!("{PARENT_PREFIX}{parent}/{child}"))
+                        .await?;
+                }
+            }
+        }
+        Ok(revoked)
+    }
+
+    /// Reads a role.
+    pub async fn role(&self, name: &str) -> Result<Option<TokenRole>> {
+        self.view.get_json(&format!("{ROLE_PREFIX}{name}")).await
+    }
+
+    /// Writes a role.
+    pub async fn put_role(&self, role: &TokenRole) -> Result<()> {
+        self.view
+            .put_json(&format!("{ROLE_PREFIX}{}", role.name), role)
+            .await
+    }
+
+    /// Deletes a role.
+    pub async fn delete_role(&self, name: &str) -> Result<()> {
+        self.view.delete(&format!("{ROLE_PREFIX}{name}")).await
+    }
+
+    /// Role names.
+    pub async fn roles(&self) -> Result<Vec<String>> {
+        Ok(self
+            .view
+            .list(ROLE_PREFIX)
+            .await?
+            .into_iter()
+            .filter(|r| !r.ends_with('/'))
+            .collect())
+    }
+
+    /// Drops every cached entry (after a policy change nothing needs this, but tests and seal do).
+    pub fn clear_cache(&self) {
+        self.cache.write().clear();
+    }
+}

@@ -1,0 +1,723 @@
+//! `auth/token/`: creating, looking up, renewing and revoking tokens, token roles, and the
+//! token issued at the end of every login.
+
+use serde_json::{json, Map, Value};
+
+use crate::core::now_unix;
+use crate::error::{CoreError, Result};
+use crate::logical::{map, AuthResponse, Operation, Response};
+use crate::mounts::Mounted;
+use crate::pipeline::Ctx;
+use crate::sys::{rfc3339, unsupported};
+use crate::sys_api::{mount_ttls, strings, ttl_field};
+use crate::token::{NewToken, TokenEntry, TokenRole};
+
+/// Root-protected token paths.
+pub fn requires_sudo(rel: &str) -> bool {
+    let rel = rel.trim_end_matches('/');
+    rel == "revoke-orphan" || rel == "accessors" || rel == "tidy"
+}
+
+fn str_field<'a>(data: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>> {
+    match data.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.as_str())),
+        Some(v) => Err(CoreError::bad(format!(
+            "'{field}' must be a string, got {v}"
+        ))),
+    }
+}
+
+fn bool_field(data: &Map<String, Value>, field: &str) -> Result<Option<bool>> {
+    if data.get(field).is_none_or(Value::is_null) {
+        return Ok(None);
+    }
+    crate::sys::opt_bool(data, field).map(Some)
+}
+
+fn uint_field(data: &Map<String, Value>, field: &str) -> Result<Option<u64>> {
+    match data.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) if n.as_u64().is_some() => Ok(n.as_u64()),
+        Some(Value::String(s)) if s.trim().parse::<u64>().is_ok() => Ok(s.trim().parse().ok()),
+        Some(v) => Err(CoreError::bad(format!(
+            "'{field}' must be a whole number of 0 or more, got {v}"
+        ))),
+    }
+}
+
+/// Normalizes a policy list as Vault does: trimmed, lowercase, sorted, without duplicates;
+/// `default` added unless asked not to or the list holds `root`.
+pub fn normalize_policies(policies: &[String], add_default: bool) -> Vec<String> {
+    let mut out: Vec<String> = policies
+        .iter()
+        .map(|p| p.trim().to_lowercase())
+        .filter(|p| !p.is_empty())
+        .collect();
+    if out.iter().any(|p| p == "root") {
+        return vec!["root".into()];
+    }
+    if add_default && !out.iter().any(|p| p == "default") {
+        out.push("default".into());
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn meta_field(data: &Map<String, Value>) -> Result<Map<String, Value>> {
+    match data.get("meta") {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(m)) => {
+            for (k, v) in m {
+                if !v.is_string() {
+                    return Err(CoreError::bad(format!(
+                        "'meta' values must be strings; \"{k}\" is {v}"
+                    )));
+                }
+            }
+            Ok(m.clone())
+        }
+        Some(v) => Err(CoreError::bad(format!(
+            "'meta' must be an object of strings, got {v}"
+        ))),
+    }
+}
+
+/// The `data` of a token lookup, with every field ESO and hvac read.
+pub fn lookup_data(e: &TokenEntry, token: Option<&str>, now: i64) -> Map<String, Value> {
+    let mut d = map(json!({
+        "accessor": e.accessor,
+        "creation_time": e.creation_time,
+        "creation_ttl": e.creation_ttl,
+        "display_name": e.display_name,
+        "entity_id": "",
+        "expire_time": e.expire_time.map(rfc3339),
+        "explicit_max_ttl": e.explicit_max_ttl,
+        "id": token.unwrap_or(""),
+        "issue_time": rfc3339(e.creation_time),
+        "meta": if e.meta.is_empty() { Value::Null } else { Value::Object(e.meta.clone()) },
+        "num_uses": e.num_uses,
+        "orphan": e.orphan,
+        "path": e.path,
+        "policies": e.policies,
+        "renewable": e.renewable,
+        "ttl": e.ttl_left(now),
+        "type": e.token_type,
+    }));
+    if e.period > 0 {
+        d.insert("period".into(), json!(e.period));
+    }
+    if let Some(t) = e.last_renewal_time {
+        d.insert("last_renewal_time".into(), json!(t));
+        d.insert("last_renewal".into(), json!(rfc3339(t)));
+    }
+    if let Some(r) = &e.role {
+        d.insert("role".into(), json!(r));
+    }
+    if !e.bound_cidrs.is_empty() {
+        d.insert("bound_cidrs".into(), json!(e.bound_cidrs));
+    }
+    d
+}
+
+fn auth_response(token: String, e: &TokenEntry, now: i64) -> AuthResponse {
+    AuthResponse {
+        client_token: token,
+        accessor: e.accessor.clone(),
+        policies: e.policies.clone(),
+        token_policies: e.policies.clone(),
+        identity_policies: Vec::new(),
+        metadata: if e.meta.is_empty() {
+            None
+        } else {
+            Some(e.meta.clone())
+        },
+        lease_duration: e.ttl_left(now),
+        renewable: e.renewable && (e.expire_time.is_some()),
+        entity_id: String::new(),
+        token_type: e.token_type.clone(),
+        orphan: e.orphan,
+        mfa_requirement: None,
+        num_uses: e.num_uses,
+        issue: Default::default(),
+    }
+}
+
+/// Handles `auth/token/*`.
+pub async fn handle(ctx: &Ctx<'_>) -> Result<Response> {
+    let rel = ctx.rel.trim_end_matches('/');
+    let op = ctx.req.operation;
+    let writes = matches!(op, Operation::Update | Operation::Create);
+    let path = ctx.req.path.as_str();
+    let data = &ctx.req.data;
+    let now = now_unix();
+    match rel {
+        "create" | "create-orphan" if writes => create(ctx, rel == "create-orphan", None).await,
+        "lookup-self" if matches!(op, Operation::Read) || writes => {
+            let caller = ctx.caller()?;
+            Ok(Response::data(lookup_data(
+                caller,
+                ctx.req.token.as_deref(),
+                now,
+            )))
+        }
+        "lookup" if writes || op == Operation::Read => {
+            let token = str_field(data, "token")?
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| CoreError::bad("'token' is required: the token to look up"))?;
+            let e = ctx
+                .un
+                .tokens
+                .get(token)
+                .await?
+                .filter(|e| !e.expired(now))
+                .ok_or_else(|| CoreError::bad("bad token: it does not exist or has expired"))?;
+            Ok(Response::data(lookup_data(&e, Some(token), now)))
+        }
+        "lookup-accessor" if writes => {
+            let e = by_accessor(ctx).await?;
+            Ok(Response::data(lookup_data(&e, None, now)))
+        }
+        "renew-self" if writes => {
+            let caller = ctx.caller()?.clone();
+            let token = ctx.req.token.clone().unwrap_or_default();
+            renew(ctx, &caller, Some(token)).await
+        }
+        "renew" if writes => {
+            let token = str_field(data, "token")?
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| CoreError::bad("'token' is required: the token to renew"))?;
+            let e = ctx
+                .un
+                .tokens
+                .get(token)
+                .await?
+                .filter(|e| !e.expired(now))
+                .ok_or_else(|| CoreError::bad("bad token: it does not exist or has expired"))?;
+            renew(ctx, &e, Some(token.to_string())).await
+        }
+        "renew-accessor" if writes => {
+            let e = by_accessor(ctx).await?;
+            renew(ctx, &e, None).await
+        }
+        "revoke-self" if writes => {
+            let caller = ctx.caller()?;
+            ctx.un.tokens.revoke_tree(&caller.id_hash).await?;
+            Ok(Response::no_content())
+        }
+        "revoke" | "revoke-orphan" if writes => {
+            let token = str_field(data, "token")?
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| CoreError::bad("'token' is required: the token to revoke"))?;
+            if let Some(e) = ctx.un.tokens.get(token).await? {
+                if rel == "revoke" {
+                    ctx.un.tokens.revoke_tree(&e.id_hash).await?;
+                } else {
+                    ctx.un.tokens.revoke_orphan(&e.id_hash).await?;
+                }
+            }
+            Ok(Response::no_content())
+        }
+        "revoke-accessor" if writes => {
+            let e = by_accessor(ctx).await?;
+            ctx.un.tokens.revoke_tree(&e.id_hash).await?;
+            Ok(Response::no_content())
+        }
+        "accessors" if op == Operation::List => {
+            let keys = ctx.un.tokens.accessors().await?;
+            Ok(Response::data(map(json!({ "keys": keys }))))
+        }
+        "tidy" if writes => {
+            let revoked = ctx.un.tokens.tidy(now).await?;
+            let mut r = Response::data(map(json!({ "revoked_tokens": revoked })));
+            r.warnings.push(format!(
+                "tidy finished: {revoked} expired or orphaned tokens removed"
+            ));
+            Ok(r)
+        }
+        "roles" if op == Operation::List => {
+            let keys = ctx.un.tokens.roles().await?;
+            if keys.is_empty() {
+                return Err(CoreError::NotFound(String::new()));
+            }
+            Ok(Response::data(map(json!({ "keys": keys }))))
+        }
+        _ => {
+            if let Some(role) = rel.strip_prefix("create/") {
+                if writes {
+                    return create(ctx, false, Some(role)).await;
+                }
+            } else if let Some(name) = rel.strip_prefix("roles/") {
+                return role(ctx, name).await;
+            } else if let Some(token) = rel.strip_prefix("lookup/") {
+                if op == Operation::Read {
+                    let e = ctx
+                        .un
+                        .tokens
+                        .get(token)
+                        .await?
+                        .filter(|e| !e.expired(now))
+                        .ok_or_else(|| CoreError::bad("bad token"))?;
+                    return Ok(Response::data(lookup_data(&e, Some(token), now)));
+                }
+            }
+            if matches!(
+                rel,
+                "create"
+                    | "create-orphan"
+                    | "lookup-self"
+                    | "lookup"
+                    | "lookup-accessor"
+                    | "renew-self"
+                    | "renew"
+                    | "renew-accessor"
+                    | "revoke-self"
+                    | "revoke"
+                    | "revoke-orphan"
+                    | "revoke-accessor"
+                    | "accessors"
+                    | "tidy"
+                    | "roles"
+            ) {
+                return Err(unsupported(
+                    path,
+                    op,
+                    "the operations listed in the API docs",
+                ));
+            }
+            Err(CoreError::NotFound(format!(
+                "no handler for route \"{path}\": route entry not found"
+            )))
+        }
+    }
+}
+
+async fn by_accessor(ctx: &Ctx<'_>) -> Result<std::sync::Arc<TokenEntry>> {
+    let accessor = str_field(&ctx.req.data, "accessor")?
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| CoreError::bad("'accessor' is required"))?;
+    ctx.un
+        .tokens
+        .get_by_accessor(accessor)
+        .await?
+        .filter(|e| !e.expired(now_unix()))
+        .ok_or_else(|| CoreError::bad("invalid accessor: no such token"))
+}
+
+async fn create(ctx: &Ctx<'_>, orphan_path: bool, role_name: Option<&str>) -> Result<Response> {
+    let data = &ctx.req.data;
+    let caller = ctx.caller()?.clone();
+    let privileged = caller.is_root() || ctx.has_sudo("auth/token/create");
+    let now = now_unix();
+
+    let role = match role_name {
+        None => None,
+        Some(name) => Some(ctx.un.tokens.role(name).await?.ok_or_else(|| {
+            CoreError::bad(format!(
+                "unknown role \"{name}\": create it at auth/token/roles/{name}"
+            ))
+        })?),
+    };
+
+    let id = str_field(data, "id")?.filter(|s| !s.is_empty());
+    if id.is_some() && !caller.is_root() {
+        return Err(CoreError::bad(
+            "only a root token may choose the token id ('id')",
+        ));
+    }
+    let no_parent = bool_field(data, "no_parent")?.unwrap_or(false);
+    if no_parent && !privileged {
+        return Err(CoreError::bad(
+            "'no_parent' needs a root token or sudo; use auth/token/create-orphan instead",
+        ));
+    }
+    match str_field(data, "type")?.unwrap_or("service") {
+        "" | "service" | "default" | "default-service" => {}
+        "batch" | "default-batch" => {
+            return Err(CoreError::bad(
+                "batch tokens are not supported by hush yet: create a service token",
+            ))
+        }
+        other => {
+            return Err(CoreError::bad(format!(
+                "unknown token type \"{other}\": use \"service\""
+            )))
+        }
+    }
+    let no_default = bool_field(data, "no_default_policy")?.unwrap_or(false)
+        || role.as_ref().is_some_and(|r| r.token_no_default_policy);
+    let requested = strings(data, "policies")?;
+
+    let policies = match (&role, requested) {
+        (Some(r), req) => {
+            let req = req.unwrap_or_default();
+            let req_norm = normalize_policies(&req, false);
+            let allowed = normalize_policies(&r.allowed_policies, false);
+            let chosen = if req_norm.is_empty() {
+                if allowed.is_empty() {
+                    caller.policies.clone()
+                } else {
+                    allowed.clone()
+                }
+            } else {
+                if !allowed.is_empty() {
+                    if let Some(bad) = req_norm
+                        .iter()
+                        .find(|p| *p != "default" && !allowed.contains(p))
+                    {
+                        return Err(CoreError::bad(format!(
+                            "policy \"{bad}\" is not in the role's allowed_policies ({})",
+                            allowed.join(", ")
+                        )));
+                    }
+                }
+                req_norm
+            };
+            let disallowed = normalize_policies(&r.disallowed_policies, false);
+            if let Some(bad) = chosen.iter().find(|p| disallowed.contains(p)) {
+                return Err(CoreError::bad(format!(
+                    "policy \"{bad}\" is in the role's disallowed_policies"
+                )));
+            }
+            if allowed.is_empty() && !privileged {
+                check_subset(&chosen, &caller.policies)?;
+            }
+            chosen
+        }
+        (None, Some(req)) => {
+            let req = normalize_policies(&req, false);
+            if !privileged {
+                check_subset(&req, &caller.policies)?;
+            }
+            req
+        }
+        (None, None) => caller.policies.clone(),
+    };
+    let policies = normalize_policies(&policies, !no_default);
+    if policies.iter().any(|p| p == "root") && !caller.is_root() {
+        return Err(CoreError::bad("only a root token can create a root token"));
+    }
+
+    let (sys_default, sys_max) = mount_ttls(ctx, None);
+    let explicit_max = ttl_field(data, "explicit_max_ttl")?
+        .unwrap_or(0)
+        .max(role.as_ref().map(|r| r.token_explicit_max_ttl).unwrap_or(0));
+    let period = ttl_field(data, "period")?
+        .or(role.as_ref().map(|r| r.token_period))
+        .unwrap_or(0);
+    if period > 0 && !privileged && role.is_none() {
+        return Err(CoreError::bad(
+            "'period' needs a root token, sudo, or a role that sets token_period",
+        ));
+    }
+    let requested_ttl = ttl_field(data, "ttl")?.or(ttl_field(data, "lease")?);
+    let role_ttl = role.as_ref().map(|r| r.token_ttl).filter(|t| *t > 0);
+    let role_max = role.as_ref().map(|r| r.token_max_ttl).filter(|t| *t > 0);
+    let max = role_max.unwrap_or(sys_max.as_secs()).min(sys_max.as_secs());
+    let mut ttl = if period > 0 {
+        period
+    } else {
+        match requested_ttl.or(role_ttl) {
+            Some(t) if t > 0 => t.min(max),
+            _ if policies == ["root"] && explicit_max == 0 => 0,
+            _ => sys_default.as_secs().min(max),
+        }
+    };
+    if explicit_max > 0 && (ttl == 0 || ttl > explicit_max) {
+        ttl = explicit_max;
+    }
+    let num_uses = uint_field(data, "num_uses")?
+        .or(role.as_ref().map(|r| r.token_num_uses))
+        .unwrap_or(0);
+    let renewable = bool_field(data, "renewable")?
+        .unwrap_or(role.as_ref().map(|r| r.renewable).unwrap_or(true));
+    let display = str_field(data, "display_name")?.unwrap_or("");
+    let display_name = if display.is_empty() {
+        "token".to_string()
+    } else {
+        format!(
+            "token-{}",
+            display
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '-'
+                })
+                .collect::<String>()
+        )
+    };
+    let orphan = orphan_path || no_parent || role.as_ref().is_some_and(|r| r.orphan);
+    let mut path = match &role {
+        Some(r) => format!("auth/token/create/{}", r.name),
+        None if orphan_path => "auth/token/create-orphan".into(),
+        None => "auth/token/create".into(),
+    };
+    if let Some(r) = &role {
+        if !r.path_suffix.is_empty() {
+            path = format!("{path}/{}", r.path_suffix);
+        }
+    }
+    let bound_cidrs = role
+        .as_ref()
+        .map(|r| r.token_bound_cidrs.clone())
+        .unwrap_or_default();
+    let (token, entry) = ctx
+        .un
+        .tokens
+        .create(
+            NewToken {
+                id: id.map(str::to_string),
+                policies,
+                path,
+                display_name,
+                meta: meta_field(data)?,
+                ttl,
+                explicit_max_ttl: explicit_max,
+                period,
+                num_uses,
+                renewable,
+                parent: if orphan {
+                    None
+                } else {
+                    Some(caller.id_hash.clone())
+                },
+                role: role.as_ref().map(|r| r.name.clone()),
+                bound_cidrs,
+                mount_accessor: "auth_token".into(),
+            },
+            now,
+        )
+        .await?;
+    let mut resp = Response::no_content();
+    resp.auth = Some(auth_response(token, &entry, now));
+    Ok(resp)
+}
+
+fn check_subset(child: &[String], parent: &[String]) -> Result<()> {
+    if parent.iter().any(|p| p == "root") {
+        return Ok(());
+    }
+    if let Some(bad) = child
+        .iter()
+        .find(|p| *p != "default" && !parent.contains(p))
+    {
+        return Err(CoreError::bad(format!(
+            "child policies must be a subset of the parent's: the creating token does not have \
+             policy \"{bad}\""
+        )));
+    }
+    Ok(())
+}
+
+async fn renew(ctx: &Ctx<'_>, e: &TokenEntry, token: Option<String>) -> Result<Response> {
+    let now = now_unix();
+    let increment = ttl_field(&ctx.req.data, "increment")?.unwrap_or(0);
+    let mut entry = e.clone();
+    if entry.expire_time.is_some() {
+        if !entry.renewable {
+            return Err(CoreError::bad("this token is not renewable"));
+        }
+        let (_, sys_max) = mount_ttls(ctx, None);
+        let new_ttl = if entry.period > 0 {
+            entry.period
+        } else {
+            let wanted = if increment > 0 {
+                increment
+            } else {
+                entry.creation_ttl
+            };
+            // The maximum counts from creation, as in Vault.
+            let max_end = entry.creation_time + sys_max.as_secs() as i64;
+            let limit = (max_end - now).max(0) as u64;
+            wanted.min(limit)
+        };
+        let mut new_ttl = new_ttl;
+        if entry.explicit_max_ttl > 0 {
+            let end = entry.creation_time + entry.explicit_max_ttl as i64;
+            new_ttl = new_ttl.min((end - now).max(0) as u64);
+        }
+        entry.expire_time = Some(now + new_ttl as i64);
+        entry.last_renewal_time = Some(now);
+        ctx.un.tokens.update(entry.clone()).await?;
+    }
+    let mut resp = Response::no_content();
+    let mut auth = auth_response(token.unwrap_or_default(), &entry, now);
+    auth.renewable = entry.renewable && entry.expire_time.is_some();
+    resp.auth = Some(auth);
+    Ok(resp)
+}
+
+fn role_json(r: &TokenRole) -> Value {
+    json!({
+        "name": r.name,
+        "allowed_policies": r.allowed_policies,
+        "disallowed_policies": r.disallowed_policies,
+        "orphan": r.orphan,
+        "renewable": r.renewable,
+        "path_suffix": r.path_suffix,
+        "token_ttl": r.token_ttl,
+        "token_max_ttl": r.token_max_ttl,
+        "token_explicit_max_ttl": r.token_explicit_max_ttl,
+        "explicit_max_ttl": r.token_explicit_max_ttl,
+        "token_period": r.token_period,
+        "period": r.token_period,
+        "token_num_uses": r.token_num_uses,
+        "token_no_default_policy": r.token_no_default_policy,
+        "token_type": if r.token_type.is_empty() { "default-service" } else { r.token_type.as_str() },
+        "token_bound_cidrs": r.token_bound_cidrs,
+        "allowed_entity_aliases": Value::Null,
+    })
+}
+
+async fn role(ctx: &Ctx<'_>, name: &str) -> Result<Response> {
+    if name.is_empty() || name.contains('/') {
+        return Err(CoreError::bad(
+            "a role name may not be empty or contain '/'",
+        ));
+    }
+    let data = &ctx.req.data;
+    match ctx.req.operation {
+        Operation::Read => match ctx.un.tokens.role(name).await? {
+            Some(r) => Ok(Response::data(map(role_json(&r)))),
+            None => Err(CoreError::NotFound(String::new())),
+        },
+        Operation::Delete => {
+            ctx.un.tokens.delete_role(name).await?;
+            Ok(Response::no_content())
+        }
+        Operation::Update | Operation::Create => {
+            let mut r = ctx.un.tokens.role(name).await?.unwrap_or(TokenRole {
+                name: name.to_string(),
+                renewable: true,
+                ..Default::default()
+            });
+            if let Some(v) = strings(data, "allowed_policies")? {
+                r.allowed_policies = v;
+            }
+            if let Some(v) = strings(data, "disallowed_policies")? {
+                r.disallowed_policies = v;
+            }
+            if let Some(v) = bool_field(data, "orphan")? {
+                r.orphan = v;
+            }
+            if let Some(v) = bool_field(data, "renewable")? {
+                r.renewable = v;
+            }
+            if let Some(v) = str_field(data, "path_suffix")? {
+                if v.contains("..") {
+                    return Err(CoreError::bad("'path_suffix' may not contain \"..\""));
+                }
+                r.path_suffix = v.to_string();
+            }
+            if let Some(v) = ttl_field(data, "token_ttl")? {
+                r.token_ttl = v;
+            }
+            if let Some(v) = ttl_field(data, "token_max_ttl")? {
+                r.token_max_ttl = v;
+            }
+            if let Some(v) =
+                ttl_field(data, "token_explicit_max_ttl")?.or(ttl_field(data, "explicit_max_ttl")?)
+            {
+                r.token_explicit_max_ttl = v;
+            }
+            if let Some(v) = ttl_field(data, "token_period")?.or(ttl_field(data, "period")?) {
+                r.token_period = v;
+            }
+            if let Some(v) = uint_field(data, "token_num_uses")? {
+                r.token_num_uses = v;
+            }
+            if let Some(v) = bool_field(data, "token_no_default_policy")? {
+                r.token_no_default_policy = v;
+            }
+            if let Some(v) = strings(data, "token_bound_cidrs")?.or(strings(data, "bound_cidrs")?) {
+                crate::cidr::parse_list(&v)?;
+                r.token_bound_cidrs = v;
+            }
+            if let Some(v) = str_field(data, "token_type")? {
+                match v {
+                    "" | "service" | "default-service" | "default" => r.token_type = v.to_string(),
+                    other => {
+                        return Err(CoreError::bad(format!(
+                            "token_type \"{other}\" is not supported: use \"service\""
+                        )))
+                    }
+                }
+            }
+            if r.token_max_ttl > 0 && r.token_ttl > r.token_max_ttl {
+                return Err(CoreError::bad(
+                    "token_ttl cannot be longer than token_max_ttl",
+                ));
+            }
+            ctx.un.tokens.put_role(&r).await?;
+            Ok(Response::no_content())
+        }
+        op => Err(unsupported(&ctx.req.path, op, "GET, POST, DELETE")),
+    }
+}
+
+/// Issues the token at the end of a login through an auth method: the method decided the
+/// policies and limits; the core creates the token.
+pub async fn issue_login_token(
+    ctx: &Ctx<'_>,
+    mounted: &Mounted,
+    auth: &mut AuthResponse,
+) -> Result<()> {
+    let now = now_unix();
+    let p = auth.issue.clone();
+    let policies = normalize_policies(&auth.policies, !p.no_default_policy);
+    let (default, max) = mount_ttls(ctx, Some(&mounted.entry));
+    let max = if p.max_ttl > 0 {
+        p.max_ttl.min(max.as_secs())
+    } else {
+        max.as_secs()
+    };
+    let mut ttl = if p.period > 0 {
+        p.period
+    } else if p.ttl > 0 {
+        p.ttl.min(max)
+    } else {
+        default.as_secs().min(max)
+    };
+    if p.explicit_max_ttl > 0 && ttl > p.explicit_max_ttl {
+        ttl = p.explicit_max_ttl;
+    }
+    let display_name = if p.display_name.is_empty() {
+        mounted.entry.path.trim_end_matches('/').to_string()
+    } else {
+        p.display_name.clone()
+    };
+    let (token, entry) = ctx
+        .un
+        .tokens
+        .create(
+            NewToken {
+                id: None,
+                policies,
+                path: ctx.req.path.clone(),
+                display_name,
+                meta: auth.metadata.clone().unwrap_or_default(),
+                ttl,
+                explicit_max_ttl: p.explicit_max_ttl,
+                period: p.period,
+                num_uses: auth.num_uses,
+                renewable: auth.renewable,
+                parent: None,
+                role: None,
+                bound_cidrs: p.bound_cidrs.clone(),
+                mount_accessor: mounted.entry.accessor.clone(),
+            },
+            now,
+        )
+        .await?;
+    let issue = std::mem::take(&mut auth.issue);
+    *auth = auth_response(token, &entry, now);
+    auth.metadata = entry
+        .meta
+        .is_empty()
+        .then_some(())
+        .map_or(Some(entry.meta.clone()), |_| None);
+    let _ = issue;
+    Ok(())
+}

@@ -1,0 +1,61 @@
+//! Hashing, HMAC and constant-time comparison helpers.
+
+use aws_lc_rs::{digest, hmac};
+use subtle::ConstantTimeEq;
+
+/// SHA-256 of `data`.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    let d = digest::digest(&digest::SHA256, data);
+    let mut out = [0u8; 32];
+    // SHA-256 output is always 32 bytes, so this copy cannot panic on a length mismatch.
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+/// HMAC-SHA-256 of `data` under `key`.
+pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    let k = hmac::Key::new(hmac::HMAC_SHA256, key);
+    let tag = hmac::sign(&k, data);
+    let mut out = [0u8; 32];
+    // An HMAC-SHA-256 tag is always 32 bytes, so this copy cannot panic on a length mismatch.
+    out.copy_from_slice(tag.as_ref());
+    out
+}
+
+/// Compares two byte strings in time independent of their contents.
+///
+/// Only the lengths may leak (a length mismatch returns `false` early); use this for tokens,
+/// MACs and hashes of secrets, whose lengths are public.
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.ct_eq(b).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_known_answer() {
+        assert_eq!(
+            hex::encode(sha256(b"abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn hmac_sha256_known_answer() {
+        // RFC 4231 test case 2.
+        assert_eq!(
+            hex::encode(hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn ct_eq_compares_content_and_length() {
+        assert!(ct_eq(b"same", b"same"));
+        assert!(ct_eq(b"", b""));
+        assert!(!ct_eq(b"same", b"sane"));
+        assert!(!ct_eq(b"same", b"same!"));
+    }
+}

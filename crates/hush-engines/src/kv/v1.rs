@@ -1,0 +1,70 @@
+//! KV version 1: one JSON object per path, replaced whole on every write.
+
+use hush_core::engine::EngineRequest;
+use hush_core::error::{CoreError, Result};
+use hush_core::logical::{Operation, Response};
+use serde_json::{Map, Value};
+
+use super::error::KvError;
+use super::{folder_of, list_folder, not_found, params, secret_path};
+
+const EXAMPLE: &str = "secret/my-app/db";
+
+/// Keys of a v1 secret that Vault interprets as the secret's TTL hint.
+const TTL_KEYS: [&str; 2] = ["ttl", "lease"];
+
+pub(crate) async fn handle(req: &EngineRequest<'_>) -> Result<Response> {
+    match req.operation {
+        Operation::Read => read(req).await,
+        Operation::List => list_folder(req.view, &folder_of(req.path)).await,
+        Operation::Create | Operation::Update => write(req).await,
+        Operation::Delete => delete(req).await,
+        Operation::Patch => Err(CoreError::UnsupportedOperation(format!(
+            "PATCH is not supported on {}{}: this KV mount is version 1, which has no partial \
+             updates; write the whole secret with PUT/POST, or use a version 2 mount",
+            req.mount.path, req.path
+        ))),
+    }
+}
+
+pub(crate) async fn exists(req: &EngineRequest<'_>) -> Result<bool> {
+    match secret_path(req.path, EXAMPLE) {
+        Ok(path) => Ok(req.view.get(path).await?.is_some()),
+        // A path that cannot hold a secret holds none; the write itself reports why.
+        Err(_) => Ok(false),
+    }
+}
+
+async fn read(req: &EngineRequest<'_>) -> Result<Response> {
+    let Ok(path) = secret_path(req.path, EXAMPLE) else {
+        return Ok(not_found());
+    };
+    match req.view.get_json::<Map<String, Value>>(path).await? {
+        None => Ok(not_found()),
+        Some(secret) => Ok(Response::data(secret)),
+    }
+}
+
+async fn write(req: &EngineRequest<'_>) -> Result<Response> {
+    let path = secret_path(req.path, EXAMPLE)?;
+    if req.data.is_empty() {
+        return Err(KvError::MissingDataFields.into());
+    }
+    // A TTL hint that cannot be parsed would be silently ignored on every read; refuse it now.
+    for key in TTL_KEYS {
+        if let Some(v) = params::get(req.data, key) {
+            params::duration(v, key)?;
+        }
+    }
+    let bytes = zeroize::Zeroizing::new(
+        serde_json::to_vec(req.data).map_err(|e| CoreError::Internal(e.to_string()))?,
+    );
+    req.view.put(path, &bytes).await?;
+    Ok(Response::no_content())
+}
+
+async fn delete(req: &EngineRequest<'_>) -> Result<Response> {
+    let path = secret_path(req.path, EXAMPLE)?;
+    req.view.delete(path).await?;
+    Ok(Response::no_content())
+}

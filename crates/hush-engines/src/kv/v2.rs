@@ -1,0 +1,713 @@
+//! KV version 2: versioned secrets with metadata, check-and-set, soft deletes and pruning.
+//!
+//! Every handler that changes a secret takes that secret's write lock, reads its metadata,
+//! decides, and commits everything in one storage transaction; readers take the read lock so
+//! that they never see metadata naming a version whose data a concurrent destroy just removed.
+
+use hush_core::engine::EngineRequest;
+use hush_core::error::{CoreError, Result};
+use hush_core::logical::{Operation, Response};
+use hush_core::view::{View, ViewOp};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::error::KvError;
+use super::json::{merge_patch, subkeys};
+use super::params;
+use super::store::{
+    metadata_key, version_key, Config, KeyMeta, VersionMeta, CONFIG_KEY, METADATA_PREFIX,
+};
+use super::{folder_of, list_folder, not_found, secret_path, KvBackend};
+
+/// The endpoints of a version 2 mount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route<'a> {
+    Config,
+    Data(&'a str),
+    Metadata(&'a str),
+    Delete(&'a str),
+    Undelete(&'a str),
+    Destroy(&'a str),
+    Subkeys(&'a str),
+    Unknown,
+}
+
+impl Route<'_> {
+    /// The endpoint's name and the HTTP methods it accepts, for 405 messages.
+    fn describe(self) -> (&'static str, &'static str) {
+        match self {
+            Route::Config => ("config", "GET and POST/PUT"),
+            Route::Data(_) => ("data/<path>", "GET, POST/PUT, PATCH and DELETE"),
+            Route::Metadata(_) => ("metadata/<path>", "GET, LIST, POST/PUT, PATCH and DELETE"),
+            Route::Delete(_) => ("delete/<path>", "POST/PUT"),
+            Route::Undelete(_) => ("undelete/<path>", "POST/PUT"),
+            Route::Destroy(_) => ("destroy/<path>", "POST/PUT"),
+            Route::Subkeys(_) => ("subkeys/<path>", "GET"),
+            Route::Unknown => ("", ""),
+        }
+    }
+}
+
+fn route(path: &str) -> Route<'_> {
+    let (head, rest) = path.split_once('/').unwrap_or((path, ""));
+    match head {
+        "config" if rest.is_empty() && !path.ends_with('/') => Route::Config,
+        "data" => Route::Data(rest),
+        "metadata" => Route::Metadata(rest),
+        "delete" => Route::Delete(rest),
+        "undelete" => Route::Undelete(rest),
+        "destroy" => Route::Destroy(rest),
+        "subkeys" => Route::Subkeys(rest),
+        _ => Route::Unknown,
+    }
+}
+
+/// What the delete/undelete/destroy endpoints do to each listed version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Delete,
+    Undelete,
+    Destroy,
+}
+
+pub(crate) async fn handle(kv: &KvBackend, req: &EngineRequest<'_>) -> Result<Response> {
+    use Operation::{Create, Delete, List, Patch, Read, Update};
+    let r = route(req.path);
+    match (r, req.operation) {
+        (Route::Config, Read) => read_config(req).await,
+        (Route::Config, Create | Update) => write_config(kv, req).await,
+        (Route::Data(p), Read) => read_data(kv, req, p).await,
+        (Route::Data(p), Create | Update) => write_data(kv, req, p).await,
+        (Route::Data(p), Patch) => patch_data(kv, req, p).await,
+        (Route::Data(p), Delete) => delete_latest(kv, req, p).await,
+        (Route::Metadata(p), Read) => read_metadata(kv, req, p).await,
+        (Route::Metadata(p), Create | Update) => write_metadata(kv, req, p).await,
+        (Route::Metadata(p), Patch) => patch_metadata(kv, req, p).await,
+        (Route::Metadata(p), Delete) => delete_metadata(kv, req, p).await,
+        (Route::Metadata(p), List) => {
+            list_folder(req.view, &format!("{METADATA_PREFIX}{}", folder_of(p))).await
+        }
+        (Route::Delete(p), Create | Update) => change_versions(kv, req, p, Change::Delete).await,
+        (Route::Undelete(p), Create | Update) => {
+            change_versions(kv, req, p, Change::Undelete).await
+        }
+        (Route::Destroy(p), Create | Update) => change_versions(kv, req, p, Change::Destroy).await,
+        (Route::Subkeys(p), Read) => read_subkeys(kv, req, p).await,
+        (Route::Unknown, op) => Err(invalid_path(op)),
+        (r, op) => Err(unsupported(req, r, op)),
+    }
+}
+
+pub(crate) async fn exists(req: &EngineRequest<'_>) -> Result<bool> {
+    match route(req.path) {
+        // As in Vault, a secret exists (writes need `update` rather than `create`) as soon as
+        // its metadata does, even if every version is deleted.
+        Route::Data(p) | Route::Metadata(p) => match secret_path(p, "") {
+            Ok(path) => Ok(req.view.get(&metadata_key(path)).await?.is_some()),
+            Err(_) => Ok(false),
+        },
+        _ => Ok(true),
+    }
+}
+
+fn invalid_path(op: Operation) -> CoreError {
+    let command = match op {
+        Operation::Read => "get",
+        Operation::List => "list",
+        Operation::Create | Operation::Update => "put",
+        Operation::Patch => "patch",
+        Operation::Delete => "delete",
+    };
+    CoreError::NotFound(format!(
+        "Invalid path for a versioned K/V secrets engine. See the API docs for the appropriate \
+         API endpoints to use (secrets live under <mount>/data/<path>, their metadata under \
+         <mount>/metadata/<path>). If using the hush or vault CLI, use 'kv {command}' for this \
+         operation."
+    ))
+}
+
+fn unsupported(req: &EngineRequest<'_>, r: Route<'_>, op: Operation) -> CoreError {
+    let method = match op {
+        Operation::Read => "GET",
+        Operation::List => "LIST",
+        Operation::Create | Operation::Update => "POST/PUT",
+        Operation::Patch => "PATCH",
+        Operation::Delete => "DELETE",
+    };
+    let (endpoint, methods) = r.describe();
+    let hint = match r {
+        Route::Data(p) if op == Operation::List => format!(
+            "; to list secrets, LIST {}metadata/{}",
+            req.mount.path,
+            folder_of(p)
+        ),
+        _ => String::new(),
+    };
+    CoreError::UnsupportedOperation(format!(
+        "{method} is not supported on {}{}: the {endpoint} endpoint of a KV version 2 mount \
+         accepts {methods}{hint}",
+        req.mount.path, req.path
+    ))
+}
+
+/// A complete request path for "missing path" messages.
+fn example(req: &EngineRequest<'_>, endpoint: &str) -> String {
+    format!("{}{endpoint}/my-app/db", req.mount.path)
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| CoreError::Internal(format!("encoding a KV record: {e}")))
+}
+
+/// A 404 that still carries a body: how Vault answers for a deleted or destroyed version.
+fn version_gone(data: Map<String, Value>) -> Response {
+    Response {
+        data: Some(data),
+        status: Some(404),
+        ..Response::default()
+    }
+}
+
+/// An empty success: 204, or 200 with the warnings if there are any.
+fn done(warnings: Vec<String>) -> Response {
+    Response {
+        warnings,
+        ..Response::default()
+    }
+}
+
+fn with_warnings(mut resp: Response, warnings: Vec<String>) -> Response {
+    resp.warnings.extend(warnings);
+    resp
+}
+
+/// Vault's warning when a secret asks for `cas_required: false` under a mount that requires it.
+const CAS_MANDATED_WARNING: &str =
+    "\"cas_required\" set to false, but is mandated by backend config. This value will be ignored.";
+
+async fn load_config(view: &View) -> Result<Config> {
+    Ok(view
+        .get_json::<Config>(CONFIG_KEY)
+        .await?
+        .unwrap_or_default())
+}
+
+async fn load_meta(view: &View, path: &str) -> Result<Option<KeyMeta>> {
+    view.get_json::<KeyMeta>(&metadata_key(path)).await
+}
+
+async fn load_version(view: &View, path: &str, version: u64) -> Result<Map<String, Value>> {
+    view.get_json::<Map<String, Value>>(&version_key(path, version))
+        .await?
+        .ok_or_else(|| {
+            CoreError::Internal(format!(
+                "the data of version {version} of KV secret {path:?} is missing from storage \
+                 although its metadata lists it; the storage was changed outside hush (restore \
+                 it from a backup, or destroy that version)"
+            ))
+        })
+}
+
+/// The optional `version` query parameter; 0 or absent means the current version.
+fn version_param(data: &Map<String, Value>) -> Result<u64> {
+    Ok(params::get(data, "version")
+        .map(|v| params::uint(v, "version"))
+        .transpose()?
+        .unwrap_or(0))
+}
+
+/// The `data` object of a write or patch.
+fn data_param(data: &Map<String, Value>) -> Result<Map<String, Value>> {
+    match params::get(data, "data") {
+        None => Err(KvError::NoData.into()),
+        Some(Value::Object(m)) => Ok(m.clone()),
+        Some(other) => Err(KvError::param(
+            "data",
+            format!(
+                "expected a JSON object of key/value pairs such as {{\"password\": \"...\"}}, \
+                 found {}",
+                params::kind(other)
+            ),
+        )
+        .into()),
+    }
+}
+
+fn check_cas(path: &str, config: &Config, meta: &KeyMeta, cas: Option<u64>) -> Result<()> {
+    match cas {
+        Some(given) if given != meta.current_version => Err(KvError::CasMismatch {
+            path: path.to_string(),
+            given,
+            current: meta.current_version,
+        }
+        .into()),
+        Some(_) => Ok(()),
+        None if config.cas_required => Err(KvError::CasRequired {
+            set_on: "the mount's config",
+        }
+        .into()),
+        None if meta.cas_required => Err(KvError::CasRequired {
+            set_on: "this secret's metadata",
+        }
+        .into()),
+        None => Ok(()),
+    }
+}
+
+// ---- config ----
+
+async fn read_config(req: &EngineRequest<'_>) -> Result<Response> {
+    Ok(Response::data(load_config(req.view).await?.to_response()))
+}
+
+/// A `delete_version_after` given to the config endpoint.
+enum DeleteAfter {
+    /// Negative: no version of any secret gets a deadline.
+    Disabled,
+    /// Zero clears the setting; anything else is the lifetime in nanoseconds.
+    Nanos(u64),
+}
+
+async fn write_config(kv: &KvBackend, req: &EngineRequest<'_>) -> Result<Response> {
+    const KNOWN: [&str; 3] = ["max_versions", "cas_required", "delete_version_after"];
+    let max_versions = params::get(req.data, "max_versions")
+        .map(|v| params::uint32(v, "max_versions"))
+        .transpose()?;
+    let cas_required = params::get(req.data, "cas_required")
+        .map(|v| params::boolean(v, "cas_required"))
+        .transpose()?;
+    let delete_after = params::get(req.data, "delete_version_after")
+        .map(|v| {
+            if params::is_negative_duration(v) {
+                Ok(DeleteAfter::Disabled)
+            } else {
+                params::duration(v, "delete_version_after")
+                    .map(|d| DeleteAfter::Nanos(params::nanos(d)))
+            }
+        })
+        .transpose()?;
+    let warnings: Vec<String> = params::unknown_params_warning(req.data, &KNOWN)
+        .into_iter()
+        .collect();
+    if max_versions.is_none() && cas_required.is_none() && delete_after.is_none() {
+        return Ok(done(warnings));
+    }
+
+    let _guard = kv.config_lock.lock().await;
+    let mut config = load_config(req.view).await?;
+    if let Some(n) = max_versions {
+        config.max_versions = n;
+    }
+    if let Some(b) = cas_required {
+        config.cas_required = b;
+    }
+    match delete_after {
+        None => {}
+        Some(DeleteAfter::Disabled) => {
+            config.delete_version_after = 0;
+            config.delete_version_after_disabled = true;
+        }
+        Some(DeleteAfter::Nanos(n)) => {
+            config.delete_version_after = n;
+            config.delete_version_after_disabled = false;
+        }
+    }
+    req.view.put(CONFIG_KEY, &encode(&config)?).await?;
+    Ok(done(warnings))
+}
+
+// ---- data ----
+
+async fn read_data(kv: &KvBackend, req: &EngineRequest<'_>, p: &str) -> Result<Response> {
+    let path = secret_path(p, &example(req, "data"))?;
+    let wanted = version_param(req.data)?;
+
+    let _guard = kv.lock_for(path).read().await;
+    let Some(meta) = load_meta(req.view, path).await? else {
+        return Ok(not_found());
+    };
+    let version = if wanted > 0 {
+        wanted
+    } else {
+        meta.current_version
+    };
+    let Some(vm) = meta.versions.get(&version) else {
+        return Ok(not_found());
+    };
+    let now = kv.now_nanos()?;
+    let mut body = Map::new();
+    body.insert(
+        "metadata".into(),
+        Value::Object(meta.version_summary(version, vm)),
+    );
+    if !vm.is_live(now) {
+        body.insert("data".into(), Value::Null);
+        return Ok(version_gone(body));
+    }
+    let data = load_version(req.view, path, version).await?;
+    body.insert("data".into(), Value::Object(data));
+    Ok(Response::data(body))
+}
+
+async fn write_data(kv: &KvBackend, req: &EngineRequest<'_>, p: &str) -> Result<Response> {
+    let path = secret_path(p, &example(req, "data"))?;
+    let data = data_param(req.data)?;
+    let cas = params::cas(params::options(req.data)?)?;
+    let warnings: Vec<String> = params::unknown_params_warning(req.data, &["data", "options"])
+        .into_iter()
+        .collect();
+
+    let _guard = kv.lock_for(path).write().await;
+    let config = load_config(req.view).await?;
+    let now = kv.now_nanos()?;
+    let meta = load_meta(req.view, path)
+        .await?
+        .unwrap_or_else(|| KeyMeta::new(now));
+    check_cas(path, &config, &meta, cas)?;
+    let resp = commit_version(req.view, path, meta, &config, &data, now).await?;
+    Ok(with_warnings(resp, warnings))
+}
+
+async fn patch_data(kv: &KvBackend, req: &EngineRequest<'_>, p: &str) -> Result<Response> {
+    let path = secret_path(p, &example(req, "data"))?;
+    let patch = Value::Object(data_param(req.data)?);
+    let cas = params::cas(params::options(req.data)?)?;
+    let warnings: Vec<String> = params::unknown_params_warning(req.data, &["data", "options"])
+        .into_iter()
+        .collect();
+
+    let _guard = kv.lock_for(path).write().await;
+    let Some(meta) = load_meta(req.view, path).await? else {
+        return Ok(not_found());
+    };
+    let config = load_config(req.view).await?;
+    check_cas(path, &config, &meta, cas)?;
+    let now = kv.now_nanos()?;
+    let current = meta.current_version;
+    let Some(vm) = meta.versions.get(&current) else {
+        return Ok(not_found());
+    };
+    if !vm.is_live(now) {
+        // Vault answers a patch of a deleted or destroyed secret with the version's flat
+        // metadata and a 404.
+        return Ok(version_gone(meta.version_summary(current, vm)));
+    }
+    let mut merged = Value::Object(load_version(req.view, path, current).await?);
+    merge_patch(&mut merged, &patch);
+    let Value::Object(merged) = merged else {
+        // Merging an object patch always yields an object (RFC 7386 section 2).
+        return Err(CoreError::Internal(
+            "merge patch of an object produced a non-object".to_string(),
+        ));
+    };
+    let resp = commit_version(req.view, path, meta, &config, &merged, now).await?;
+    Ok(with_warnings(resp, warnings))
+}
+
+/// Stores `data` as the next version of `path`, prunes versions beyond the window, and saves
+/// the metadata, all in one transaction. The caller holds the secret's write lock.
+async fn commit_version(
+    view: &View,
+    path: &str,
+    mut meta: KeyMeta,
+    config: &Config,
+    data: &Map<String, Value>,
+    now: i64,
+) -> Result<Response> {
+    let vm = VersionMeta {
+        created_time: now,
+        deletion_time: meta.deletion_deadline(now, config),
+        destroyed: false,
+    };
+    let (version, pruned) = meta.add_version(vm.clone(), config);
+    let mut ops = Vec::with_capacity(pruned.len() + 2);
+    ops.push(ViewOp::Put(version_key(path, version), encode(data)?));
+    ops.extend(pruned.iter().map(|n| ViewOp::Delete(version_key(path, *n))));
+    ops.push(ViewOp::Put(metadata_key(path), encode(&meta)?));
+    view.transaction(ops).await?;
+    Ok(Response::data(meta.version_summary(version, &vm)))
+}
+
+async fn delete_latest(kv: &KvBackend, req: &EngineRequest<'_>, p: &str) -> Result<Response> {
+    let path = secret_path(p, &example(req, "data"))?;
+    let _guard = kv.lock_for(path).write().await;
+    let Some(mut meta) = load_meta(req.view, path).await? else {
+        return Ok(Response::no_content());
+    };
+    let now = kv.now_nanos()?;
+    let current = meta.current_version;
+    match meta.versions.get_mut(&current) {
+        Some(vm) if vm.is_live(now) => vm.deletion_time = Some(now),
+        // Nothing live to delete: like Vault, succeed without change.
+        _ => return Ok(Response::no_content()),
+    }
+    req.view.put(&metadata_key(path), &encode(&meta)?).await?;
+    Ok(Response::no_content())
+}
+
+async fn change_versions(
+    kv: &KvBackend,
+    req: &EngineRequest<'_>,
+    p: &str,
+    change: Change,
+) -> Result<Response> {
+    let endpoint = match change {
+        Change::Delete => "delete",
+        Change::Undelete => "undelete",
+        Change::Destroy => "destroy",
+    };
+    let path = secret_path(p, &example(req, endpoint))?;
+    let versions = params::versions(req.data)?;
+    let warnings: Vec<String> = params::unknown_params_warning(req.data, &["versions"])
+        .into_iter()
+        .collect();
+
+    let _guard = kv.lock_for(path).write().await;
+    let Some(mut meta) = load_meta(req.view, path).await? else {
+        return Ok(done(warnings));
+    };
+    let config = load_config(req.view).await?;
+    let now = kv.now_nanos()?;
+    // An undeleted version gets a fresh deadline if delete_version_after applies, as in Vault.
+    let undelete_deadline = meta.deletion_deadline(now, &config);
+
+    let mut ops = Vec::new();
+    let mut changed = false;
+    for n in versions {
+        // Unknown (never written or pruned) and destroyed versions are skipped, like Vault.
+        let Some(vm) = meta.versions.get_mut(&n) else {
+            continue;
+        };
+        if vm.destroyed {
+            continue;
+        }
+        match change {
+            Change::Delete => {
+                if !vm.is_deleted(now) {
+                    vm.deletion_time = Some(now);
+                    changed = true;
+                }
+            }
+            Change::Undelete => {
+                if vm.deletion_time != undelete_deadline {
+                    vm.deletion_time = undelete_deadline;
+                    changed = true;
+                }
+            }
+            Change::Destroy => {
+                vm.destroyed = true;
+                ops.push(ViewOp::Delete(version_key(path, n)));
+                changed = true;
+            }
+        }
+    }
+    if changed {
+        ops.push(ViewOp::Put(metadata_key(path), encode(&meta)?));
+        req.view.transaction(ops).await?;
+    }
+    Ok(done(warnings))
+}
+
+async fn read_subkeys(kv: &KvBackend, req: &EngineRequest<'_>, p: &str) -> Result<Response> {
+    let path = secret_path(p, &example(req, "subkeys"))?;
+    let wanted = version_param(req.data)?;
+    let depth = params::get(req.data, "depth")
+        .map(|v| params::uint(v, "depth"))
+        .transpose()?
+        .unwrap_or(0);
+
+    let _guard = kv.lock_for(path).read().await;
+    let Some(meta) = load_meta(req.view, path).await? else {
+        return Ok(not_found());
+    };
+    let version = if wanted > 0 {
+        wanted
+    } else {
+        meta.current_version
+    };
+    let Some(vm) = meta.versions.get(&version) else {
+        return Ok(not_found());
+    };
+    let now = kv.now_nanos()?;
+    let mut body = Map::new();
+    body.insert(
+        "metadata".into(),
+        Value::Object(meta.version_summary(version, vm)),
+    );
+    if !vm.is_live(now) {
+        body.insert("subkeys".into(), Value::Null);
+        return Ok(version_gone(body));
+    }
+    let data = load_version(req.view, path, version).await?;
+    body.insert("subkeys".into(), Value::Object(subkeys(&data, depth)));
+    Ok(Response::data(body))
+}
+
+// ---- metadata ----
+
+async fn read_metadata(kv: &KvBackend, req: &EngineRequest<'_>, p: &str) -> Result<Response> {
+    let path = secret_path(p, &example(req, "metadata"))?;
+    let _guard = kv.lock_for(path).read().await;
+    match load_meta(req.view, path).await? {
+        None => Ok(not_found()),
+        Some(meta) => Ok(Response::data(meta.to_response())),
+    }
+}
+
+const METADATA_FIELDS: [&str; 4] = [
+    "max_versions",
+    "cas_required",
+    "delete_version_after",
+    "custom_metadata",
+];
+
+/// A secret's `delete_version_after`: unlike the mount's, it cannot be negative.
+fn secret_delete_after(v: &Value) -> Result<u64> {
+    if params::is_negative_duration(v) {
+        return Err(KvError::param(
+            "delete_version_after",
+            "a secret's delete_version_after cannot be negative; use \"0s\" to fall back to the \
+             mount's setting (only the mount config accepts a negative value, to disable \
+             deadlines everywhere)",
+        )
+        .into());
+    }
+    Ok(params::nanos(params::duration(v, "delete_version_after")?))
+}
+
+async fn write_metadata(kv: &KvBackend, req: &EngineRequest<'_>, p: &str) -> Result<Response> {
+    let path = secret_path(p, &example(req, "metadata"))?;
+    let max_versions = params::get(req.data, "max_versions")
+        .map(|v| params::uint32(v, "max_versions"))
+        .transpose()?;
+    let cas_required = params::get(req.data, "cas_required")
+        .map(|v| params::boolean(v, "cas_required"))
+        .transpose()?;
+    let delete_after = params::get(req.data, "delete_version_after")
+        .map(secret_delete_after)
+        .transpose()?;
+    let custom = match req.data.get("custom_metadata") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(params::custom_metadata(v)?),
+    };
+    let mut warnings: Vec<String> = params::unknown_params_warning(req.data, &METADATA_FIELDS)
+        .into_iter()
+        .collect();
+    if max_versions.is_none()
+        && cas_required.is_none()
+        && delete_after.is_none()
+        && custom.is_none()
+    {
+        return Ok(done(warnings));
+    }
+    let config = load_config(req.view).await?;
+    if cas_required == Some(false) && config.cas_required {
+        warnings.push(CAS_MANDATED_WARNING.to_string());
+    }
+
+    let _guard = kv.lock_for(path).write().await;
+    let now = kv.now_nanos()?;
+    let mut meta = load_meta(req.view, path)
+        .await?
+        .unwrap_or_else(|| KeyMeta::new(now));
+    if let Some(n) = max_versions {
+        meta.max_versions = n;
+    }
+    if let Some(b) = cas_required {
+        meta.cas_required = b;
+    }
+    if let Some(d) = delete_after {
+        meta.delete_version_after = d;
+    }
+    if let Some(c) = custom {
+        meta.custom_metadata = Some(c);
+    }
+    req.view.put(&metadata_key(path), &encode(&meta)?).await?;
+    Ok(done(warnings))
+}
+
+async fn patch_metadata(kv: &KvBackend, req: &EngineRequest<'_>, p: &str) -> Result<Response> {
+    let path = secret_path(p, &example(req, "metadata"))?;
+    // In a merge patch, null resets a field to its default.
+    let max_versions = match req.data.get("max_versions") {
+        None => None,
+        Some(Value::Null) => Some(0),
+        Some(v) => Some(params::uint32(v, "max_versions")?),
+    };
+    let cas_required = match req.data.get("cas_required") {
+        None => None,
+        Some(Value::Null) => Some(false),
+        Some(v) => Some(params::boolean(v, "cas_required")?),
+    };
+    let delete_after = match req.data.get("delete_version_after") {
+        None => None,
+        Some(Value::Null) => Some(0),
+        Some(v) => Some(secret_delete_after(v)?),
+    };
+    let custom_patch = req.data.get("custom_metadata");
+    let mut warnings: Vec<String> = params::unknown_params_warning(req.data, &METADATA_FIELDS)
+        .into_iter()
+        .collect();
+    let config = load_config(req.view).await?;
+    if cas_required == Some(false) && config.cas_required {
+        warnings.push(CAS_MANDATED_WARNING.to_string());
+    }
+
+    let _guard = kv.lock_for(path).write().await;
+    let Some(mut meta) = load_meta(req.view, path).await? else {
+        return Ok(not_found());
+    };
+    if let Some(patch) = custom_patch {
+        meta.custom_metadata = params::patch_custom_metadata(meta.custom_metadata.as_ref(), patch)?;
+    }
+    if let Some(n) = max_versions {
+        meta.max_versions = n;
+    }
+    if let Some(b) = cas_required {
+        meta.cas_required = b;
+    }
+    if let Some(d) = delete_after {
+        meta.delete_version_after = d;
+    }
+    req.view.put(&metadata_key(path), &encode(&meta)?).await?;
+    Ok(done(warnings))
+}
+
+async fn delete_metadata(kv: &KvBackend, req: &EngineRequest<'_>, p: &str) -> Result<Response> {
+    let path = secret_path(p, &example(req, "metadata"))?;
+    let _guard = kv.lock_for(path).write().await;
+    let Some(meta) = load_meta(req.view, path).await? else {
+        return Ok(Response::no_content());
+    };
+    let mut ops: Vec<ViewOp> = meta
+        .versions
+        .keys()
+        .map(|n| ViewOp::Delete(version_key(path, *n)))
+        .collect();
+    ops.push(ViewOp::Delete(metadata_key(path)));
+    req.view.transaction(ops).await?;
+    Ok(Response::no_content())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(route("config"), Route::Config);
+        assert_eq!(route("config/"), Route::Unknown);
+        assert_eq!(route("config/x"), Route::Unknown);
+        assert_eq!(route("data/a/b"), Route::Data("a/b"));
+        assert_eq!(route("data"), Route::Data(""));
+        assert_eq!(route("metadata/"), Route::Metadata(""));
+        assert_eq!(route("metadata"), Route::Metadata(""));
+        assert_eq!(route("delete/x"), Route::Delete("x"));
+        assert_eq!(route("undelete/x"), Route::Undelete("x"));
+        assert_eq!(route("destroy/x"), Route::Destroy("x"));
+        assert_eq!(route("subkeys/x"), Route::Subkeys("x"));
+        assert_eq!(route("foo"), Route::Unknown);
+        assert_eq!(route("foo/data/x"), Route::Unknown);
+        assert_eq!(route(""), Route::Unknown);
+    }
+}

@@ -1,0 +1,328 @@
+//! The Vault wire format: HTTP request → logical request, logical response → HTTP response.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request as HttpRequest, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response as HttpResponse};
+use hush_core::{Core, CoreError, Operation, Request, Response};
+use serde_json::{json, Map, Value};
+
+/// Largest accepted request body, as in Vault.
+pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// The client's socket address, inserted by the connection loop.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub SocketAddr);
+
+/// Builds the axum router: everything under `/v1/` goes to the core's pipeline.
+pub fn router(core: Arc<Core>) -> axum::Router {
+    axum::Router::new()
+        .route("/v1/{*path}", axum::routing::any(handle))
+        .fallback(not_found)
+        .with_state(core)
+}
+
+async fn not_found(req: HttpRequest) -> HttpResponse {
+    error_response(
+        StatusCode::NOT_FOUND,
+        &format!(
+            "no handler for {}: the API lives under /v1/ (for example /v1/sys/health)",
+            req.uri().path()
+        ),
+    )
+}
+
+/// A `{"errors": [...]}` body.
+pub fn error_response(status: StatusCode, message: &str) -> HttpResponse {
+    json_response(status, &json!({ "errors": [message] }))
+}
+
+fn json_response(status: StatusCode, body: &Value) -> HttpResponse {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut resp = (status, bytes).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+fn operation(method: &Method, list_query: bool) -> Option<Operation> {
+    Some(match method.as_str() {
+        "GET" | "HEAD" if list_query => Operation::List,
+        "GET" | "HEAD" => Operation::Read,
+        "LIST" => Operation::List,
+        "PUT" | "POST" => Operation::Update,
+        "PATCH" => Operation::Patch,
+        "DELETE" => Operation::Delete,
+        _ => return None,
+    })
+}
+
+fn token_from(headers: &HeaderMap) -> Option<String> {
+    if let Some(t) = headers.get("x-vault-token").and_then(|v| v.to_str().ok()) {
+        let t = t.trim();
+        if !t.is_empty() {
+            return Some(t.to_string());
+        }
+    }
+    let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = auth.trim().split_once(' ')?;
+    if scheme.eq_ignore_ascii_case("bearer") && !rest.trim().is_empty() {
+        Some(rest.trim().to_string())
+    } else {
+        None
+    }
+}
+
+fn parse_query(query: &str) -> (Map<String, Value>, bool) {
+    let mut data = Map::new();
+    let mut list = false;
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        if k == "list" {
+            list = matches!(v.as_ref(), "true" | "1" | "t" | "True" | "TRUE");
+            continue;
+        }
+        data.insert(k.into_owned(), Value::String(v.into_owned()));
+    }
+    (data, list)
+}
+
+fn parse_body(bytes: &Bytes) -> Result<Map<String, Value>, String> {
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(Value::Null) => Ok(Map::new()),
+        Ok(other) => Err(format!(
+            "the request body must be a JSON object, got {}",
+            match other {
+                Value::Array(_) => "an array",
+                Value::String(_) => "a string",
+                Value::Number(_) => "a number",
+                Value::Bool(_) => "a boolean",
+                _ => "something else",
+            }
+        )),
+        Err(e) => Err(format!("failed to parse JSON input: {e}")),
+    }
+}
+
+async fn handle(State(core): State<Arc<Core>>, req: HttpRequest) -> HttpResponse {
+    let (parts, body) = req.into_parts();
+    let head = parts.method == Method::HEAD;
+    let (query_data, list_query) = parse_query(parts.uri.query().unwrap_or(""));
+    let Some(op) = operation(&parts.method, list_query) else {
+        return error_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &format!(
+                "unsupported HTTP method {}: use GET, LIST, PUT, POST, PATCH, DELETE or HEAD",
+                parts.method
+            ),
+        );
+    };
+    let path = parts
+        .uri
+        .path()
+        .strip_prefix("/v1/")
+        .unwrap_or_default()
+        .to_string();
+    let path = match percent_decode(&path) {
+        Some(p) => p,
+        None => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "the request path is not valid UTF-8 after percent-decoding",
+            )
+        }
+    };
+
+    let data = if matches!(op, Operation::Update | Operation::Patch | Operation::Create) {
+        let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+            Ok(b) => b,
+            Err(_) => {
+                return error_response(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    &format!(
+                        "the request body is larger than the limit of {MAX_BODY_BYTES} bytes \
+                         (32 MiB)"
+                    ),
+                )
+            }
+        };
+        match parse_body(&bytes) {
+            Ok(m) => m,
+            Err(msg) => return error_response(StatusCode::BAD_REQUEST, &msg),
+        }
+    } else {
+        query_data
+    };
+
+    let wrap_ttl = match parts
+        .headers
+        .get("x-vault-wrap-ttl")
+        .map(|v| v.to_str().unwrap_or(""))
+    {
+        None => None,
+        Some(v) => match hush_config::duration::parse_duration(v) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                return error_response(
+                    StatusCode::BAD_REQUEST,
+                    &format!("invalid X-Vault-Wrap-TTL header: {e}"),
+                )
+            }
+        },
+    };
+
+    let mut lreq = Request::new(op, path);
+    lreq.data = data;
+    lreq.token = token_from(&parts.headers);
+    lreq.client_addr = parts.extensions.get::<ClientAddr>().map(|a| a.0.ip());
+    lreq.wrap_ttl = wrap_ttl;
+    let request_id = lreq.id.clone();
+
+    let result = core.handle(lreq).await;
+    let mut resp = match result {
+        Ok(r) => success(r, &request_id),
+        Err(e) => failure(e),
+    };
+    if head {
+        *resp.body_mut() = Body::empty();
+    }
+    resp
+}
+
+fn percent_decode(path: &str) -> Option<String> {
+    if !path.contains('%') {
+        return Some(path.to_string());
+    }
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hexpair = std::str::from_utf8(&bytes[i + 1..i + 3]).ok()?;
+            match u8::from_str_radix(hexpair, 16) {
+                Ok(b) => {
+                    out.push(b);
+                    i += 3;
+                    continue;
+                }
+                Err(_) => out.push(b'%'),
+            }
+        } else {
+            out.push(bytes[i]);
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+fn failure(e: CoreError) -> HttpResponse {
+    let retry_after = match &e {
+        CoreError::RateLimited { retry_after, .. } => Some(*retry_after),
+        _ => None,
+    };
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    match &e {
+        CoreError::PermissionDenied { detail } => {
+            tracing::debug!(detail = %detail, "permission denied");
+        }
+        CoreError::Crypto(_) | CoreError::Storage(_) | CoreError::Internal(_) => {
+            tracing::error!(error = %e, "request failed");
+        }
+        _ => {}
+    }
+    let mut resp = error_response(status, &e.to_string());
+    if let Some(secs) = retry_after {
+        if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    resp
+}
+
+fn success(r: Response, request_id: &str) -> HttpResponse {
+    let status = r
+        .status
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::OK);
+    if let Some(raw) = &r.raw {
+        return json_response(status, raw);
+    }
+    if r.is_empty() && r.status.is_none() {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    let mut body = json!({
+        "request_id": request_id,
+        "lease_id": "",
+        "renewable": false,
+        "lease_duration": r.lease_duration.unwrap_or(0),
+        "data": r.data,
+        "wrap_info": r.wrap_info,
+        "warnings": if r.warnings.is_empty() { Value::Null } else { json!(r.warnings) },
+        "auth": r.auth,
+        "mount_type": r.mount_type.clone().unwrap_or_default(),
+    });
+    if r.data_at_top_level {
+        if let (Some(data), Some(obj)) = (&r.data, body.as_object_mut()) {
+            for (k, v) in data {
+                // The envelope's own fields win: a mount named "data" must not replace `data`.
+                obj.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+    }
+    json_response(status, &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_and_vault_token() {
+        let mut h = HeaderMap::new();
+        h.insert("authorization", HeaderValue::from_static("Bearer abc"));
+        assert_eq!(token_from(&h).as_deref(), Some("abc"));
+        h.insert("x-vault-token", HeaderValue::from_static("xyz"));
+        assert_eq!(token_from(&h).as_deref(), Some("xyz"));
+        let mut h = HeaderMap::new();
+        h.insert("authorization", HeaderValue::from_static("Basic abc"));
+        assert_eq!(token_from(&h), None);
+    }
+
+    #[test]
+    fn list_query_and_methods() {
+        let (d, list) = parse_query("list=true&version=3");
+        assert!(list);
+        assert_eq!(d.get("version"), Some(&json!("3")));
+        assert_eq!(operation(&Method::GET, true), Some(Operation::List));
+        let list_method = Method::from_bytes(b"LIST").unwrap();
+        assert_eq!(operation(&list_method, false), Some(Operation::List));
+        assert_eq!(operation(&Method::POST, false), Some(Operation::Update));
+        assert_eq!(operation(&Method::OPTIONS, false), None);
+    }
+
+    #[test]
+    fn bodies() {
+        assert!(parse_body(&Bytes::from_static(b"")).unwrap().is_empty());
+        assert!(parse_body(&Bytes::from_static(b"[1]")).is_err());
+        let e = parse_body(&Bytes::from_static(b"{bad")).unwrap_err();
+        assert!(e.contains("failed to parse JSON"), "{e}");
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("a%20b").as_deref(), Some("a b"));
+        assert_eq!(percent_decode("a%2").as_deref(), Some("a%2"));
+        assert_eq!(percent_decode("100%").as_deref(), Some("100%"));
+        assert_eq!(percent_decode("%ff"), None);
+    }
+}

@@ -1,0 +1,297 @@
+//! `hush server`: configuration, storage, seal, listeners, signals.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context};
+use hush_config::{ListenerConfig, SealConfig, ServerConfig, StorageConfig};
+use hush_core::{Core, CoreConfig};
+use hush_crypto::seal::{parse_key_material, StaticSeal};
+use hush_crypto::SecretKey;
+use hush_storage::{Backend, MemoryBackend, SqliteBackend};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::ServerOptions;
+
+/// The default listener address.
+pub const DEFAULT_ADDRESS: &str = "127.0.0.1:8200";
+
+/// Where the embedded database lives when nothing else is configured: `$HUSH_DATA_DIR`, else
+/// `$XDG_DATA_HOME/hush`, else `~/.local/share/hush`.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d).join("hush");
+    }
+    if let Some(h) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        return PathBuf::from(h).join(".local/share/hush");
+    }
+    PathBuf::from("hush-data")
+}
+
+fn init_logging(level: &str) -> anyhow::Result<()> {
+    let level = match level.to_ascii_lowercase().as_str() {
+        "trace" => "trace",
+        "debug" => "debug",
+        "info" => "info",
+        "warn" | "warning" => "warn",
+        "error" | "err" => "error",
+        other => bail!("unknown log level \"{other}\": use trace, debug, info, warn or error"),
+    };
+    // Dependencies stay at warn: their debug output is noise and could include request details.
+    let filter = tracing_subscriber::EnvFilter::new(format!(
+        "warn,hush={level},hush_core={level},hush_http={level},hush_storage={level}"
+    ));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .try_init();
+    Ok(())
+}
+
+/// Resolves a static seal key reference: `env://VAR`, `file:///path`, or the key itself.
+fn resolve_key(reference: &str, what: &str) -> anyhow::Result<SecretKey> {
+    let material: zeroize::Zeroizing<Vec<u8>> =
+        if let Some(var) = reference.strip_prefix("env://") {
+            let v = std::env::var(var).map_err(|_| {
+                anyhow!(
+                "seal \"static\": {what} names the environment variable {var}, which is not set"
+            )
+            })?;
+            zeroize::Zeroizing::new(v.into_bytes())
+        } else if let Some(path) = reference.strip_prefix("file://") {
+            zeroize::Zeroizing::new(std::fs::read(path).with_context(|| {
+                format!("seal \"static\": cannot read {what} from the file {path}")
+            })?)
+        } else {
+            zeroize::Zeroizing::new(reference.as_bytes().to_vec())
+        };
+    parse_key_material(&material).map_err(|e| anyhow!("seal \"static\": {what}: {e}"))
+}
+
+fn static_seal(cfg: &SealConfig) -> anyhow::Result<StaticSeal> {
+    match cfg {
+        SealConfig::Static {
+            current_key_id,
+            current_key,
+            previous_key_id,
+            previous_key,
+        } => {
+            let current = resolve_key(current_key, "current_key")?;
+            let previous = match (previous_key_id, previous_key) {
+                (Some(id), Some(k)) => Some((id.clone(), resolve_key(k, "previous_key")?)),
+                (None, None) => None,
+                _ => bail!(
+                    "seal \"static\": previous_key_id and previous_key must be given together"
+                ),
+            };
+            Ok(StaticSeal::new(current_key_id.clone(), current, previous))
+        }
+    }
+}
+
+async fn bind(
+    l: &ListenerConfig,
+) -> anyhow::Result<(TcpListener, Option<Arc<rustls::ServerConfig>>)> {
+    let tls = if l.tls_disable {
+        None
+    } else {
+        Some(crate::tls::server_config(l)?)
+    };
+    let listener = TcpListener::bind(&l.address).await.map_err(|e| {
+        anyhow!(
+            "cannot listen on {}: {e}. Is another server running there? Choose another address \
+             with `listener \"tcp\" {{ address = \"...\" }}` (or --dev-listen-address in dev mode)",
+            l.address
+        )
+    })?;
+    Ok((listener, tls))
+}
+
+fn open_storage(
+    cfg: &ServerConfig,
+    opts: &ServerOptions,
+) -> anyhow::Result<(Arc<dyn Backend>, String)> {
+    if opts.dev {
+        return Ok((Arc::new(MemoryBackend::new()), "inmem".into()));
+    }
+    match &cfg.storage {
+        Some(StorageConfig::Inmem) => Ok((Arc::new(MemoryBackend::new()), "inmem".into())),
+        Some(StorageConfig::Sqlite { path }) => {
+            let b = SqliteBackend::open(path)?;
+            Ok((Arc::new(b), format!("sqlite ({})", path.display())))
+        }
+        None => {
+            let dir = opts.data_dir.clone().unwrap_or_else(default_data_dir);
+            let path = dir.join("hush.db");
+            let b = SqliteBackend::open(&path)?;
+            Ok((Arc::new(b), format!("sqlite ({})", path.display())))
+        }
+    }
+}
+
+fn address_url(l: &ListenerConfig) -> String {
+    format!(
+        "{}://{}",
+        if l.tls_disable { "http" } else { "https" },
+        l.address
+    )
+}
+
+/// The secrets engines this binary can mount.
+fn engines() -> hush_core::engine::Registry {
+    let mut r = hush_core::engine::Registry::new();
+    hush_engines::register(&mut r);
+    r
+}
+
+/// Runs the server until SIGTERM or SIGINT.
+pub async fn run(opts: ServerOptions) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut cfg = if opts.config_files.is_empty() {
+        ServerConfig::default()
+    } else {
+        ServerConfig::load_files(&opts.config_files)?
+    };
+    let level = opts
+        .log_level
+        .clone()
+        .or_else(|| cfg.log_level.clone())
+        .unwrap_or_else(|| "info".into());
+    init_logging(&level)?;
+    for w in &cfg.warnings {
+        tracing::warn!("{w}");
+    }
+
+    if opts.dev {
+        let address = opts
+            .dev_listen_address
+            .clone()
+            .unwrap_or_else(|| DEFAULT_ADDRESS.to_string());
+        cfg.listeners.insert(
+            0,
+            ListenerConfig {
+                address,
+                tls_disable: true,
+                ..ListenerConfig::default()
+            },
+        );
+    } else if cfg.listeners.is_empty() {
+        cfg.listeners.push(ListenerConfig {
+            address: DEFAULT_ADDRESS.to_string(),
+            tls_disable: true,
+            ..ListenerConfig::default()
+        });
+    }
+
+    if !cfg.disable_mlock && !opts.dev {
+        if let Err(e) = crate::mlock::lock_all() {
+            tracing::warn!(
+                error = %e,
+                "could not lock memory (mlockall): secrets may be written to swap. Run with \
+                 CAP_IPC_LOCK or a higher RLIMIT_MEMLOCK, or set disable_mlock = true if swap is \
+                 encrypted or disabled"
+            );
+        }
+    }
+
+    let static_seal = cfg.seal.as_ref().map(static_seal).transpose()?;
+    let (storage, storage_desc) = open_storage(&cfg, &opts)?;
+
+    // Bind every listener before anything else so that a busy port fails fast.
+    let mut bound = Vec::new();
+    for l in &cfg.listeners {
+        bound.push((bind(l).await?, address_url(l)));
+    }
+
+    let core_config = CoreConfig {
+        static_seal,
+        default_lease_ttl: cfg
+            .default_lease_ttl
+            .unwrap_or(Duration::from_secs(768 * 3600)),
+        max_lease_ttl: cfg.max_lease_ttl.unwrap_or(Duration::from_secs(768 * 3600)),
+        cluster_name: cfg.cluster_name.clone(),
+        engines: engines(),
+        ..CoreConfig::default()
+    };
+    let core = Core::new(storage, core_config)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    core.spawn_maintenance();
+
+    let dev_credentials = if opts.dev {
+        Some(
+            core.init_dev(opts.dev_root_token_id.as_deref())
+                .await
+                .map_err(|e| anyhow!("dev mode initialization failed: {e}"))?,
+        )
+    } else {
+        None
+    };
+
+    let app = crate::api::router(core.clone());
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    for ((listener, tls), url) in bound {
+        tracing::info!(address = %url, "listening");
+        tasks.push(tokio::spawn(crate::serve::serve(
+            listener,
+            tls,
+            app.clone(),
+            shutdown_rx.clone(),
+        )));
+    }
+    tracing::info!(
+        storage = %storage_desc,
+        initialized = core.is_initialized(),
+        sealed = core.is_sealed(),
+        startup_ms = started.elapsed().as_millis() as u64,
+        "hush server started"
+    );
+    if let Some((key, token)) = dev_credentials {
+        print_dev_banner(&cfg.listeners[0], &key, &token);
+    } else if !core.is_initialized() {
+        tracing::info!("not initialized yet: run `hush init`");
+    }
+
+    wait_for_signal().await;
+    tracing::info!("shutting down: finishing requests in flight");
+    let _ = shutdown_tx.send(true);
+    for t in tasks {
+        let _ = t.await;
+    }
+    core.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn print_dev_banner(l: &ListenerConfig, key: &str, token: &str) {
+    let url = address_url(l);
+    println!(
+        "hush is running in dev mode: in memory, already unsealed, everything is lost when it \
+         stops. Do not use it in production.\n\n\
+         You may need to set these:\n\n    \
+         export HUSH_ADDR='{url}'\n    export VAULT_ADDR='{url}'\n\n\
+         Unseal Key: {key}\nRoot Token: {token}\n"
+    );
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

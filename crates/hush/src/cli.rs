@@ -1,0 +1,201 @@
+//! The command line, as clap types.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// hush: a self-hosted secrets manager that speaks Vault's HTTP API.
+///
+/// Options also accept Vault's single-dash spelling (-address=..., -key-shares=5), so scripts
+/// written for the vault CLI keep working.
+#[derive(Debug, Parser)]
+#[command(name = "hush", version, propagate_version = true)]
+pub struct Cli {
+    /// Where to find the server; shared by all client commands.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Help heading of the connection options, which every subcommand accepts; a heading keeps them
+/// apart from the subcommand's own options.
+const CONNECTION: &str = "Connection options (client commands)";
+
+/// How client commands reach the server.
+#[derive(Debug, Args)]
+pub struct ConnectionArgs {
+    /// Address of the hush server [default: $HUSH_ADDR, else $VAULT_ADDR, else
+    /// http://127.0.0.1:8200]
+    #[arg(long, global = true, value_name = "ADDR", help_heading = CONNECTION)]
+    pub address: Option<String>,
+
+    /// PEM file of the CA that signed the server's certificate [default: $HUSH_CACERT, else
+    /// $VAULT_CACERT]
+    #[arg(long, global = true, value_name = "FILE", help_heading = CONNECTION)]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Do not verify the server's TLS certificate (for testing only; also $HUSH_SKIP_VERIFY)
+    #[arg(long, global = true, help_heading = CONNECTION)]
+    pub tls_skip_verify: bool,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the hush server
+    Server(ServerArgs),
+    /// Show the seal status (exit code 0: unsealed, 2: sealed, 1: error)
+    Status(StatusArgs),
+    /// Initialize a new server: create the unseal keys and the root token
+    Init(InitArgs),
+    /// Supply one unseal key share
+    Unseal(UnsealArgs),
+    /// Seal the server (needs a token allowed to seal)
+    Seal,
+    /// Print the version of this hush binary
+    Version,
+    /// Vault's spelling of init, unseal and seal (`vault operator init`), for existing scripts
+    #[command(hide = true)]
+    Operator {
+        /// The operator command.
+        #[command(subcommand)]
+        command: OperatorCommand,
+    },
+}
+
+/// The subcommands of `hush operator`, mirroring `vault operator`.
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Same as `hush init`
+    Init(InitArgs),
+    /// Same as `hush unseal`
+    Unseal(UnsealArgs),
+    /// Same as `hush seal`
+    Seal,
+}
+
+/// Options of `hush server`.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Development mode: in-memory storage, initialized and unsealed at start. Never for real
+    /// secrets
+    #[arg(long)]
+    pub dev: bool,
+
+    /// Root token to create in development mode
+    #[arg(long, value_name = "ID")]
+    pub dev_root_token_id: Option<String>,
+
+    /// Address the development server listens on [default: 127.0.0.1:8200]
+    #[arg(long, value_name = "ADDR")]
+    pub dev_listen_address: Option<String>,
+
+    /// Configuration file (HCL or JSON); repeat to merge several, in order
+    #[arg(long = "config", value_name = "FILE")]
+    pub config_files: Vec<PathBuf>,
+
+    /// Directory of the embedded SQLite database, when no configuration names a storage
+    #[arg(long, env = "HUSH_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Log level (trace, debug, info, warn, error); overrides the configuration file
+    #[arg(long, env = "HUSH_LOG_LEVEL", value_name = "LEVEL")]
+    pub log_level: Option<String>,
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned, human-readable text.
+    Table,
+    /// JSON, for scripts.
+    Json,
+}
+
+/// Options of `hush status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// Options of `hush init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Number of unseal key shares to create
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub key_shares: u32,
+
+    /// Number of key shares needed to unseal
+    #[arg(long, value_name = "T", default_value_t = 3)]
+    pub key_threshold: u32,
+
+    /// Number of recovery key shares (only with an auto-unseal seal, e.g. a static key)
+    #[arg(long, value_name = "N")]
+    pub recovery_shares: Option<u32>,
+
+    /// Number of recovery key shares needed to authorize operations (auto-unseal seals only)
+    #[arg(long, value_name = "T")]
+    pub recovery_threshold: Option<u32>,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// Options of `hush unseal`.
+#[derive(Debug, Args)]
+pub struct UnsealArgs {
+    /// An unseal key share; prompted for (without echo) when omitted, read from standard input
+    /// when "-"
+    #[arg(value_name = "KEY")]
+    pub key: Option<String>,
+
+    /// Discard the key shares supplied so far and start over
+    #[arg(long, conflicts_with = "key")]
+    pub reset: bool,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_match_the_vault_cli() {
+        let cli = Cli::try_parse_from(["hush", "init"]).unwrap();
+        match cli.command {
+            Command::Init(args) => {
+                assert_eq!((args.key_shares, args.key_threshold), (5, 3));
+                assert_eq!(args.recovery_shares, None);
+                assert_eq!(args.format, Format::Table);
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unseal_reset_conflicts_with_a_key() {
+        let err = Cli::try_parse_from(["hush", "unseal", "--reset", "abc"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+
+    #[test]
+    fn global_address_is_accepted_after_the_subcommand() {
+        let cli = Cli::try_parse_from(["hush", "status", "--address", "http://h:1"]).unwrap();
+        assert_eq!(cli.connection.address.as_deref(), Some("http://h:1"));
+    }
+}

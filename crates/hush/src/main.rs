@@ -1,0 +1,296 @@
+//! The `hush` binary: `hush server` and the command-line client.
+//!
+//! This crate only wires things together: the server lives in `hush-http`, the HTTP client in
+//! `hush-client`. Errors are printed as `Error: <message>` with exit code 1; usage errors come
+//! from clap with exit code 2.
+#![forbid(unsafe_code)]
+
+mod argv;
+mod cli;
+mod output;
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail, Context};
+use clap::{CommandFactory, FromArgMatches};
+use hush_client::{Client, ClientConfig, ClientError, InitRequest};
+use zeroize::Zeroizing;
+
+use cli::{
+    Cli, Command, ConnectionArgs, Format, InitArgs, OperatorCommand, ServerArgs, StatusArgs,
+};
+
+/// Vault's exit code for `status` on a sealed server, which scripts test for.
+const EXIT_SEALED: u8 = 2;
+
+fn main() -> ExitCode {
+    let mut command = Cli::command();
+    // Building resolves global and generated options (--help, --version) in every subcommand,
+    // which the single-dash rewriting needs to see.
+    command.build();
+    let args = argv::rewrite_single_dash(&command, std::env::args_os().collect());
+
+    let cli = match command
+        .try_get_matches_from_mut(args)
+        .and_then(|matches| Cli::from_arg_matches(&matches))
+    {
+        Ok(cli) => cli,
+        Err(err) => {
+            // Help and version requests are "errors" too, with exit code 0 and stdout output.
+            let _ = err.print();
+            return ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2));
+        }
+    };
+
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            // Nothing sensible is left to do if even stderr is gone.
+            let _ = writeln!(io::stderr(), "Error: {}", render_error(&err));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Joins an error and its causes with `: `, stopping at a [`ClientError`], whose message
+/// already explains its cause (its sources are transport internals, noise to a user).
+fn render_error(err: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if !message.is_empty() {
+            if message.contains(&text) {
+                continue;
+            }
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+        if cause.is::<ClientError>() {
+            break;
+        }
+    }
+    message
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Server(args) => run_server(args),
+        Command::Version => {
+            writeln!(io::stdout(), "hush v{}", env!("CARGO_PKG_VERSION"))
+                .context("could not write to standard output")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status(args) => with_client(&cli.connection, |client| status(client, args)),
+        Command::Init(args)
+        | Command::Operator {
+            command: OperatorCommand::Init(args),
+        } => with_client(&cli.connection, |client| init(client, args)),
+        Command::Unseal(args)
+        | Command::Operator {
+            command: OperatorCommand::Unseal(args),
+        } => {
+            // The key is read before connecting, so a prompt is not cut short by a slow server.
+            let key = if args.reset {
+                None
+            } else {
+                Some(read_unseal_key(args.key)?)
+            };
+            with_client(&cli.connection, |client| unseal(client, key, args.format))
+        }
+        Command::Seal
+        | Command::Operator {
+            command: OperatorCommand::Seal,
+        } => with_client(&cli.connection, seal),
+    }
+}
+
+fn run_server(args: ServerArgs) -> anyhow::Result<ExitCode> {
+    let options = hush_http::ServerOptions {
+        dev: args.dev,
+        dev_root_token_id: args.dev_root_token_id,
+        dev_listen_address: args.dev_listen_address,
+        config_files: args.config_files,
+        data_dir: args.data_dir,
+        log_level: args.log_level,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    runtime.block_on(hush_http::run(options))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Builds a client from the flags and environment and runs one async command with it.
+fn with_client<F, Fut>(connection: &ConnectionArgs, command: F) -> anyhow::Result<ExitCode>
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<ExitCode>>,
+{
+    let mut config = ClientConfig::from_env(connection.address.clone())?;
+    if let Some(ca_cert) = &connection.ca_cert {
+        config.ca_cert = Some(ca_cert.clone());
+    }
+    if connection.tls_skip_verify {
+        config.skip_verify = true;
+    }
+    let client = Client::new(config)?;
+    // One request at a time: a single-threaded runtime is all the CLI needs.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    runtime.block_on(command(client))
+}
+
+fn stdout_error(err: io::Error) -> anyhow::Error {
+    anyhow!("could not write to standard output: {err}")
+}
+
+/// Prints a seal status with HA details, asking `sys/leader` for the latter. A server that cannot
+/// answer that (sealed, or without the endpoint) still gets its status printed.
+async fn print_status(
+    client: &Client,
+    status: &hush_client::SealStatus,
+    format: Format,
+) -> anyhow::Result<()> {
+    let leader = client.leader().await.ok();
+    let mut out = io::stdout().lock();
+    output::write_seal_status(&mut out, status, leader.as_ref(), format == Format::Json)
+        .map_err(stdout_error)
+}
+
+async fn status(client: Client, args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let status = client.seal_status().await?;
+    print_status(&client, &status, args.format).await?;
+    Ok(if status.sealed {
+        ExitCode::from(EXIT_SEALED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn init(client: Client, args: InitArgs) -> anyhow::Result<ExitCode> {
+    let request = InitRequest {
+        secret_shares: args.key_shares,
+        secret_threshold: args.key_threshold,
+        recovery_shares: args.recovery_shares,
+        recovery_threshold: args.recovery_threshold,
+    };
+    let response = client.init(&request).await?;
+    let mut out = io::stdout().lock();
+    match args.format {
+        Format::Json => output::write_init_json(&mut out, &request, &response),
+        Format::Table => {
+            // The server may adjust what was asked for (auto-unseal seals); its status says
+            // what it really needs. If it cannot be asked, the request is the best guess.
+            let requested = if response.recovery_keys.is_empty() {
+                request.secret_threshold
+            } else {
+                request
+                    .recovery_threshold
+                    .unwrap_or(request.secret_threshold)
+            };
+            let threshold = match client.seal_status().await {
+                Ok(status) if status.t > 0 => status.t,
+                _ => requested,
+            };
+            output::write_init_table(&mut out, &response, threshold)
+        }
+    }
+    .map_err(stdout_error)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Gets the unseal key from the argument, standard input (`-`, or when stdin is not a terminal)
+/// or a prompt that does not echo.
+fn read_unseal_key(arg: Option<String>) -> anyhow::Result<Zeroizing<String>> {
+    let key = match arg {
+        Some(key) if key != "-" => Zeroizing::new(key),
+        Some(_) => read_stdin_line()?,
+        None if !io::stdin().is_terminal() => read_stdin_line()?,
+        None => Zeroizing::new(
+            rpassword::prompt_password("Unseal Key (will be hidden): ").map_err(|e| {
+                anyhow!(
+                    "could not read the unseal key from the terminal: {e}. Pass the key as an \
+                     argument, or \"-\" to read it from standard input"
+                )
+            })?,
+        ),
+    };
+    let trimmed = Zeroizing::new(key.trim().to_owned());
+    if trimmed.is_empty() {
+        bail!(
+            "the unseal key is empty. Give one key share as an argument, \"-\" to read it from \
+             standard input, or nothing to be prompted for it"
+        );
+    }
+    Ok(trimmed)
+}
+
+fn read_stdin_line() -> anyhow::Result<Zeroizing<String>> {
+    let mut line = Zeroizing::new(String::new());
+    io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| anyhow!("could not read the unseal key from standard input: {e}"))?;
+    Ok(line)
+}
+
+async fn unseal(
+    client: Client,
+    key: Option<Zeroizing<String>>,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    let status = match key {
+        Some(key) => client.unseal(&key).await?,
+        None => client.unseal_reset().await?,
+    };
+    print_status(&client, &status, format).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn seal(client: Client) -> anyhow::Result<ExitCode> {
+    if !client.has_token() {
+        bail!(
+            "sealing needs a token allowed to seal (e.g. the root token). Set HUSH_TOKEN or \
+             VAULT_TOKEN, or put the token in ~/.hush-token"
+        );
+    }
+    client.seal().await?;
+    writeln!(io::stdout(), "Success! hush is sealed.").map_err(stdout_error)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rendered_errors_include_context_but_not_transport_internals() {
+        let io_err = io::Error::new(io::ErrorKind::AddrInUse, "address in use");
+        let err = anyhow::Error::new(io_err).context("could not listen on 127.0.0.1:8200");
+        assert_eq!(
+            render_error(&err),
+            "could not listen on 127.0.0.1:8200: address in use"
+        );
+
+        let api = ClientError::Api {
+            status: 403,
+            errors: vec!["permission denied".into()],
+        };
+        let err = anyhow::Error::new(api).context("sealing");
+        assert_eq!(
+            render_error(&err),
+            "sealing: Error from server (HTTP 403): permission denied"
+        );
+    }
+
+    #[test]
+    fn repeated_messages_are_not_printed_twice() {
+        let io_err = io::Error::other("disk full");
+        let err = anyhow::Error::new(io_err).context("write failed: disk full");
+        assert_eq!(render_error(&err), "write failed: disk full");
+    }
+}

@@ -1,0 +1,249 @@
+"""The real binary: restarts on the same SQLite file, the static seal, health codes, and bad input
+that must get a clear 4xx (or start-up error) and change nothing."""
+
+import os
+import subprocess
+import time
+
+import requests
+
+from conftest import HUSH_BIN, HushServer, free_port
+
+
+def plain_config(tmp_path, port, extra=""):
+    cfg = tmp_path / "hush.hcl"
+    cfg.write_text(
+        f"""
+storage "sqlite" {{ path = "{tmp_path / 'data' / 'hush.db'}" }}
+listener "tcp" {{
+  address     = "127.0.0.1:{port}"
+  tls_disable = true
+}}
+disable_mlock = true
+{extra}
+"""
+    )
+    return cfg
+
+
+def start(tmp_path, servers, extra="", env=None):
+    port = free_port()
+    cfg = plain_config(tmp_path, port, extra)
+    s = HushServer(tmp_path, ["--config", str(cfg)], env=env, url=f"http://127.0.0.1:{port}")
+    servers.append(s)
+    return s.start()
+
+
+def test_init_unseal_seal_restart_keeps_everything(tmp_path, servers):
+    s = start(tmp_path, servers)
+    r = requests.put(f"{s.url}/v1/sys/init", json={"secret_shares": 5, "secret_threshold": 3})
+    assert r.status_code == 200, r.text
+    init = r.json()
+    keys, root = init["keys_base64"], init["root_token"]
+    for k in keys[:3]:
+        status = requests.put(f"{s.url}/v1/sys/unseal", json={"key": k}).json()
+    assert status["sealed"] is False
+    h = {"X-Vault-Token": root}
+    assert requests.put(f"{s.url}/v1/sys/rotate", headers=h).status_code == 204
+    term = requests.get(f"{s.url}/v1/sys/key-status", headers=h).json()["term"]
+    assert term == 2
+    assert requests.put(f"{s.url}/v1/sys/seal", headers=h).status_code == 204
+    assert requests.get(f"{s.url}/v1/sys/seal-status").json()["sealed"] is True
+
+    s.stop()
+    s.start()
+    st = requests.get(f"{s.url}/v1/sys/seal-status").json()
+    assert st["initialized"] is True and st["sealed"] is True and st["t"] == 3
+    for k in keys[1:4]:
+        status = requests.put(f"{s.url}/v1/sys/unseal", json={"key": k}).json()
+    assert status["sealed"] is False
+    assert requests.get(f"{s.url}/v1/sys/key-status", headers=h).json()["term"] == 2
+
+    # A kill -9 loses nothing acknowledged either.
+    assert requests.put(f"{s.url}/v1/sys/rotate", headers=h).status_code == 204
+    s.kill()
+    s.start()
+    for k in keys[:3]:
+        requests.put(f"{s.url}/v1/sys/unseal", json={"key": k})
+    assert requests.get(f"{s.url}/v1/sys/key-status", headers=h).json()["term"] == 3
+
+
+def test_static_seal_unseals_with_nobody_present(tmp_path, servers):
+    key_file = tmp_path / "unseal.key"
+    key_file.write_bytes(os.urandom(32))
+    key_file.chmod(0o600)
+    extra = f"""
+seal "static" {{
+  current_key_id = "k1"
+  current_key    = "file://{key_file}"
+}}
+"""
+    s = start(tmp_path, servers, extra)
+    st = requests.get(f"{s.url}/v1/sys/seal-status").json()
+    assert st["type"] == "static" and st["initialized"] is False
+    r = requests.put(f"{s.url}/v1/sys/init", json={"recovery_shares": 3, "recovery_threshold": 2})
+    assert r.status_code == 200, r.text
+    init = r.json()
+    assert init["keys"] == [] and len(init["recovery_keys_base64"]) == 3
+    root = init["root_token"]
+    # Initialized and unsealed at once: nobody enters keys.
+    assert requests.get(f"{s.url}/v1/sys/health").status_code == 200
+
+    s.kill()
+    s.start()
+    st = requests.get(f"{s.url}/v1/sys/seal-status").json()
+    assert st["sealed"] is False and st["recovery_seal"] is True
+    r = requests.get(f"{s.url}/v1/sys/key-status", headers={"X-Vault-Token": root})
+    assert r.status_code == 200 and r.json()["term"] == 1
+
+    # The same key given through an environment variable works too.
+    s.stop()
+    cfg = tmp_path / "hush.hcl"
+    cfg.write_text(cfg.read_text().replace(f"file://{key_file}", "env://HUSH_TEST_SEAL_KEY"))
+    s.env["HUSH_TEST_SEAL_KEY"] = key_file.read_bytes().hex()
+    s.start()
+    assert requests.get(f"{s.url}/v1/sys/health").status_code == 200
+
+    # A wrong key: the server refuses to start and says why.
+    s.stop()
+    s.env["HUSH_TEST_SEAL_KEY"] = os.urandom(32).hex()
+    s.start(wait=False)
+    assert s.proc.wait(timeout=10) != 0
+    assert "unseal" in s.output().lower()
+
+
+def test_health_codes(tmp_path, servers):
+    s = start(tmp_path, servers)
+    url = f"{s.url}/v1/sys/health"
+    assert requests.get(url).status_code == 501
+    assert requests.head(url).status_code == 501
+    assert requests.get(url, params={"uninitcode": 200}).status_code == 200
+    keys = requests.put(
+        f"{s.url}/v1/sys/init", json={"secret_shares": 1, "secret_threshold": 1}
+    ).json()["keys"]
+    r = requests.get(url)
+    assert r.status_code == 503 and r.json()["sealed"] is True
+    assert requests.head(url).status_code == 503
+    assert requests.get(url, params={"sealedcode": 299}).status_code == 299
+    requests.put(f"{s.url}/v1/sys/unseal", json={"key": keys[0]})
+    r = requests.get(url)
+    assert r.status_code == 200
+    body = r.json()
+    for field in ["initialized", "sealed", "standby", "replication_performance_mode",
+                  "replication_dr_mode", "server_time_utc", "version", "cluster_name",
+                  "cluster_id"]:
+        assert field in body
+    assert requests.head(url).status_code == 200
+    assert requests.head(url).content == b""
+    assert requests.get(url, params={"activecode": 204}).status_code == 204
+    assert requests.get(url, params={"standbyok": "true"}).status_code == 200
+    r = requests.get(url, params={"activecode": "abc"})
+    assert r.status_code == 400 and "activecode" in r.json()["errors"][0]
+    leader = requests.get(f"{s.url}/v1/sys/leader").json()
+    assert leader["ha_enabled"] is False
+
+
+def test_bad_input_gets_clear_errors_and_changes_nothing(tmp_path, servers):
+    s = start(tmp_path, servers)
+    u = s.url
+    r = requests.put(f"{u}/v1/sys/init", data="{not json")
+    assert r.status_code == 400 and "JSON" in r.json()["errors"][0]
+    assert r.headers["Content-Type"] == "application/json"
+    r = requests.put(f"{u}/v1/sys/init", json={"secret_shares": "five", "secret_threshold": 3})
+    assert r.status_code == 400 and "secret_shares" in r.json()["errors"][0]
+    r = requests.put(f"{u}/v1/sys/init", json=[1, 2])
+    assert r.status_code == 400 and "object" in r.json()["errors"][0]
+    r = requests.put(f"{u}/v1/sys/init", json={"secret_shares": 2, "secret_threshold": 1})
+    assert r.status_code == 400
+    r = requests.put(f"{u}/v1/sys/init", json={"secret_shares": 3, "secret_threshold": 2,
+                                                "pgp_keys": ["abc"]})
+    assert r.status_code == 400 and "pgp_keys" in r.json()["errors"][0]
+    r = requests.put(f"{u}/v1/sys/unseal", json={"key": "abc"})
+    assert r.status_code == 400 and "initialized" in r.json()["errors"][0]
+    assert requests.get(f"{u}/v1/sys/init").json() == {"initialized": False}
+
+    big = b'{"a":"' + b"x" * (33 * 1024 * 1024) + b'"}'
+    r = requests.put(f"{u}/v1/sys/init", data=big)
+    assert r.status_code == 413 and "32 MiB" in r.json()["errors"][0]
+    assert requests.get(f"{u}/v1/sys/init").json() == {"initialized": False}
+
+    init = requests.put(f"{u}/v1/sys/init", json={"secret_shares": 1, "secret_threshold": 1})
+    key, root = init.json()["keys"][0], init.json()["root_token"]
+    # Sealed: everything but the unauthenticated sys endpoints answers 503.
+    r = requests.get(f"{u}/v1/sys/key-status", headers={"X-Vault-Token": root})
+    assert r.status_code == 503 and "sealed" in r.json()["errors"][0]
+    r = requests.put(f"{u}/v1/sys/unseal", json={"key": 12})
+    assert r.status_code == 400 and "'key' must be a string" in r.json()["errors"][0]
+    requests.put(f"{u}/v1/sys/unseal", json={"key": key})
+    h = {"X-Vault-Token": root}
+
+    r = requests.get(f"{u}/v1/no/such/path", headers=h)
+    assert r.status_code == 404 and "no handler for route" in r.json()["errors"][0]
+    # Without a valid token the same path is a plain 403: nothing is revealed.
+    assert requests.get(f"{u}/v1/no/such/path").status_code == 403
+    r = requests.get(f"{u}/v1/sys/key-status", headers={"Authorization": f"Bearer {root}"})
+    assert r.status_code == 200
+    r = requests.delete(f"{u}/v1/sys/key-status", headers=h)
+    assert r.status_code == 405
+    r = requests.get(f"{u}/not-the-api")
+    assert r.status_code == 404 and "/v1/" in r.json()["errors"][0]
+    r = requests.request("OPTIONS", f"{u}/v1/sys/health")
+    assert r.status_code == 405
+
+
+def run_with_config(tmp_path, text):
+    cfg = tmp_path / "bad.hcl"
+    cfg.write_text(text)
+    p = subprocess.run(
+        [HUSH_BIN, "server", "--config", str(cfg)], capture_output=True, text=True, timeout=20
+    )
+    return p.returncode, p.stdout + p.stderr
+
+
+def test_config_mistakes_are_startup_errors(tmp_path):
+    port = free_port()
+    code, out = run_with_config(tmp_path, f'listener "tcp" {{ adress = "127.0.0.1:{port}" }}')
+    assert code != 0 and "adress" in out and "address" in out
+    code, out = run_with_config(tmp_path, 'storage "consul" { path = "x" }')
+    assert code != 0 and "consul" in out and "sqlite" in out
+    code, out = run_with_config(tmp_path, 'storage "sqlite" {')
+    assert code != 0 and "bad.hcl" in out
+    code, out = run_with_config(
+        tmp_path, f'listener "tcp" {{ address = "127.0.0.1:{port}" }}\ndisable_mlock = true'
+    )
+    assert code != 0 and "tls_cert_file" in out
+
+
+def test_json_config_and_two_listeners(tmp_path, servers, tls_files):
+    p1, p2 = free_port(), free_port()
+    cfg = tmp_path / "hush.json"
+    cfg.write_text(
+        f"""{{
+  "storage": {{"sqlite": {{"path": "{tmp_path / 'd' / 'hush.db'}"}}}},
+  "listener": [
+    {{"tcp": {{"address": "127.0.0.1:{p1}", "tls_disable": true}}}},
+    {{"tcp": {{"address": "127.0.0.1:{p2}", "tls_cert_file": "{tls_files['cert']}",
+              "tls_key_file": "{tls_files['key']}"}}}}
+  ],
+  "disable_mlock": true
+}}"""
+    )
+    s = HushServer(tmp_path, ["--config", str(cfg)], url=f"http://127.0.0.1:{p1}")
+    servers.append(s)
+    s.start()
+    assert requests.get(f"http://127.0.0.1:{p1}/v1/sys/health").status_code == 501
+    r = requests.get(f"https://127.0.0.1:{p2}/v1/sys/health", verify=str(tls_files["ca"]))
+    assert r.status_code == 501
+
+
+def test_startup_is_fast_and_sigterm_is_graceful(tmp_path, servers):
+    port = free_port()
+    cfg = plain_config(tmp_path, port)
+    s = HushServer(tmp_path, ["--config", str(cfg)], url=f"http://127.0.0.1:{port}")
+    servers.append(s)
+    t0 = time.time()
+    s.start()
+    assert time.time() - t0 < 5  # generous for CI; the benchmark measures the real figure
+    s.proc.terminate()
+    assert s.proc.wait(timeout=10) == 0
+    assert "stopped" in s.output()
