@@ -219,11 +219,11 @@ fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
-fn auth_json(token: Option<&TokenEntry>) -> Value {
+fn auth_json(token: Option<&TokenEntry>, client_token: Option<&str>) -> Value {
     match token {
         None => Value::Null,
         Some(t) => json!({
-            "client_token": "",
+            "client_token": client_token.unwrap_or(""),
             "accessor": t.accessor,
             "display_name": t.display_name,
             "policies": t.policies,
@@ -280,7 +280,7 @@ impl AuditDevice for FileDevice {
         let mut entry = json!({
             "time": now_rfc3339(),
             "type": "request",
-            "auth": auth_json(token),
+            "auth": auth_json(token, req.token.as_deref()),
             "request": request_json(req, token),
         });
         if let (Some(e), Some(obj)) = (error, entry.as_object_mut()) {
@@ -327,7 +327,7 @@ impl AuditDevice for FileDevice {
         let mut entry = json!({
             "time": now_rfc3339(),
             "type": "response",
-            "auth": auth_json(token),
+            "auth": auth_json(token, req.token.as_deref()),
             "request": request_json(req, token),
             "response": response,
         });

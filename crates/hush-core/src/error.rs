@@ -22,6 +22,9 @@ pub enum CoreError {
     /// failed-login lockout.
     #[error("{0}")]
     InvalidCredentials(String),
+    /// Refused with a message the client may see (403), e.g. "bad token" on a lookup.
+    #[error("{0}")]
+    Forbidden(String),
     /// No handler for the path, or nothing stored there (404).
     #[error("{0}")]
     NotFound(String),
@@ -60,7 +63,7 @@ impl CoreError {
             CoreError::BadRequest(_)
             | CoreError::InvalidCredentials(_)
             | CoreError::NotInitialized => 400,
-            CoreError::PermissionDenied { .. } => 403,
+            CoreError::PermissionDenied { .. } | CoreError::Forbidden(_) => 403,
             CoreError::NotFound(_) => 404,
             CoreError::UnsupportedOperation(_) => 405,
             CoreError::RateLimited { .. } => 429,

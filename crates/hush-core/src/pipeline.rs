@@ -162,7 +162,10 @@ pub async fn handle(core: &Core, mut req: Request) -> Result<Response> {
             Err(e) => denial = Some(e),
         }
     }
-    if denial.is_none() && !unauthenticated {
+    // The UI mounts endpoint decides visibility itself from the token's policies.
+    let acl_exempt =
+        matches!(&routed, Ok((Target::Sys, rel)) if rel.starts_with("internal/ui/mounts"));
+    if denial.is_none() && !unauthenticated && !acl_exempt {
         if let (Some(acl), Ok((target, rel))) = (&acl, &routed) {
             if let Err(e) = authorize(&un, acl, &mut req, target, rel, sudo).await {
                 denial = Some(e);
@@ -241,7 +244,12 @@ async fn authorize(
     rel: &str,
     sudo: bool,
 ) -> Result<()> {
-    let path = req.path.clone();
+    // A LIST is checked against the folder, with its trailing slash, as Vault does.
+    let path = if req.operation == Operation::List && !req.path.ends_with('/') {
+        format!("{}/", req.path)
+    } else {
+        req.path.clone()
+    };
     let mut cap = capability(req.operation);
     if req.operation == Operation::Update {
         // ACLs may grant create without update or the reverse; only then does existence matter.

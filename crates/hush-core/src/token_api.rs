@@ -172,7 +172,7 @@ pub async fn handle(ctx: &Ctx<'_>) -> Result<Response> {
                 .get(token)
                 .await?
                 .filter(|e| !e.expired(now))
-                .ok_or_else(|| CoreError::bad("bad token: it does not exist or has expired"))?;
+                .ok_or_else(|| CoreError::Forbidden("bad token".into()))?;
             Ok(Response::data(lookup_data(&e, Some(token), now)))
         }
         "lookup-accessor" if writes => {
@@ -194,7 +194,7 @@ pub async fn handle(ctx: &Ctx<'_>) -> Result<Response> {
                 .get(token)
                 .await?
                 .filter(|e| !e.expired(now))
-                .ok_or_else(|| CoreError::bad("bad token: it does not exist or has expired"))?;
+                .ok_or_else(|| CoreError::Forbidden("bad token".into()))?;
             renew(ctx, &e, Some(token.to_string())).await
         }
         "renew-accessor" if writes => {
@@ -232,8 +232,10 @@ pub async fn handle(ctx: &Ctx<'_>) -> Result<Response> {
             let revoked = ctx.un.tokens.tidy(now).await?;
             let mut r = Response::data(map(json!({ "revoked_tokens": revoked })));
             r.warnings.push(format!(
-                "tidy finished: {revoked} expired or orphaned tokens removed"
+                "Tidy operation successfully started. Any information from the operation will be \
+                 printed to hush's server logs. ({revoked} expired or orphaned tokens removed)"
             ));
+            r.status = Some(202);
             Ok(r)
         }
         "roles" if op == Operation::List => {
@@ -258,7 +260,7 @@ pub async fn handle(ctx: &Ctx<'_>) -> Result<Response> {
                         .get(token)
                         .await?
                         .filter(|e| !e.expired(now))
-                        .ok_or_else(|| CoreError::bad("bad token"))?;
+                        .ok_or_else(|| CoreError::Forbidden("bad token".into()))?;
                     return Ok(Response::data(lookup_data(&e, Some(token), now)));
                 }
             }
@@ -430,8 +432,9 @@ async fn create(ctx: &Ctx<'_>, orphan_path: bool, role_name: Option<&str>) -> Re
     let num_uses = uint_field(data, "num_uses")?
         .or(role.as_ref().map(|r| r.token_num_uses))
         .unwrap_or(0);
-    let renewable = bool_field(data, "renewable")?
-        .unwrap_or(role.as_ref().map(|r| r.renewable).unwrap_or(true));
+    // A role that forbids renewal wins over the request (hvac always sends renewable=true).
+    let renewable = bool_field(data, "renewable")?.unwrap_or(true)
+        && role.as_ref().map(|r| r.renewable).unwrap_or(true);
     let display = str_field(data, "display_name")?.unwrap_or("");
     let display_name = if display.is_empty() {
         "token".to_string()
@@ -515,7 +518,12 @@ async fn renew(ctx: &Ctx<'_>, e: &TokenEntry, token: Option<String>) -> Result<R
     let now = now_unix();
     let increment = ttl_field(&ctx.req.data, "increment")?.unwrap_or(0);
     let mut entry = e.clone();
-    if entry.expire_time.is_some() {
+    if entry.expire_time.is_none() {
+        return Err(CoreError::bad(
+            "invalid lease ID: this token never expires, so there is nothing to renew",
+        ));
+    }
+    {
         if !entry.renewable {
             return Err(CoreError::bad("this token is not renewable"));
         }

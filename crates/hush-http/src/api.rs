@@ -143,6 +143,24 @@ async fn handle(State(core): State<Arc<Core>>, req: HttpRequest) -> HttpResponse
         }
     };
 
+    if op == Operation::Patch {
+        let ct = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !ct
+            .to_ascii_lowercase()
+            .starts_with("application/merge-patch+json")
+        {
+            return error_response(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                &format!(
+                    "PATCH requires Content-Type of application/merge-patch+json, got \"{ct}\""
+                ),
+            );
+        }
+    }
     let data = if matches!(op, Operation::Update | Operation::Patch | Operation::Create) {
         let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
             Ok(b) => b,

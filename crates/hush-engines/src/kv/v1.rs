@@ -41,9 +41,29 @@ async fn read(req: &EngineRequest<'_>) -> Result<Response> {
     };
     match req.view.get_json::<Map<String, Value>>(path).await? {
         None => Ok(not_found()),
-        Some(secret) => Ok(Response::data(secret)),
+        Some(secret) => {
+            // The secret's own `ttl`/`lease` hint is its refresh interval, else the mount's
+            // default (768h when the mount sets none), as Vault reports it.
+            let hint = TTL_KEYS
+                .iter()
+                .find_map(|k| params::get(&secret, k))
+                .and_then(|v| params::duration(v, "ttl").ok());
+            let lease = match hint {
+                Some(d) => d.as_secs(),
+                None if req.mount.config.default_lease_ttl > 0 => {
+                    req.mount.config.default_lease_ttl
+                }
+                None => DEFAULT_LEASE_SECS,
+            };
+            let mut resp = Response::data(secret);
+            resp.lease_duration = Some(lease);
+            Ok(resp)
+        }
     }
 }
+
+/// Vault's system default lease, reported for v1 secrets without a TTL hint.
+const DEFAULT_LEASE_SECS: u64 = 768 * 3600;
 
 async fn write(req: &EngineRequest<'_>) -> Result<Response> {
     let path = secret_path(req.path, EXAMPLE)?;
