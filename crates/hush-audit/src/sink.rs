@@ -133,8 +133,22 @@ struct Shared {
 }
 
 struct Job {
-    entry: Vec<u8>,
+    /// The serialized entry; `None` asks only for a sync of what was written so far.
+    entry: Option<Vec<u8>>,
     reply: oneshot::Sender<Result<ChainHead, AuditError>>,
+}
+
+/// When the writer makes written lines durable with `sync_data`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncPolicy {
+    /// Every batch is synced before its callers are answered: nothing acknowledged is lost
+    /// even when the machine loses power.
+    EveryBatch,
+    /// Callers are answered once their batch is written to the operating system (so a killed
+    /// process loses nothing); the file is synced at most this long after a write, and on
+    /// [`FileSink::sync`]. Only an OS crash or power loss can drop the unsynced tail, which the
+    /// chain then reports as a truncation.
+    Interval(std::time::Duration),
 }
 
 enum Output {
@@ -143,12 +157,15 @@ enum Output {
 }
 
 impl Output {
-    /// Writes a whole batch and makes it durable before any caller is answered.
-    fn write_durable(&mut self, buf: &[u8]) -> io::Result<()> {
+    /// Writes a whole batch; syncs it when `sync` (stdout is flushed either way).
+    fn write_batch(&mut self, buf: &[u8], sync: bool) -> io::Result<()> {
         match self {
             Self::File(f) => {
                 f.write_all(buf)?;
-                f.sync_data()
+                if sync {
+                    f.sync_data()?;
+                }
+                Ok(())
             }
             Self::Stdout => {
                 let mut out = io::stdout().lock();
@@ -206,6 +223,16 @@ impl FileSink {
         device_id: &str,
         expected_head: Option<ChainHead>,
     ) -> Result<(FileSink, OpenReport), AuditError> {
+        Self::open_with_policy(path, device_id, expected_head, SyncPolicy::EveryBatch).await
+    }
+
+    /// [`FileSink::open`] with a chosen [`SyncPolicy`].
+    pub async fn open_with_policy(
+        path: &str,
+        device_id: &str,
+        expected_head: Option<ChainHead>,
+        policy: SyncPolicy,
+    ) -> Result<(FileSink, OpenReport), AuditError> {
         let (output, report) = if path == STDOUT {
             let report = OpenReport {
                 head: expected_head.clone().unwrap_or_else(ChainHead::genesis),
@@ -248,6 +275,8 @@ impl FileSink {
             device: device_id.to_owned(),
             device_json,
             head: report.head.clone(),
+            policy,
+            last_sync: std::time::Instant::now(),
             shared: Arc::clone(&shared),
         };
         std::thread::Builder::new()
@@ -286,7 +315,7 @@ impl FileSink {
             let sender = guard.as_ref().ok_or_else(|| self.closed())?;
             sender
                 .send(Job {
-                    entry: bytes,
+                    entry: Some(bytes),
                     reply,
                 })
                 .map_err(|_| self.closed())?;
@@ -294,7 +323,21 @@ impl FileSink {
         answer.await.map_err(|_| self.closed())?
     }
 
-    /// The head of the last line written and synced (the open head before any append).
+    /// Makes every line written so far durable, and returns the head it reached. The core
+    /// calls this before recording the head inside the barrier.
+    pub async fn sync(&self) -> Result<ChainHead, AuditError> {
+        let (reply, answer) = oneshot::channel();
+        {
+            let guard = lock(&self.tx);
+            let sender = guard.as_ref().ok_or_else(|| self.closed())?;
+            sender
+                .send(Job { entry: None, reply })
+                .map_err(|_| self.closed())?;
+        }
+        answer.await.map_err(|_| self.closed())?
+    }
+
+    /// The head of the last line written (the open head before any append).
     pub fn head(&self) -> ChainHead {
         lock(&self.shared.head).clone()
     }
@@ -372,6 +415,8 @@ struct Writer {
     device: String,
     device_json: String,
     head: ChainHead,
+    policy: SyncPolicy,
+    last_sync: std::time::Instant,
     shared: Arc<Shared>,
 }
 
@@ -384,12 +429,12 @@ impl Writer {
         // `blocking_recv` returns the queued jobs even after every sender is gone, and `None`
         // only once the queue is empty: close/drop never lose an accepted entry.
         while let Some(first) = rx.blocking_recv() {
-            let mut bytes = first.entry.len();
+            let mut bytes = first.entry.as_ref().map_or(0, Vec::len);
             batch.push(first);
             while batch.len() < MAX_BATCH_LINES && bytes < MAX_BATCH_BYTES {
                 match rx.try_recv() {
                     Ok(job) => {
-                        bytes += job.entry.len();
+                        bytes += job.entry.as_ref().map_or(0, Vec::len);
                         batch.push(job);
                     }
                     Err(_) => break,
@@ -408,12 +453,18 @@ impl Writer {
             buf.clear();
             heads.clear();
             let mut head = self.head.clone();
+            let mut sync_asked = false;
             for job in &batch {
+                let Some(entry) = &job.entry else {
+                    sync_asked = true;
+                    heads.push(head.clone());
+                    continue;
+                };
                 let start = buf.len();
                 // `open` refuses a head at u64::MAX and one batch adds at most MAX_BATCH_LINES,
                 // so this only saturates after 2^64 lines, which no disk holds.
                 let seq = head.seq.saturating_add(1);
-                build_line(&mut buf, &job.entry, seq, &head.hash, &self.device_json);
+                build_line(&mut buf, entry, seq, &head.hash, &self.device_json);
                 head = ChainHead {
                     seq,
                     hash: line_hash(&buf[start..]),
@@ -421,8 +472,15 @@ impl Writer {
                 buf.push(b'\n');
                 heads.push(head.clone());
             }
-            match self.out.write_durable(&buf) {
+            let sync = match self.policy {
+                SyncPolicy::EveryBatch => true,
+                SyncPolicy::Interval(every) => sync_asked || self.last_sync.elapsed() >= every,
+            };
+            match self.out.write_batch(&buf, sync) {
                 Ok(()) => {
+                    if sync {
+                        self.last_sync = std::time::Instant::now();
+                    }
                     self.head = head.clone();
                     *lock(&self.shared.head) = head;
                     self.shared

@@ -142,7 +142,7 @@ impl AuditBroker {
 // ---------------------------------------------------------------------------------------------
 // The file audit device and the `sys/audit*` endpoints.
 
-use hush_audit::{ChainHead, FileSink, HmacOptions, Salt};
+use hush_audit::{ChainHead, FileSink, HmacOptions, Salt, SyncPolicy};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -350,7 +350,17 @@ async fn open_device(un: &Unsealed, entry: AuditEntry) -> Result<Arc<FileDevice>
         .unwrap_or("")
         .to_string();
     let expected: Option<ChainHead> = un.view.get_json(&head_key(&entry.device_id)).await?;
-    let (sink, report) = FileSink::open(&file_path, &entry.device_id, expected)
+    // Lines reach the operating system before a request proceeds (a killed process loses
+    // none); `fsync = "always"` also syncs every batch before answering, at a latency cost.
+    let policy = match entry.options.get("fsync").and_then(|v| match v {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => Some(matches!(s.as_str(), "always" | "true" | "1")),
+        _ => None,
+    }) {
+        Some(true) => SyncPolicy::EveryBatch,
+        _ => SyncPolicy::Interval(std::time::Duration::from_secs(1)),
+    };
+    let (sink, report) = FileSink::open_with_policy(&file_path, &entry.device_id, expected, policy)
         .await
         .map_err(|e| {
             CoreError::bad(format!(

@@ -5,12 +5,13 @@
 
 pub mod api;
 mod mlock;
-mod serve;
+pub mod serve;
 pub mod server;
 mod tls;
 
 use std::path::PathBuf;
 
+pub use serve::serve as serve_router;
 pub use server::run;
 
 /// How `hush server` was asked to run, from its command line.

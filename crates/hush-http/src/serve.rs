@@ -17,7 +17,8 @@ use crate::api::ClientAddr;
 /// How long a TLS handshake may take before the connection is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves `app` on `listener` until `shutdown` flips to true, then lets in-flight requests finish.
+/// Serves `app` on `listener` (TLS when `tls` is given) until `shutdown` flips to true, then lets
+/// in-flight requests finish. Public so benchmarks can measure the bare stack.
 pub async fn serve(
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,

@@ -148,6 +148,13 @@ fn engines() -> hush_core::engine::Registry {
     r
 }
 
+/// The auth methods this binary can enable.
+fn auth_methods() -> hush_core::engine::Registry {
+    let mut r = hush_core::engine::Registry::new();
+    hush_auth::register(&mut r);
+    r
+}
+
 /// Runs the server until SIGTERM or SIGINT.
 pub async fn run(opts: ServerOptions) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -215,6 +222,7 @@ pub async fn run(opts: ServerOptions) -> anyhow::Result<()> {
         max_lease_ttl: cfg.max_lease_ttl.unwrap_or(Duration::from_secs(768 * 3600)),
         cluster_name: cfg.cluster_name.clone(),
         engines: engines(),
+        auth_methods: auth_methods(),
         ..CoreConfig::default()
     };
     let core = Core::new(storage, core_config)

@@ -1,0 +1,394 @@
+//! Reading request fields the way Vault does (strings for numbers and booleans, comma-separated
+//! strings for lists), plus small helpers the methods share. Every error is a 400 that names the
+//! field and says what it should look like.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use hush_core::engine::MountEntry;
+use hush_core::error::{CoreError, Result};
+use hush_core::logical::Response;
+use serde_json::{json, Map, Value};
+
+/// Whether the request carries `field` with a non-null value.
+pub(crate) fn has(data: &Map<String, Value>, field: &str) -> bool {
+    data.get(field).is_some_and(|v| !v.is_null())
+}
+
+/// An optional string field.
+pub(crate) fn opt_str(data: &Map<String, Value>, field: &str) -> Result<Option<String>> {
+    match data.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(v @ (Value::Number(_) | Value::Bool(_))) => Ok(Some(v.to_string())),
+        Some(v) => Err(CoreError::bad(format!(
+            "'{field}' must be a string, got {}",
+            kind_of(v)
+        ))),
+    }
+}
+
+/// An optional boolean field (true/false or their usual string forms).
+pub(crate) fn opt_bool(data: &Map<String, Value>, field: &str) -> Result<Option<bool>> {
+    match data.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "t" => Ok(Some(true)),
+            "false" | "0" | "f" | "" => Ok(Some(false)),
+            _ => Err(CoreError::bad(format!(
+                "'{field}' must be true or false, got \"{s}\""
+            ))),
+        },
+        Some(Value::Number(n)) if n.as_u64() == Some(0) || n.as_u64() == Some(1) => {
+            Ok(Some(n.as_u64() == Some(1)))
+        }
+        Some(v) => Err(CoreError::bad(format!(
+            "'{field}' must be true or false, got {v}"
+        ))),
+    }
+}
+
+/// An optional whole number of 0 or more.
+pub(crate) fn opt_u64(data: &Map<String, Value>, field: &str) -> Result<Option<u64>> {
+    let bad = |v: &Value| {
+        CoreError::bad(format!(
+            "'{field}' must be a whole number of 0 or more, got {v}"
+        ))
+    };
+    match data.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v @ Value::Number(n)) => match n.as_u64() {
+            Some(n) => Ok(Some(n)),
+            // Integral floats such as 5.0 come from some JSON encoders.
+            None => match n.as_f64() {
+                Some(f) if f >= 0.0 && f.fract() == 0.0 && f < 9.0e15 => Ok(Some(f as u64)),
+                _ => Err(bad(v)),
+            },
+        },
+        Some(v @ Value::String(s)) => {
+            let s = s.trim();
+            if s.is_empty() {
+                return Ok(Some(0));
+            }
+            s.parse::<u64>().map(Some).map_err(|_| bad(v))
+        }
+        Some(v) => Err(bad(v)),
+    }
+}
+
+/// An optional TTL: a Go duration string ("1h30m") or whole seconds. "" means 0.
+pub(crate) fn opt_ttl(data: &Map<String, Value>, field: &str) -> Result<Option<u64>> {
+    match data.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(Some(0)),
+        Some(v) => hush_config::duration::parse_duration_value(v)
+            .map(|d| Some(d.as_secs()))
+            .map_err(|e| {
+                CoreError::bad(format!(
+                    "'{field}': {e} (give whole seconds such as 3600 or a duration such as \"1h\")"
+                ))
+            }),
+    }
+}
+
+/// An optional number of seconds that may be negative (the JWT leeways use -1 for "off"): an
+/// integer, or a duration string optionally preceded by '-'.
+pub(crate) fn opt_signed_secs(data: &Map<String, Value>, field: &str) -> Result<Option<i64>> {
+    let bad = |v: &Value| {
+        CoreError::bad(format!(
+            "'{field}' must be a number of seconds (e.g. 60, or -1 to turn the check off) or a \
+             duration such as \"2m\", got {v}"
+        ))
+    };
+    match data.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v @ Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| bad(v)),
+        Some(v @ Value::String(s)) => {
+            let s = s.trim();
+            if s.is_empty() {
+                return Ok(Some(0));
+            }
+            if let Ok(n) = s.parse::<i64>() {
+                return Ok(Some(n));
+            }
+            let (neg, rest) = match s.strip_prefix('-') {
+                Some(r) => (true, r),
+                None => (false, s),
+            };
+            let d = hush_config::duration::parse_duration(rest).map_err(|_| bad(v))?;
+            let secs = i64::try_from(d.as_secs()).map_err(|_| bad(v))?;
+            Ok(Some(if neg { -secs } else { secs }))
+        }
+        Some(v) => Err(bad(v)),
+    }
+}
+
+/// An optional list of strings: a JSON list or a comma-separated string.
+pub(crate) fn opt_list(data: &Map<String, Value>, field: &str) -> Result<Option<Vec<String>>> {
+    let list = hush_core::sys_api::strings(data, field)?;
+    Ok(list.map(|items| items.into_iter().filter(|s| !s.is_empty()).collect()))
+}
+
+/// An optional list of CIDR blocks, each validated.
+pub(crate) fn opt_cidrs(data: &Map<String, Value>, field: &str) -> Result<Option<Vec<String>>> {
+    let Some(list) = opt_list(data, field)? else {
+        return Ok(None);
+    };
+    for block in &list {
+        hush_core::cidr::Cidr::parse(block)
+            .map_err(|e| CoreError::bad(format!("'{field}': {e}")))?;
+    }
+    Ok(Some(list))
+}
+
+/// An optional object whose values are all strings (a JSON-encoded string of such an object is
+/// accepted too, as Vault does for AppRole metadata).
+pub(crate) fn opt_string_map(
+    data: &Map<String, Value>,
+    field: &str,
+) -> Result<Option<BTreeMap<String, String>>> {
+    let bad = || {
+        CoreError::bad(format!(
+            "'{field}' must be an object of string values such as {{\"team\": \"payments\"}} \
+             (or that object encoded as a JSON string)"
+        ))
+    };
+    let obj = match data.get(field) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => return Ok(Some(BTreeMap::new())),
+        Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
+            Ok(Value::Object(m)) => m,
+            _ => return Err(bad()),
+        },
+        Some(Value::Object(m)) => m.clone(),
+        Some(_) => return Err(bad()),
+    };
+    let mut out = BTreeMap::new();
+    for (k, v) in obj {
+        match v {
+            Value::String(s) => {
+                out.insert(k, s);
+            }
+            other => {
+                return Err(CoreError::bad(format!(
+                    "'{field}': the value of \"{k}\" must be a string, got {}",
+                    kind_of(&other)
+                )))
+            }
+        }
+    }
+    Ok(Some(out))
+}
+
+/// A name for people of the kind of a JSON value.
+pub(crate) fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Checks a user or role name taken from the path.
+pub(crate) fn check_name(kind: &str, name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(CoreError::bad(format!("missing {kind} name in the path")));
+    }
+    if name.len() > 4096 {
+        return Err(CoreError::bad(format!(
+            "the {kind} name is too long: at most 4096 bytes"
+        )));
+    }
+    if name.contains('/') || name.chars().any(char::is_control) {
+        return Err(CoreError::bad(format!(
+            "invalid {kind} name \"{name}\": names may not contain '/' or control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// The prefix Vault puts in front of a login's display name: the mount path with '/' as '-'
+/// (`userpass/` -> `userpass`).
+pub(crate) fn display_name(mount: &MountEntry, name: &str) -> String {
+    let prefix = mount.path.trim_end_matches('/').replace('/', "-");
+    if name.is_empty() {
+        prefix
+    } else {
+        format!("{prefix}-{name}")
+    }
+}
+
+/// The route of the mount for messages, e.g. `auth/userpass/`.
+pub(crate) fn mount_route(mount: &MountEntry) -> String {
+    format!("auth/{}", mount.path)
+}
+
+/// A LIST response, or Vault's empty 404 when there is nothing.
+pub(crate) fn list_response(keys: Vec<String>) -> Response {
+    if keys.is_empty() {
+        return not_found();
+    }
+    let mut data = Map::new();
+    data.insert("keys".into(), json!(keys));
+    Response::data(data)
+}
+
+/// Vault's 404 for a read of something that does not exist: `{"errors": []}`.
+pub(crate) fn not_found() -> Response {
+    Response::raw(404, json!({ "errors": [] }))
+}
+
+/// The error for an operation a path does not support.
+pub(crate) fn unsupported(mount: &MountEntry, path: &str, allowed: &str) -> CoreError {
+    CoreError::UnsupportedOperation(format!(
+        "unsupported operation on \"{}{path}\": this path accepts {allowed}",
+        mount_route(mount)
+    ))
+}
+
+/// The error for a path no handler serves.
+pub(crate) fn no_handler(mount: &MountEntry, path: &str, known: &str) -> CoreError {
+    CoreError::NotFound(format!(
+        "no handler for route \"{}{path}\": this auth method serves {known}",
+        mount_route(mount)
+    ))
+}
+
+/// Unix time now, in nanoseconds.
+pub(crate) fn now_nanos() -> i64 {
+    Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
+}
+
+/// Formats Unix nanoseconds like Go's RFC 3339 with nanoseconds; 0 is Go's zero time, which is
+/// what Vault shows for "never".
+pub(crate) fn rfc3339_nanos(nanos: i64) -> String {
+    if nanos == 0 {
+        return "0001-01-01T00:00:00Z".to_string();
+    }
+    DateTime::<Utc>::from_timestamp_nanos(nanos).to_rfc3339_opts(SecondsFormat::Nanos, true)
+}
+
+/// A random identifier in UUID form (Vault's role IDs, secret IDs and accessors look like this).
+pub(crate) fn random_uuid() -> Result<String> {
+    let mut b = hush_crypto::random_bytes(16)?;
+    // Version 4, RFC 4122 variant: the bits random UUIDs carry, so tools that parse them agree.
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(&b);
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    ))
+}
+
+/// Checks the client address against CIDR blocks for a login; `what` names the list in the
+/// message.
+pub(crate) fn check_login_cidrs(
+    blocks: &[String],
+    addr: Option<std::net::IpAddr>,
+    what: &str,
+) -> Result<()> {
+    if hush_core::cidr::allowed(blocks, addr) {
+        return Ok(());
+    }
+    let from = addr.map_or_else(|| "an unknown address".to_string(), |a| a.to_string());
+    Err(CoreError::InvalidCredentials(format!(
+        "login from {from} is not allowed by {what} ({})",
+        blocks.join(", ")
+    )))
+}
+
+/// Whether every block of `inner` lies inside some block of `outer` (an empty `outer` allows
+/// anything).
+pub(crate) fn cidrs_subset(inner: &[String], outer: &[String]) -> bool {
+    if outer.is_empty() {
+        return true;
+    }
+    inner.iter().all(|i| {
+        let Some((addr, prefix)) = split_cidr(i) else {
+            return false;
+        };
+        outer.iter().any(|o| {
+            let (Some((_, oprefix)), Ok(block)) = (split_cidr(o), hush_core::cidr::Cidr::parse(o))
+            else {
+                return false;
+            };
+            oprefix <= prefix && block.contains(addr)
+        })
+    })
+}
+
+fn split_cidr(s: &str) -> Option<(std::net::IpAddr, u8)> {
+    let s = s.trim();
+    match s.split_once('/') {
+        Some((a, p)) => Some((a.parse().ok()?, p.parse().ok()?)),
+        None => {
+            let a: std::net::IpAddr = s.parse().ok()?;
+            Some((a, if a.is_ipv4() { 32 } else { 128 }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_ttls_and_numbers() {
+        let d = hush_core::logical::map(json!({
+            "a": "x, y,,z", "b": ["p", "q"], "t": "1h", "n": "5", "s": "-1", "s2": "2m",
+            "bad": "x1"
+        }));
+        assert_eq!(opt_list(&d, "a").unwrap().unwrap(), ["x", "y", "z"]);
+        assert_eq!(opt_list(&d, "b").unwrap().unwrap(), ["p", "q"]);
+        assert_eq!(opt_ttl(&d, "t").unwrap(), Some(3600));
+        assert_eq!(opt_u64(&d, "n").unwrap(), Some(5));
+        assert_eq!(opt_signed_secs(&d, "s").unwrap(), Some(-1));
+        assert_eq!(opt_signed_secs(&d, "s2").unwrap(), Some(120));
+        let e = opt_ttl(&d, "bad").unwrap_err();
+        assert!(e.to_string().contains("'bad'"), "{e}");
+        assert!(opt_u64(&d, "a").is_err());
+        assert_eq!(opt_ttl(&d, "missing").unwrap(), None);
+    }
+
+    #[test]
+    fn string_maps_from_objects_and_json_strings() {
+        let d = hush_core::logical::map(json!({
+            "m": "{\"tag\": \"prod\"}", "o": {"k": "v"}, "bad": {"k": 1}, "junk": "nope"
+        }));
+        assert_eq!(opt_string_map(&d, "m").unwrap().unwrap()["tag"], "prod");
+        assert_eq!(opt_string_map(&d, "o").unwrap().unwrap()["k"], "v");
+        assert!(opt_string_map(&d, "bad").is_err());
+        assert!(opt_string_map(&d, "junk").is_err());
+    }
+
+    #[test]
+    fn cidr_subsets() {
+        let outer = vec!["10.0.0.0/8".to_string()];
+        assert!(cidrs_subset(&["10.1.0.0/16".into()], &outer));
+        assert!(cidrs_subset(&["10.1.2.3".into()], &outer));
+        assert!(!cidrs_subset(&["0.0.0.0/0".into()], &outer));
+        assert!(!cidrs_subset(&["192.168.0.0/16".into()], &outer));
+        assert!(cidrs_subset(&["192.168.0.0/16".into()], &[]));
+    }
+
+    #[test]
+    fn uuids_and_times() {
+        let u = random_uuid().unwrap();
+        assert_eq!(u.len(), 36);
+        assert_eq!(&u[14..15], "4");
+        assert_eq!(rfc3339_nanos(0), "0001-01-01T00:00:00Z");
+        assert_eq!(
+            rfc3339_nanos(1_500_000_000),
+            "1970-01-01T00:00:01.500000000Z"
+        );
+    }
+}
