@@ -41,8 +41,13 @@ impl Default for Settings {
 
 /// Reads a mount's settings, falling back to the defaults for anything absent or invalid.
 pub fn settings(entry: &MountEntry) -> Settings {
+    settings_of(&entry.config)
+}
+
+/// [`settings`] from a mount's config.
+pub fn settings_of(config: &crate::engine::MountConfig) -> Settings {
     let mut s = Settings::default();
-    let extra = &entry.config.extra;
+    let extra = &config.extra;
     let secs = |k: &str| -> Option<u64> {
         extra
             .get(k)
@@ -223,6 +228,16 @@ pub async fn handle(ctx: &Ctx<'_>, rel: &str) -> Result<Response> {
             if matches!(ctx.req.operation, Operation::Update | Operation::Create) =>
         {
             ctx.un.view.delete(&record_key(acc, alias)).await?;
+            // The client-address locks of the mount came from the same failures: an operator
+            // who unlocks a user means them to be able to log in again.
+            let dir = format!("{PREFIX}{acc}/");
+            for k in ctx.un.view.list(&dir).await? {
+                let key = format!("{dir}{k}");
+                let rec: Option<Record> = ctx.un.view.get_json(&key).await?;
+                if rec.is_some_and(|r| r.name.starts_with("addr:")) {
+                    ctx.un.view.delete(&key).await?;
+                }
+            }
             Ok(Response::no_content())
         }
         _ => Err(CoreError::NotFound(format!(

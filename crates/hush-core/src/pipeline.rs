@@ -178,9 +178,10 @@ pub async fn handle(core: &Core, mut req: Request) -> Result<Response> {
     if let Some(e) = denial {
         return Err(e);
     }
-    if let Some(t) = &token {
-        un.tokens.use_token(t).await?;
-    }
+    let last_use = match &token {
+        Some(t) => un.tokens.use_token(t).await?,
+        None => false,
+    };
 
     let result = match routed {
         Err(e) => Err(e),
@@ -204,6 +205,11 @@ pub async fn handle(core: &Core, mut req: Request) -> Result<Response> {
             }
         }
     };
+    if last_use {
+        if let Some(t) = &token {
+            un.tokens.revoke_tree(&t.id_hash).await?;
+        }
+    }
     un.audit
         .log_response(&req, token.as_deref(), &result)
         .await?;

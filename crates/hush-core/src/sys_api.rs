@@ -28,7 +28,8 @@ pub fn requires_sudo(rel: &str, op: Operation) -> bool {
                 || rel.ends_with("/tune") && op != Operation::Read
         }
         _ if rel.starts_with("leases/revoke-prefix/")
-            || rel.starts_with("leases/revoke-force/") =>
+            || rel.starts_with("leases/revoke-force/")
+            || rel.starts_with("revoke-prefix/") =>
         {
             true
         }
@@ -267,6 +268,12 @@ pub async fn handle(ctx: &Ctx<'_>) -> Result<Response> {
             if rel == "locked-users" || rel.starts_with("locked-users/") {
                 return crate::lockout::handle(ctx, &rel["locked-users".len()..]).await;
             }
+            if let Some(prefix) = rel
+                .strip_prefix("leases/revoke-prefix/")
+                .or_else(|| rel.strip_prefix("revoke-prefix/"))
+            {
+                return revoke_prefix(ctx, prefix).await;
+            }
             if let Some(p) = rel.strip_prefix("wrapping/") {
                 return crate::wrapping::handle(ctx, p).await;
             }
@@ -432,6 +439,19 @@ fn apply_tune(config: &mut MountConfig, data: &Map<String, Value>) -> Result<()>
         }
         config.listing_visibility = v.to_string();
     }
+    // Vault's API and CLI send the lockout settings nested in `user_lockout_config`.
+    if let Some(Value::Object(ul)) = data.get("user_lockout_config") {
+        for (nested, flat) in [
+            ("lockout_threshold", "user_lockout_threshold"),
+            ("lockout_duration", "user_lockout_duration"),
+            ("lockout_counter_reset", "user_lockout_counter_reset"),
+            ("lockout_disable", "user_lockout_disable"),
+        ] {
+            if let Some(v) = ul.get(nested).filter(|v| !v.is_null()) {
+                config.extra.insert(flat.to_string(), v.clone());
+            }
+        }
+    }
     // Per-mount settings of auth methods (lockout) are validated by the core when used and
     // kept as given.
     for key in [
@@ -489,6 +509,18 @@ async fn tune(ctx: &Ctx<'_>, table: &MountTable, mp: &str, auth: bool) -> Result
             }
             for (k, v) in &config.extra {
                 data.insert(k.clone(), v.clone());
+            }
+            if auth {
+                let s = crate::lockout::settings_of(&config);
+                data.insert(
+                    "user_lockout_config".into(),
+                    json!({
+                        "lockout_threshold": s.threshold,
+                        "lockout_duration": s.duration,
+                        "lockout_counter_reset": s.counter_reset,
+                        "lockout_disable": s.disabled,
+                    }),
+                );
             }
             Ok(Response::data_top_level(data))
         }
@@ -578,7 +610,7 @@ async fn policy(ctx: &Ctx<'_>, name: &str, legacy: bool) -> Result<Response> {
             Some(p) => Ok(Response::data(map(
                 json!({"name": p.name, "policy": p.policy}),
             ))),
-            None => Err(CoreError::NotFound(format!("no policy named \"{name}\""))),
+            None => Err(CoreError::NotFound(String::new())),
         },
         Operation::Update | Operation::Create => {
             let text = match (str_field(data, "policy")?, str_field(data, "rules")?) {
@@ -715,4 +747,21 @@ pub fn mount_ttls(ctx: &Ctx<'_>, entry: Option<&MountEntry>) -> (Duration, Durat
         }
     }
     (d.min(m), m)
+}
+
+/// `sys/leases/revoke-prefix/:prefix`: hush's only leases are tokens, so this revokes every token
+/// created under the prefix (e.g. `auth/userpass/login`, `auth/token/create`), with children.
+async fn revoke_prefix(ctx: &Ctx<'_>, prefix: &str) -> Result<Response> {
+    if !matches!(ctx.req.operation, Operation::Update | Operation::Create) {
+        return Err(unsupported(&ctx.req.path, ctx.req.operation, "PUT/POST"));
+    }
+    let prefix = prefix.trim_start_matches('/');
+    if prefix.is_empty() {
+        return Err(CoreError::bad(
+            "a prefix is required, e.g. sys/leases/revoke-prefix/auth/userpass/login",
+        ));
+    }
+    let revoked = ctx.un.tokens.revoke_by_path_prefix(prefix).await?;
+    tracing::info!(prefix, revoked, "revoked tokens by prefix");
+    Ok(Response::no_content())
 }

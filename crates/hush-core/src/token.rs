@@ -376,23 +376,32 @@ impl TokenStore {
         self.lookup_hash(&hash).await
     }
 
-    /// Spends one use of a limited-use token. When the last use is spent, the token is revoked
-    /// (after the current request, which may still complete).
-    pub async fn use_token(&self, entry: &TokenEntry) -> Result<()> {
+    /// Spends one use of a limited-use token. Returns true when that was the last use: the
+    /// caller revokes the token once the current request is done. Two requests can never both
+    /// spend the last use.
+    pub async fn use_token(&self, entry: &TokenEntry) -> Result<bool> {
         if entry.num_uses == 0 {
-            return Ok(());
+            return Ok(false);
         }
         let _guard = self.uses.lock().await;
         let key = format!("{ID_PREFIX}{}", entry.id_hash);
         let Some(mut current) = self.view.get_json::<TokenEntry>(&key).await? else {
             return Err(CoreError::denied("invalid token"));
         };
+        if current.num_uses == u64::MAX {
+            // Already spent by a request still in flight.
+            return Err(CoreError::denied("the token has no uses left"));
+        }
         if current.num_uses <= 1 {
-            drop(_guard);
-            return self.revoke_tree(&current.id_hash).await;
+            // Marked spent at once so no other request can use it, revoked after this one.
+            current.num_uses = u64::MAX;
+            self.view.put_json(&key, &current).await?;
+            self.cache.write().remove(&entry.id_hash);
+            return Ok(true);
         }
         current.num_uses -= 1;
-        self.view.put_json(&key, &current).await
+        self.view.put_json(&key, &current).await?;
+        Ok(false)
     }
 
     /// Stores a changed entry (renewal).
@@ -536,6 +545,23 @@ impl TokenStore {
             }
         }
         Ok(revoked)
+    }
+
+    /// Revokes every token whose creation path starts with `prefix` (and their children).
+    pub async fn revoke_by_path_prefix(&self, prefix: &str) -> Result<usize> {
+        let mut n = 0;
+        for name in self.view.list(ID_PREFIX).await? {
+            if name.ends_with('/') {
+                continue;
+            }
+            let entry: Option<TokenEntry> =
+                self.view.get_json(&format!("{ID_PREFIX}{name}")).await?;
+            if entry.is_some_and(|e| e.path.starts_with(prefix)) {
+                self.revoke_tree(&name).await?;
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     /// Reads a role.

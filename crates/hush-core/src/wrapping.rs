@@ -52,10 +52,19 @@ pub async fn wrap(un: &Unsealed, resp: Response, ttl: Duration, path: &str) -> R
         )));
     }
     let now = now_unix();
+    // The accessor of what is wrapped: an issued token's, or an AppRole secret ID's (Terraform
+    // and others read it to manage the secret without unwrapping it).
     let wrapped_accessor = resp
         .auth
         .as_ref()
         .map(|a| a.accessor.clone())
+        .or_else(|| {
+            resp.data
+                .as_ref()
+                .and_then(|d| d.get("secret_id_accessor"))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
         .unwrap_or_default();
     let (token, entry) = un
         .tokens

@@ -37,6 +37,10 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
 
 /// A `{"errors": [...]}` body.
 pub fn error_response(status: StatusCode, message: &str) -> HttpResponse {
+    // Vault answers a plain "nothing here" 404 with an empty list.
+    if message.is_empty() {
+        return json_response(status, &json!({ "errors": [] }));
+    }
     json_response(status, &json!({ "errors": [message] }))
 }
 
