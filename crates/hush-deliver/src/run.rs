@@ -1,0 +1,577 @@
+//! `hush run`: start a program with secrets in its environment.
+//!
+//! ```text
+//! hush run --path secret/app --path secret/app/prod -- ./server --port 8080
+//! hush run --path secret/infra/aws --tf-vars -- tofu apply
+//! ```
+//!
+//! **Names.** Each key becomes a variable named after it (see [`crate::names`] for `--prefix`,
+//! `--tf-vars` and `--sanitize-names`). Values that are not JSON strings are passed as compact
+//! JSON.
+//!
+//! **Environment.** The child inherits hush's environment, or with `--reset-env` only the
+//! minimal set [`RESET_ENV_KEEP`] (`PATH`, `HOME`, `USER`, `LOGNAME`, `LANG`, `LC_ALL`,
+//! `LC_CTYPE`, `TERM`, `TMPDIR`, `SHELL`, `TZ`, each only when set). A secret whose variable is
+//! already set there is an error naming it, unless `--override` is given. After a login with
+//! `--auth-method`, `HUSH_SECRET_ID` is not passed on to the child.
+//!
+//! **The child.** It is started directly (`execve`, no shell), or with `--shell` as
+//! `sh -c "CMD ARGS..."`. SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to hush are forwarded to it.
+//! When hush runs in the foreground of a terminal, Ctrl-C and Ctrl-\ reach the child directly
+//! (the terminal signals the whole foreground process group), so hush does not send SIGINT or
+//! SIGQUIT a second time (programs such as OpenTofu abort without cleanup on a second
+//! interrupt). hush exits with the child's exit code, or 128 + the signal number when the child
+//! was killed by a signal. Secret values are passed in memory only, never written to disk.
+//!
+//! **`--redact`.** The child's standard output and error go through a [`Redactor`] that
+//! replaces every secret value of 4 bytes or more with `[REDACTED]`, also across reads.
+//!
+//! **`--watch`.** The secrets are read again every `--interval` (default 30s). When a value
+//! changes, hush prints `hush: secrets changed (KEY1, KEY2); restarting` (names only) to
+//! standard error, sends the child SIGTERM, then SIGKILL if it has not exited after `--grace`
+//! (default 10s), and starts it again with the new environment. A failed refresh is reported
+//! and the child keeps running. When the child exits by itself, hush exits with its code.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use hush_client::ClientConfig;
+use nix::sys::signal::{self, Signal};
+use nix::unistd::Pid;
+use tokio::process::{Child, Command};
+use tokio::signal::unix::{signal as unix_signal, SignalKind};
+use tokio::task::JoinHandle;
+use zeroize::Zeroizing;
+
+use crate::auth::AuthArgs;
+use crate::conn::Conn;
+use crate::duration::parse_duration;
+use crate::error::DeliverError;
+use crate::names::{self, NameRules};
+use crate::redact::Redactor;
+use crate::source::{self, SourceArgs};
+
+/// The variables `--reset-env` keeps from hush's environment (when they are set).
+pub const RESET_ENV_KEEP: &[&str] = &[
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TMPDIR", "SHELL",
+    "TZ",
+];
+
+/// How long to keep copying a child's output after it exited: a background process it left
+/// behind may hold the pipe open forever.
+const DRAIN_LIMIT: Duration = Duration::from_secs(5);
+
+/// Arguments of `hush run`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(
+    after_help = "With --reset-env the child keeps only PATH, HOME, USER, LOGNAME, LANG, \
+    LC_ALL, LC_CTYPE, TERM, TMPDIR, SHELL and TZ from hush's environment.\n\
+    Exit status: the child's, or 128 + N when it was killed by signal N."
+)]
+pub struct RunArgs {
+    /// Which secrets to deliver.
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// Put STR in front of every variable name
+    #[arg(
+        help_heading = "Names and environment",
+        long,
+        value_name = "STR",
+        default_value = "",
+        hide_default_value = true
+    )]
+    pub prefix: String,
+
+    /// Name the variables `TF_VAR_<key>`, for OpenTofu/Terraform input variables
+    #[arg(help_heading = "Names and environment", long)]
+    pub tf_vars: bool,
+
+    /// Map keys that are not valid variable names to valid ones (keeps the case; characters
+    /// other than letters, digits and _ become _; a leading digit gets a _ in front)
+    #[arg(help_heading = "Names and environment", long)]
+    pub sanitize_names: bool,
+
+    /// Start from a minimal environment (PATH, HOME, USER, LOGNAME, LANG, LC_ALL, LC_CTYPE,
+    /// TERM, TMPDIR, SHELL, TZ) instead of inheriting hush's
+    #[arg(help_heading = "Names and environment", long)]
+    pub reset_env: bool,
+
+    /// Let secrets replace variables that are already set (otherwise that is an error)
+    #[arg(help_heading = "Names and environment", long = "override")]
+    pub override_env: bool,
+
+    /// Run the command with `sh -c` (the arguments joined with spaces)
+    #[arg(help_heading = "Child process", long)]
+    pub shell: bool,
+
+    /// Replace secret values (4 bytes or longer) in the child's output with `[REDACTED]`
+    #[arg(help_heading = "Child process", long)]
+    pub redact: bool,
+
+    /// Restart the child when a secret changes
+    #[arg(help_heading = "Child process", long)]
+    pub watch: bool,
+
+    /// With --watch: how often to read the secrets again
+    #[arg(help_heading = "Child process", long, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
+    pub interval: Duration,
+
+    /// With --watch: how long the child may take to exit after SIGTERM before it is killed
+    #[arg(help_heading = "Child process", long, value_name = "DUR", default_value = "10s", value_parser = parse_duration)]
+    pub grace: Duration,
+
+    /// How to log in.
+    #[command(flatten)]
+    pub auth: AuthArgs,
+
+    /// The command to run, after `--`
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
+}
+
+/// The environment of one child: every variable, and the secret part by name (for change
+/// detection and redaction).
+pub struct ChildEnv {
+    /// All variables to set.
+    pub vars: BTreeMap<OsString, OsString>,
+    /// The secret variables: name to value.
+    pub secrets: BTreeMap<String, Zeroizing<String>>,
+}
+
+impl Drop for ChildEnv {
+    fn drop(&mut self) {
+        use std::os::unix::ffi::OsStringExt;
+        use zeroize::Zeroize;
+        // The values include the secrets; wipe them rather than leave them in freed memory.
+        for (_, value) in std::mem::take(&mut self.vars) {
+            value.into_vec().zeroize();
+        }
+    }
+}
+
+impl std::fmt::Debug for ChildEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChildEnv")
+            .field("vars", &self.vars.len())
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// The exit code for a finished process: its code, or 128 + the signal that killed it.
+pub fn exit_code(status: ExitStatus) -> i32 {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => code,
+        (None, Some(sig)) => 128 + sig,
+        // Neither exited nor killed cannot happen for a reaped process; report a failure.
+        (None, None) => 1,
+    }
+}
+
+/// The variables of hush's own environment the child starts from.
+pub fn base_env(reset: bool) -> BTreeMap<OsString, OsString> {
+    std::env::vars_os()
+        .filter(|(name, _)| !reset || RESET_ENV_KEEP.iter().any(|keep| name == keep))
+        .collect()
+}
+
+/// Builds the child's environment from `base` and the secrets, enforcing the clash rule.
+pub fn build_env(
+    base: &BTreeMap<OsString, OsString>,
+    set: &source::SecretSet,
+    rules: &NameRules,
+    override_env: bool,
+) -> Result<ChildEnv, DeliverError> {
+    let vars = names::env_vars(set, rules)?;
+    let mut env = ChildEnv {
+        vars: base.clone(),
+        secrets: BTreeMap::new(),
+    };
+    for var in vars {
+        if var.value.as_str().contains('\0') {
+            return Err(DeliverError::NulInValue {
+                key: var.key.to_owned(),
+                path: var.origin.to_owned(),
+            });
+        }
+        let name = OsString::from(&var.name);
+        if base.contains_key(&name) && !override_env {
+            return Err(DeliverError::EnvClash {
+                name: var.name.clone(),
+                key: var.key.to_owned(),
+                path: var.origin.to_owned(),
+            });
+        }
+        env.vars
+            .insert(name, OsString::from(var.value.as_str().to_owned()));
+        env.secrets
+            .insert(var.name, Zeroizing::new(var.value.as_str().to_owned()));
+    }
+    Ok(env)
+}
+
+/// Names of the secret variables that differ between two environments (added, removed or
+/// changed), sorted.
+pub fn changed_names(
+    old: &BTreeMap<String, Zeroizing<String>>,
+    new: &BTreeMap<String, Zeroizing<String>>,
+) -> Vec<String> {
+    let mut names: Vec<String> = old
+        .iter()
+        .filter(|(k, v)| !new.get(*k).is_some_and(|n| source::secret_eq(n, v)))
+        .map(|(k, _)| k.clone())
+        .chain(new.keys().filter(|k| !old.contains_key(*k)).cloned())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Reads the secrets and builds the environment.
+async fn load_env(
+    conn: &Conn,
+    args: &RunArgs,
+    base: &BTreeMap<OsString, OsString>,
+) -> Result<ChildEnv, DeliverError> {
+    let set = source::load(conn, &args.source).await?;
+    let rules = NameRules {
+        prefix: args.prefix.clone(),
+        tf_vars: args.tf_vars,
+        sanitize: args.sanitize_names,
+    };
+    build_env(base, &set, &rules, args.override_env)
+}
+
+/// A running child and the tasks copying its output through the redactor.
+struct Running {
+    child: Child,
+    copies: Vec<JoinHandle<()>>,
+}
+
+fn spawn(args: &RunArgs, env: &ChildEnv) -> Result<Running, DeliverError> {
+    let mut command = if args.shell {
+        let line = args
+            .command
+            .iter()
+            .map(|a| a.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut c = Command::new("sh");
+        c.arg("-c").arg(line);
+        c
+    } else {
+        let mut c = Command::new(&args.command[0]);
+        c.args(&args.command[1..]);
+        c
+    };
+    command.env_clear().envs(&env.vars).stdin(Stdio::inherit());
+    if args.redact {
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    } else {
+        command.stdout(Stdio::inherit()).stderr(Stdio::inherit());
+    }
+    let program = if args.shell {
+        "sh".to_owned()
+    } else {
+        args.command[0].to_string_lossy().into_owned()
+    };
+    let mut child = command
+        .spawn()
+        .map_err(|source| DeliverError::Spawn { program, source })?;
+    let mut copies = Vec::new();
+    if args.redact {
+        let secrets: Vec<&str> = env.secrets.values().map(|v| v.as_str()).collect();
+        if let Some(out) = child.stdout.take() {
+            let input = out
+                .into_owned_fd()
+                .map_err(|e| DeliverError::io("read", "the child's output", e))?;
+            let redactor = Redactor::new(secrets.iter().copied());
+            copies.push(tokio::task::spawn_blocking(move || {
+                copy_redacted(File::from(input), std::io::stdout(), redactor)
+            }));
+        }
+        if let Some(err) = child.stderr.take() {
+            let input = err
+                .into_owned_fd()
+                .map_err(|e| DeliverError::io("read", "the child's error output", e))?;
+            let redactor = Redactor::new(secrets.iter().copied());
+            copies.push(tokio::task::spawn_blocking(move || {
+                copy_redacted(File::from(input), std::io::stderr(), redactor)
+            }));
+        }
+    }
+    Ok(Running { child, copies })
+}
+
+/// Copies `input` to `output` through `redactor`, flushing after every read so that output
+/// is not delayed. Blocking I/O on a thread of its own: a slow reader of hush's output then
+/// holds up only this copy, never the runtime.
+fn copy_redacted<R: Read, W: Write>(mut input: R, mut output: W, mut redactor: Redactor) {
+    let mut buf = vec![0u8; 8192];
+    let mut out = Vec::with_capacity(8192);
+    let mut output_ok = true;
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        out.clear();
+        redactor.push(&buf[..n], &mut out);
+        if output_ok && !out.is_empty() {
+            // When nobody reads hush's output any more, keep draining the pipe anyway so
+            // that the child does not block on it.
+            output_ok = output.write_all(&out).and_then(|()| output.flush()).is_ok();
+        }
+    }
+    out.clear();
+    redactor.finish(&mut out);
+    if output_ok {
+        let _ = output.write_all(&out).and_then(|()| output.flush());
+    }
+}
+
+impl Running {
+    fn signal(&self, sig: Signal) {
+        // `id()` is None once the child has been reaped, so a recycled pid is never signalled.
+        if let Some(pid) = self.child.id().and_then(|id| i32::try_from(id).ok()) {
+            let _ = signal::kill(Pid::from_raw(pid), sig);
+        }
+    }
+
+    /// Waits for the output copies to finish after the child exited.
+    async fn drain(&mut self) {
+        let deadline = tokio::time::Instant::now() + DRAIN_LIMIT;
+        for copy in self.copies.drain(..) {
+            // A copy still blocked after the limit is left to end with the process.
+            let _ = tokio::time::timeout_at(deadline, copy).await;
+        }
+    }
+
+    /// SIGTERM, then SIGKILL after `grace`; waits for the child to be gone.
+    async fn stop(&mut self, grace: Duration) {
+        self.signal(Signal::SIGTERM);
+        if tokio::time::timeout(grace, self.child.wait())
+            .await
+            .is_err()
+        {
+            self.signal(Signal::SIGKILL);
+            let _ = self.child.wait().await;
+        }
+        self.drain().await;
+    }
+}
+
+/// Whether hush is in the foreground process group of its controlling terminal, i.e. whether
+/// a Ctrl-C typed there reaches the child (same group) without hush's help. Read from
+/// `/proc/self/stat` (fields `pgrp`, `tty_nr` and `tpgid`); false where that is unavailable.
+fn terminal_foreground() -> bool {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return false;
+    };
+    // The command name (field 2) is in parentheses and may contain spaces: skip past it.
+    let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+        return false;
+    };
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // After the name: state, ppid, pgrp, session, tty_nr, tpgid.
+    match (fields.get(2), fields.get(4), fields.get(5)) {
+        (Some(pgrp), Some(tty), Some(tpgid)) => *tty != "0" && pgrp == tpgid,
+        _ => false,
+    }
+}
+
+/// The signals hush forwards.
+struct Forwarded {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    quit: tokio::signal::unix::Signal,
+}
+
+impl Forwarded {
+    fn install() -> Result<Forwarded, DeliverError> {
+        let listen = |kind: SignalKind, name: &str| {
+            unix_signal(kind).map_err(|e| DeliverError::io("listen for", name.to_owned(), e))
+        };
+        Ok(Forwarded {
+            int: listen(SignalKind::interrupt(), "SIGINT")?,
+            term: listen(SignalKind::terminate(), "SIGTERM")?,
+            hup: listen(SignalKind::hangup(), "SIGHUP")?,
+            quit: listen(SignalKind::quit(), "SIGQUIT")?,
+        })
+    }
+
+    async fn recv(&mut self) -> Signal {
+        tokio::select! {
+            _ = self.int.recv() => Signal::SIGINT,
+            _ = self.term.recv() => Signal::SIGTERM,
+            _ = self.hup.recv() => Signal::SIGHUP,
+            _ = self.quit.recv() => Signal::SIGQUIT,
+        }
+    }
+}
+
+/// Checks the arguments that need no server.
+fn validate(args: &RunArgs) -> Result<(), DeliverError> {
+    source::validate(&args.source)?;
+    match args.command.first() {
+        Some(program) if !program.is_empty() => Ok(()),
+        _ => Err(DeliverError::Usage(
+            "no command to run: give it after --, e.g. hush run --path secret/app -- env"
+                .to_owned(),
+        )),
+    }
+}
+
+/// Runs `hush run`; returns the exit code hush should exit with.
+pub async fn run(args: RunArgs, client_cfg: ClientConfig) -> anyhow::Result<i32> {
+    validate(&args)?;
+    let conn = Conn::connect(client_cfg, &args.auth).await?;
+    let mut base = base_env(args.reset_env);
+    if args.auth.auth_method.is_some() {
+        // The secret ID logged hush in; the child has no business with it.
+        base.remove(std::ffi::OsStr::new("HUSH_SECRET_ID"));
+    }
+    let mut env = load_env(&conn, &args, &base).await?;
+
+    // Listening before the child starts, so that no signal falls between the two.
+    let mut signals = Forwarded::install()?;
+    let mut running = spawn(&args, &env)?;
+    let mut ticker =
+        tokio::time::interval_at(tokio::time::Instant::now() + args.interval, args.interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
+    // Once hush was asked to stop, a secret change must not start a new child.
+    let mut stopping = false;
+    loop {
+        tokio::select! {
+            status = running.child.wait() => {
+                let status = status.map_err(|e| DeliverError::io("wait for", "the child process", e))?;
+                running.drain().await;
+                return Ok(exit_code(status));
+            }
+            sig = signals.recv() => {
+                let keyboard = matches!(sig, Signal::SIGINT | Signal::SIGQUIT);
+                if !(keyboard && terminal_foreground()) {
+                    running.signal(sig);
+                }
+                // SIGHUP conventionally means "reload"; the others mean "stop".
+                stopping |= sig != Signal::SIGHUP;
+            }
+            _ = ticker.tick(), if args.watch && !stopping => {
+                let fresh = match load_env(&conn, &args, &base).await {
+                    Ok(fresh) => fresh,
+                    Err(err) => {
+                        eprintln!("hush: could not refresh the secrets, the child keeps running: {err}");
+                        continue;
+                    }
+                };
+                let changed = changed_names(&env.secrets, &fresh.secrets);
+                if changed.is_empty() {
+                    continue;
+                }
+                eprintln!("hush: secrets changed ({}); restarting", changed.join(", "));
+                running.stop(args.grace).await;
+                env = fresh;
+                running = spawn(&args, &env)?;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::{Secret, SecretSet, SecretValue};
+
+    fn set(pairs: &[(&str, &str)]) -> SecretSet {
+        SecretSet {
+            entries: pairs
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.to_string(),
+                        Secret {
+                            value: SecretValue::string(*v),
+                            origin: "secret/app".into(),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    fn base(pairs: &[(&str, &str)]) -> BTreeMap<OsString, OsString> {
+        pairs
+            .iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+            .collect()
+    }
+
+    #[test]
+    fn clash_needs_override() {
+        let b = base(&[("HOME", "/root"), ("API_KEY", "old")]);
+        let s = set(&[("API_KEY", "new")]);
+        let err = build_env(&b, &s, &NameRules::default(), false).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("API_KEY") && text.contains("--override"),
+            "{text}"
+        );
+        assert!(!text.contains("new"), "no value in the message: {text}");
+        let env = build_env(&b, &s, &NameRules::default(), true).unwrap();
+        assert_eq!(env.vars[&OsString::from("API_KEY")], "new");
+        assert_eq!(env.vars[&OsString::from("HOME")], "/root");
+    }
+
+    #[test]
+    fn nul_bytes_are_refused() {
+        let err = build_env(
+            &base(&[]),
+            &set(&[("K", "a\0b")]),
+            &NameRules::default(),
+            false,
+        )
+        .unwrap_err();
+        assert!(matches!(err, DeliverError::NulInValue { .. }));
+    }
+
+    #[test]
+    fn changes_by_name() {
+        let old: BTreeMap<String, Zeroizing<String>> = [
+            ("A".to_owned(), Zeroizing::new("1".to_owned())),
+            ("B".to_owned(), Zeroizing::new("2".to_owned())),
+            ("C".to_owned(), Zeroizing::new("3".to_owned())),
+        ]
+        .into_iter()
+        .collect();
+        let mut new = old.clone();
+        new.insert("B".into(), Zeroizing::new("two".into()));
+        new.remove("C");
+        new.insert("D".into(), Zeroizing::new("4".into()));
+        assert_eq!(changed_names(&old, &new), ["B", "C", "D"]);
+        assert!(changed_names(&old, &old).is_empty());
+    }
+
+    #[test]
+    fn exit_codes() {
+        assert_eq!(exit_code(ExitStatus::from_raw(3 << 8)), 3);
+        assert_eq!(exit_code(ExitStatus::from_raw(15)), 143);
+    }
+
+    #[test]
+    fn reset_env_keeps_only_the_minimal_set() {
+        let env = base_env(true);
+        assert!(env
+            .keys()
+            .all(|k| RESET_ENV_KEEP.iter().any(|keep| k == keep)));
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests of the delivery commands against a real `hush server --dev`, run as real
+//! processes with real children.
+
+mod common;
+mod export;
+mod import;
+mod run;
+mod template;

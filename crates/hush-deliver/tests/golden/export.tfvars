@@ -1,0 +1,13 @@
+BACKSLASH = "C:\\path\\n \\\""
+CONTROL = "a\tb\r\nc\u001B[0m"
+DOLLAR = "pa$word $HOME $(cmd) `tick` $$"
+EMPTY = ""
+EQUALS = "a=b==c"
+HASH = "value # not a comment"
+NEWLINES = "line1\nline2\n"
+NUMBER = 5432
+PLAIN = "simple"
+QUOTES = "she said \"hi\" and 'bye'"
+SPACES = "  padded  "
+TEMPLATE_SEQ = "$${var.x} %%{if true}y%%{endif} $$${z}"
+UNICODE = "héllo wörld ✓ 日本 😀"
