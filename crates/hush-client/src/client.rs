@@ -21,6 +21,10 @@ use crate::sys::{
 const TOKEN_HEADER: &str = "x-vault-token";
 /// Header most Vault clients send; servers use it as a CSRF guard for browser-less callers.
 const REQUEST_HEADER: &str = "x-vault-request";
+/// Asks the server to wrap the answer in a single-use token that lives this long.
+const WRAP_TTL_HEADER: &str = "x-vault-wrap-ttl";
+/// Content type of KV v2's `PATCH` requests, which Vault insists on (JSON merge patch, RFC 7396).
+const MERGE_PATCH: &str = "application/merge-patch+json";
 
 /// Statuses with which `sys/health` reports a state rather than a failure (Vault's defaults).
 const HEALTH_STATUSES: [u16; 7] = [200, 429, 472, 473, 474, 501, 503];
@@ -44,6 +48,8 @@ pub struct Client {
     token: Option<Zeroizing<String>>,
     ca_cert: Option<std::path::PathBuf>,
     timeout: Duration,
+    /// Sent as `X-Vault-Wrap-TTL` with every request when set.
+    wrap_ttl: Option<HeaderValue>,
 }
 
 impl fmt::Debug for Client {
@@ -53,6 +59,7 @@ impl fmt::Debug for Client {
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("ca_cert", &self.ca_cert)
             .field("timeout", &self.timeout)
+            .field("wrap_ttl", &self.wrap_ttl)
             .finish()
     }
 }
@@ -61,6 +68,8 @@ impl fmt::Debug for Client {
 struct RawResponse {
     status: StatusCode,
     url: String,
+    /// The request path, without query string, for error messages.
+    path: String,
     /// Zeroized on drop: bodies can carry tokens and keys.
     body: Zeroizing<Vec<u8>>,
 }
@@ -118,7 +127,11 @@ impl RawResponse {
                 }
             }
         };
-        ClientError::Api { status, errors }
+        ClientError::Api {
+            status,
+            errors,
+            path: self.path.clone(),
+        }
     }
 
     /// Whether a 404 is "nothing here" (Vault's `{"errors":[]}`) rather than a real error.
@@ -166,6 +179,7 @@ impl Client {
             token: config.token.take().map(Zeroizing::new),
             ca_cert: config.ca_cert.take(),
             timeout: config.timeout,
+            wrap_ttl: None,
         })
     }
 
@@ -182,6 +196,30 @@ impl Client {
     /// Whether a token will be sent with requests.
     pub fn has_token(&self) -> bool {
         self.token.is_some()
+    }
+
+    /// Asks the server to wrap every later answer in a response-wrapping token that lives
+    /// `ttl` (a Vault duration such as `60s`, `5m`, or a number of seconds); `None` stops
+    /// wrapping. The server answers with `wrap_info` instead of the data.
+    pub fn set_wrap_ttl(&mut self, ttl: Option<&str>) -> Result<(), ClientError> {
+        self.wrap_ttl = match ttl.map(str::trim) {
+            None => None,
+            Some(text) => {
+                let valid =
+                    !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '.');
+                // Only ASCII letters, digits and dots get here, all valid in a header value.
+                let value = HeaderValue::from_str(text).ok().filter(|_| valid);
+                Some(value.ok_or_else(|| ClientError::InvalidWrapTtl {
+                    value: text.to_owned(),
+                })?)
+            }
+        };
+        Ok(())
+    }
+
+    /// The response-wrapping TTL sent with requests, if any.
+    pub fn wrap_ttl(&self) -> Option<&str> {
+        self.wrap_ttl.as_ref().and_then(|v| v.to_str().ok())
     }
 
     /// Replaces the token sent with requests (`None` sends none), e.g. after a login.
@@ -202,6 +240,19 @@ impl Client {
     ) -> Result<Option<Value>, ClientError> {
         let body = body.map(|b| encode_json(&b)).transpose()?;
         let raw = self.send(method, path, body).await?;
+        if !raw.status.is_success() {
+            return Err(raw.api_error());
+        }
+        raw.json()
+    }
+
+    /// Sends a JSON merge patch (RFC 7396) to `path` with `PATCH`, as KV v2's `data/` and
+    /// `metadata/` endpoints expect (Vault rejects other content types with 415).
+    pub async fn patch(&self, path: &str, body: Value) -> Result<Option<Value>, ClientError> {
+        let body = encode_json(&body)?;
+        let raw = self
+            .send_with(Method::PATCH, path, Some((body, MERGE_PATCH)))
+            .await?;
         if !raw.status.is_success() {
             return Err(raw.api_error());
         }
@@ -331,6 +382,17 @@ impl Client {
         path: &str,
         body: Option<Zeroizing<Vec<u8>>>,
     ) -> Result<RawResponse, ClientError> {
+        self.send_with(method, path, body.map(|b| (b, "application/json")))
+            .await
+    }
+
+    /// Sends a request whose body (if any) has the given content type.
+    async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(Zeroizing<Vec<u8>>, &'static str)>,
+    ) -> Result<RawResponse, ClientError> {
         let url = self.url_for(path)?;
         let mut request = self.http.request(method, url.clone());
         if let Some(token) = &self.token {
@@ -343,10 +405,13 @@ impl Client {
             value.set_sensitive(true);
             request = request.header(TOKEN_HEADER, value);
         }
-        if let Some(body) = body {
+        if let Some(ttl) = &self.wrap_ttl {
+            request = request.header(WRAP_TTL_HEADER, ttl.clone());
+        }
+        if let Some((body, content_type)) = body {
             // The copy handed to reqwest cannot be zeroized; ours is, when `body` drops.
             request = request
-                .header(CONTENT_TYPE, "application/json")
+                .header(CONTENT_TYPE, content_type)
                 .body(body.to_vec());
         }
 
@@ -359,9 +424,11 @@ impl Client {
             .bytes()
             .await
             .map_err(|e| self.transport_error(&url, e))?;
+        let path = path.trim_start_matches('/');
         Ok(RawResponse {
             status,
             url: url.to_string(),
+            path: path.split('?').next().unwrap_or(path).to_owned(),
             body: Zeroizing::new(Vec::from(bytes)),
         })
     }
@@ -469,6 +536,23 @@ fn load_ca_file(path: &Path) -> Result<Vec<reqwest::Certificate>, ClientError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrap_ttl_is_validated_and_can_be_cleared() {
+        let mut client = Client::new(ClientConfig::default()).unwrap();
+        assert_eq!(client.wrap_ttl(), None);
+        client.set_wrap_ttl(Some("5m")).unwrap();
+        assert_eq!(client.wrap_ttl(), Some("5m"));
+        for bad in ["", "5 m", "1h-", "x;y"] {
+            let err = client.set_wrap_ttl(Some(bad)).unwrap_err();
+            assert!(
+                matches!(err, ClientError::InvalidWrapTtl { .. }),
+                "{bad}: {err}"
+            );
+        }
+        client.set_wrap_ttl(None).unwrap();
+        assert_eq!(client.wrap_ttl(), None);
+    }
 
     #[test]
     fn addresses_are_validated_and_normalized() {

@@ -135,7 +135,7 @@ impl ClientConfig {
 }
 
 /// The user's home directory, where the token helper file lives.
-fn home_dir() -> Option<PathBuf> {
+pub(crate) fn home_dir() -> Option<PathBuf> {
     std::env::var_os("HOME")
         .or_else(|| std::env::var_os("USERPROFILE"))
         .filter(|h| !h.is_empty())

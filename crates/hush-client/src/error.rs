@@ -15,12 +15,15 @@ use thiserror::Error;
 #[non_exhaustive]
 pub enum ClientError {
     /// The server answered with a non-success status and (usually) an `errors` list.
-    #[error("Error from server (HTTP {status}): {}", describe_api_errors(*status, errors))]
+    #[error("{} (HTTP {status}) on {path}", describe_api_errors(*status, errors))]
     Api {
         /// The HTTP status code.
         status: u16,
         /// The server's `errors` array, possibly empty.
         errors: Vec<String>,
+        /// The request path under `/v1/`, without its query string (which is not shown because
+        /// a caller may have put something there that should not end up in a log).
+        path: String,
     },
 
     /// No TCP connection could be made to the server.
@@ -131,6 +134,20 @@ pub enum ClientError {
         reason: String,
     },
 
+    /// The token helper file could not be written (after a login).
+    #[error(
+        "could not save the token to {}: {source}. Check that the directory exists and is \
+         writable, or pass --no-store and set HUSH_TOKEN instead",
+        path.display()
+    )]
+    TokenFileWrite {
+        /// The token file path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+
     /// The token helper file exists but could not be read.
     #[error(
         "could not read the token file {}: {source}. Fix its permissions, delete it, or set \
@@ -143,6 +160,16 @@ pub enum ClientError {
         /// The I/O error.
         #[source]
         source: io::Error,
+    },
+
+    /// A response-wrapping TTL that is not a duration.
+    #[error(
+        "invalid wrap TTL \"{value}\": give a duration such as 60s, 5m or 1h, or a number of \
+         seconds"
+    )]
+    InvalidWrapTtl {
+        /// The rejected value.
+        value: String,
     },
 
     /// An environment variable holds a value that cannot be understood.
@@ -166,6 +193,15 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// The server's own messages if this is an error answer from the server, joined with `; `
+    /// (or the status's reason phrase when the server sent none).
+    pub fn server_message(&self) -> Option<String> {
+        match self {
+            ClientError::Api { status, errors, .. } => Some(describe_api_errors(*status, errors)),
+            _ => None,
+        }
+    }
+
     /// The HTTP status if this is an error answer from the server.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -290,16 +326,19 @@ mod tests {
         let err = ClientError::Api {
             status: 403,
             errors: vec!["permission denied".to_owned()],
+            path: "secret/data/app".to_owned(),
         };
         assert_eq!(
             err.to_string(),
-            "Error from server (HTTP 403): permission denied"
+            "permission denied (HTTP 403) on secret/data/app"
         );
+        assert_eq!(err.server_message().as_deref(), Some("permission denied"));
         let err = ClientError::Api {
             status: 400,
             errors: vec!["one".to_owned(), " two ".to_owned()],
+            path: "sys/x".to_owned(),
         };
-        assert_eq!(err.to_string(), "Error from server (HTTP 400): one; two");
+        assert_eq!(err.to_string(), "one; two (HTTP 400) on sys/x");
     }
 
     #[test]
@@ -307,17 +346,16 @@ mod tests {
         let err = ClientError::Api {
             status: 404,
             errors: vec![],
+            path: "secret/x".to_owned(),
         };
-        assert_eq!(err.to_string(), "Error from server (HTTP 404): not found");
+        assert_eq!(err.to_string(), "not found (HTTP 404) on secret/x");
         assert_eq!(err.status(), Some(404));
         let err = ClientError::Api {
             status: 599,
             errors: vec![String::new()],
+            path: "x".to_owned(),
         };
-        assert_eq!(
-            err.to_string(),
-            "Error from server (HTTP 599): no error message"
-        );
+        assert_eq!(err.to_string(), "no error message (HTTP 599) on x");
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod client;
 mod config;
 mod error;
 mod sys;
+mod token_helper;
 
 pub use client::{list_method, Client};
 pub use config::{ClientConfig, DEFAULT_ADDRESS, DEFAULT_TIMEOUT, TOKEN_FILE_NAME};
@@ -26,3 +27,4 @@ pub use error::ClientError;
 /// HTTP methods for [`Client::request`]; use [`list_method`] for Vault's `LIST`.
 pub use reqwest::Method;
 pub use sys::{Health, HealthResponse, InitRequest, InitResponse, LeaderResponse, SealStatus};
+pub use token_helper::{store_token, token_file_path};

@@ -239,6 +239,41 @@ async fn list_write_delete_and_generic_request_use_the_right_methods() {
 }
 
 #[tokio::test]
+async fn patch_sends_a_json_merge_patch() {
+    let server = FakeServer::start(|_| ok(json!({"data": {"version": 2}}))).await;
+    let answer = server
+        .client(Some("t"))
+        .patch("secret/data/app", json!({"data": {"k": null}}))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(answer["data"]["version"], 2);
+    let seen = server.seen();
+    assert_eq!(seen[0].method, "PATCH");
+    assert_eq!(seen[0].path, "/v1/secret/data/app");
+    assert_eq!(
+        seen[0].header("content-type"),
+        Some("application/merge-patch+json")
+    );
+    assert_eq!(seen[0].json(), json!({"data": {"k": null}}));
+}
+
+#[tokio::test]
+async fn api_errors_name_the_path_without_the_query() {
+    let server =
+        FakeServer::start(|_| (403, json!({"errors": ["permission denied"]}).to_string())).await;
+    let err = server
+        .client(Some("t"))
+        .read("/secret/data/app?version=3")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "permission denied (HTTP 403) on secret/data/app"
+    );
+}
+
+#[tokio::test]
 async fn api_errors_carry_status_and_messages() {
     let server =
         FakeServer::start(|_| (403, json!({"errors": ["permission denied"]}).to_string())).await;
@@ -248,16 +283,18 @@ async fn api_errors_carry_status_and_messages() {
         .await
         .unwrap_err();
     match &err {
-        ClientError::Api { status, errors } => {
+        ClientError::Api {
+            status,
+            errors,
+            path,
+        } => {
             assert_eq!(*status, 403);
             assert_eq!(errors, &["permission denied".to_owned()]);
+            assert_eq!(path, "sys/seal");
         }
         other => panic!("expected an API error, got {other:?}"),
     }
-    assert_eq!(
-        err.to_string(),
-        "Error from server (HTTP 403): permission denied"
-    );
+    assert_eq!(err.to_string(), "permission denied (HTTP 403) on sys/seal");
 }
 
 #[tokio::test]
@@ -329,7 +366,7 @@ async fn health_reports_state_statuses_instead_of_failing() {
     }
     let server = FakeServer::start(|_| (500, json!({"errors": ["boom"]}).to_string())).await;
     let err = server.client(None).health().await.unwrap_err();
-    assert_eq!(err.to_string(), "Error from server (HTTP 500): boom");
+    assert_eq!(err.to_string(), "boom (HTTP 500) on sys/health");
 }
 
 #[tokio::test]

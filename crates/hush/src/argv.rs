@@ -23,7 +23,9 @@ impl<'a> Scope<'a> {
         let longs = command
             .get_arguments()
             .flat_map(|arg| {
-                let takes_value = arg.get_action().takes_values();
+                // An option whose value must be attached (`--renewable=false`) never takes the
+                // next argument as its value.
+                let takes_value = arg.get_action().takes_values() && !arg.is_require_equals_set();
                 arg.get_long_and_visible_aliases()
                     .into_iter()
                     .flatten()
@@ -145,6 +147,15 @@ mod tests {
                 Command::new("unseal")
                     .arg(Arg::new("key"))
                     .arg(Arg::new("reset").long("reset").action(ArgAction::SetTrue)),
+            )
+            .subcommand(
+                Command::new("create").arg(
+                    Arg::new("renewable")
+                        .long("renewable")
+                        .num_args(0..=1)
+                        .require_equals(true)
+                        .action(ArgAction::Set),
+                ),
             );
         cmd.build();
         cmd
@@ -229,6 +240,18 @@ mod tests {
         assert_eq!(
             rewrite(&["hush", "unseal", "-reset", "-address=a"]),
             ["hush", "unseal", "--reset", "--address=a"]
+        );
+    }
+
+    #[test]
+    fn an_option_needing_an_attached_value_does_not_swallow_the_next_one() {
+        assert_eq!(
+            rewrite(&["hush", "create", "-renewable", "-address=x"]),
+            ["hush", "create", "--renewable", "--address=x"]
+        );
+        assert_eq!(
+            rewrite(&["hush", "create", "-renewable=false", "-address", "x"]),
+            ["hush", "create", "--renewable=false", "--address", "x"]
         );
     }
 

@@ -4,12 +4,21 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::commands::audit::AuditCommand;
+use crate::commands::auth::AuthCommand;
+use crate::commands::generic;
+use crate::commands::kv::KvCommand;
+use crate::commands::login::LoginArgs;
+use crate::commands::policy::PolicyCommand;
+use crate::commands::secrets::SecretsCommand;
+use crate::commands::token::TokenCommand;
+
 /// hush: a self-hosted secrets manager that speaks Vault's HTTP API.
 ///
 /// Options also accept Vault's single-dash spelling (-address=..., -key-shares=5), so scripts
 /// written for the vault CLI keep working.
 #[derive(Debug, Parser)]
-#[command(name = "hush", version, propagate_version = true)]
+#[command(name = "hush", version)]
 pub struct Cli {
     /// Where to find the server; shared by all client commands.
     #[command(flatten)]
@@ -40,6 +49,11 @@ pub struct ConnectionArgs {
     /// Do not verify the server's TLS certificate (for testing only; also $HUSH_SKIP_VERIFY)
     #[arg(long, global = true, help_heading = CONNECTION)]
     pub tls_skip_verify: bool,
+
+    /// Wrap the answer in a single-use token that lives this long (e.g. 60s, 5m) and print the
+    /// wrapping token instead; `hush unwrap` reads the answer [default: $VAULT_WRAP_TTL]
+    #[arg(long, global = true, value_name = "DURATION", env = "VAULT_WRAP_TTL", help_heading = CONNECTION)]
+    pub wrap_ttl: Option<String>,
 }
 
 /// The commands.
@@ -57,6 +71,62 @@ pub enum Command {
     Seal,
     /// Print the version of this hush binary
     Version,
+    /// Authenticate and save the token in ~/.hush-token for later commands
+    Login(LoginArgs),
+    /// Enable, disable, list and tune auth methods
+    Auth {
+        /// The auth command.
+        #[command(subcommand)]
+        command: AuthCommand,
+    },
+    /// Read the answer a response-wrapping token holds (sys/wrapping/unwrap)
+    Unwrap(generic::UnwrapArgs),
+    /// Run a command with secrets in its environment
+    Run(hush_deliver::run::RunArgs),
+    /// Print secrets as dotenv, JSON, YAML, tfvars or a Kubernetes Secret
+    Export(hush_deliver::export::ExportArgs),
+    /// Write secrets from dotenv, JSON or YAML files to the server
+    Import(hush_deliver::import::ImportArgs),
+    /// Render a template with secrets into a file
+    Template(hush_deliver::template::TemplateArgs),
+    /// Create, inspect, renew and revoke tokens
+    Token {
+        /// The token command.
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Manage ACL policies
+    Policy {
+        /// The policy command.
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Mount, tune, move and unmount secrets engines
+    Secrets {
+        /// The secrets command.
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
+    /// Manage audit devices and verify audit logs
+    Audit {
+        /// The audit command.
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Read and write secrets in the key/value engine (versions 1 and 2)
+    Kv {
+        /// The kv command.
+        #[command(subcommand)]
+        command: KvCommand,
+    },
+    /// Read any API path (exit code 2 when there is nothing)
+    Read(generic::ReadArgs),
+    /// Write data to any API path
+    Write(generic::WriteArgs),
+    /// Delete any API path
+    Delete(generic::DeleteArgs),
+    /// List the keys under any API path (exit code 2 when there is nothing)
+    List(generic::ListArgs),
     /// Vault's spelling of init, unseal and seal (`vault operator init`), for existing scripts
     #[command(hide = true)]
     Operator {
@@ -113,6 +183,8 @@ pub enum Format {
     Table,
     /// JSON, for scripts.
     Json,
+    /// YAML, for people and scripts.
+    Yaml,
 }
 
 /// Options of `hush status`.

@@ -7,18 +7,25 @@
 
 mod argv;
 mod cli;
+mod commands;
+mod duration;
+mod kvdata;
 mod output;
+mod yaml;
 
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context};
 use clap::{CommandFactory, FromArgMatches};
-use hush_client::{Client, ClientConfig, ClientError, InitRequest};
+use hush_client::{Client, ClientError, InitRequest};
 use zeroize::Zeroizing;
 
-use cli::{
-    Cli, Command, ConnectionArgs, Format, InitArgs, OperatorCommand, ServerArgs, StatusArgs,
+use cli::{Cli, Command, Format, InitArgs, OperatorCommand, ServerArgs, StatusArgs};
+use commands::policy::PolicyCommand;
+use commands::{
+    audit, auth, block_on, client_config, generic, kv, login, policy, secrets, stdout_error, token,
+    with_client, UsageError, EXIT_USAGE,
 };
 
 /// Vault's exit code for `status` on a sealed server, which scripts test for.
@@ -48,7 +55,11 @@ fn main() -> ExitCode {
         Err(err) => {
             // Nothing sensible is left to do if even stderr is gone.
             let _ = writeln!(io::stderr(), "Error: {}", render_error(&err));
-            ExitCode::FAILURE
+            if err.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -102,6 +113,56 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         | Command::Operator {
             command: OperatorCommand::Seal,
         } => with_client(&cli.connection, seal),
+        Command::Login(args) => login::run(&cli.connection, args),
+        Command::Auth { command } => {
+            with_client(&cli.connection, |client| auth::run(client, command))
+        }
+        Command::Unwrap(args) => {
+            with_client(&cli.connection, |client| generic::unwrap(client, args))
+        }
+        Command::Run(args) => {
+            let config = client_config(&cli.connection)?;
+            let code = block_on(hush_deliver::run::run(args, config))??;
+            // The child's code is passed on; one outside 0..=255 cannot be, so it counts as
+            // a failure.
+            Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+        }
+        Command::Export(args) => {
+            let config = client_config(&cli.connection)?;
+            block_on(hush_deliver::export::export(args, config))??;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import(args) => {
+            let config = client_config(&cli.connection)?;
+            block_on(hush_deliver::import::import(args, config))??;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Template(args) => {
+            let config = client_config(&cli.connection)?;
+            block_on(hush_deliver::template::template(args, config))??;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token { command } => {
+            with_client(&cli.connection, |client| token::run(client, command))
+        }
+        // Formatting a policy file needs no server.
+        Command::Policy {
+            command: PolicyCommand::Fmt(args),
+        } => policy::fmt(&args),
+        Command::Policy { command } => {
+            with_client(&cli.connection, |client| policy::run(client, command))
+        }
+        Command::Secrets { command } => {
+            with_client(&cli.connection, |client| secrets::run(client, command))
+        }
+        Command::Audit { command } => audit::run(&cli.connection, command),
+        Command::Kv { command } => with_client(&cli.connection, |client| kv::run(client, command)),
+        Command::Read(args) => with_client(&cli.connection, |client| generic::read(client, args)),
+        Command::Write(args) => with_client(&cli.connection, |client| generic::write(client, args)),
+        Command::Delete(args) => {
+            with_client(&cli.connection, |client| generic::delete(client, args))
+        }
+        Command::List(args) => with_client(&cli.connection, |client| generic::list(client, args)),
     }
 }
 
@@ -122,32 +183,6 @@ fn run_server(args: ServerArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Builds a client from the flags and environment and runs one async command with it.
-fn with_client<F, Fut>(connection: &ConnectionArgs, command: F) -> anyhow::Result<ExitCode>
-where
-    F: FnOnce(Client) -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<ExitCode>>,
-{
-    let mut config = ClientConfig::from_env(connection.address.clone())?;
-    if let Some(ca_cert) = &connection.ca_cert {
-        config.ca_cert = Some(ca_cert.clone());
-    }
-    if connection.tls_skip_verify {
-        config.skip_verify = true;
-    }
-    let client = Client::new(config)?;
-    // One request at a time: a single-threaded runtime is all the CLI needs.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("could not start the async runtime")?;
-    runtime.block_on(command(client))
-}
-
-fn stdout_error(err: io::Error) -> anyhow::Error {
-    anyhow!("could not write to standard output: {err}")
-}
-
 /// Prints a seal status with HA details, asking `sys/leader` for the latter. A server that cannot
 /// answer that (sealed, or without the endpoint) still gets its status printed.
 async fn print_status(
@@ -157,8 +192,7 @@ async fn print_status(
 ) -> anyhow::Result<()> {
     let leader = client.leader().await.ok();
     let mut out = io::stdout().lock();
-    output::write_seal_status(&mut out, status, leader.as_ref(), format == Format::Json)
-        .map_err(stdout_error)
+    output::write_seal_status(&mut out, status, leader.as_ref(), format).map_err(stdout_error)
 }
 
 async fn status(client: Client, args: StatusArgs) -> anyhow::Result<ExitCode> {
@@ -181,7 +215,9 @@ async fn init(client: Client, args: InitArgs) -> anyhow::Result<ExitCode> {
     let response = client.init(&request).await?;
     let mut out = io::stdout().lock();
     match args.format {
-        Format::Json => output::write_init_json(&mut out, &request, &response),
+        Format::Json | Format::Yaml => {
+            output::write_init_json(&mut out, &request, &response, args.format)
+        }
         Format::Table => {
             // The server may adjust what was asked for (auto-unseal seals); its status says
             // what it really needs. If it cannot be asked, the request is the best guess.
@@ -279,11 +315,12 @@ mod tests {
         let api = ClientError::Api {
             status: 403,
             errors: vec!["permission denied".into()],
+            path: "sys/seal".into(),
         };
         let err = anyhow::Error::new(api).context("sealing");
         assert_eq!(
             render_error(&err),
-            "sealing: Error from server (HTTP 403): permission denied"
+            "sealing: permission denied (HTTP 403) on sys/seal"
         );
     }
 

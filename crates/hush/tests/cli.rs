@@ -1,79 +1,13 @@
 //! The real `hush` binary, run as a user would run it. None of these tests needs a hush server;
 //! where an answer is needed, a scripted stand-in serves canned responses.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Output, Stdio};
 use std::thread;
 
-/// Runs `hush` with `args` in a clean environment: no HUSH_*/VAULT_* variables and a home
-/// directory without a token file, so the developer's own setup cannot leak into the tests.
-struct Hush {
-    home: tempfile::TempDir,
-    envs: Vec<(String, String)>,
-    stdin: Option<String>,
-}
-
-impl Hush {
-    fn new() -> Self {
-        Hush {
-            home: tempfile::tempdir().unwrap(),
-            envs: Vec::new(),
-            stdin: None,
-        }
-    }
-
-    fn env(mut self, name: &str, value: &str) -> Self {
-        self.envs.push((name.to_owned(), value.to_owned()));
-        self
-    }
-
-    fn stdin(mut self, input: &str) -> Self {
-        self.stdin = Some(input.to_owned());
-        self
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_hush"));
-        command.args(args);
-        for (name, _) in std::env::vars() {
-            // Proxy variables would send the requests to 127.0.0.1 somewhere else.
-            let proxy = name.to_ascii_lowercase().ends_with("_proxy");
-            if name.starts_with("HUSH_") || name.starts_with("VAULT_") || proxy {
-                command.env_remove(name);
-            }
-        }
-        command
-            .env("HOME", self.home.path())
-            .envs(self.envs.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().unwrap();
-        let input = self.stdin.clone().unwrap_or_default();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        Run(child.wait_with_output().unwrap())
-    }
-}
-
-struct Run(Output);
-
-impl Run {
-    fn code(&self) -> i32 {
-        self.0.status.code().expect("hush was killed by a signal")
-    }
-    fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.0.stdout).into_owned()
-    }
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.0.stderr).into_owned()
-    }
-}
+use common::Hush;
 
 /// An address where nothing listens: a port just released by the OS.
 fn dead_address() -> String {
@@ -304,6 +238,6 @@ fn server_errors_are_printed_with_their_message() {
     assert_eq!(run.code(), 1);
     assert_eq!(
         run.stderr(),
-        "Error: Error from server (HTTP 403): permission denied\n"
+        "Error: permission denied (HTTP 403) on sys/seal\n"
     );
 }
