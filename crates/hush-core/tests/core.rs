@@ -135,3 +135,48 @@ async fn a_corrupted_share_is_refused_and_progress_resets() {
             .sealed
     );
 }
+
+/// An audit device that cannot write.
+struct BrokenDevice;
+
+#[async_trait::async_trait]
+impl hush_core::audit::AuditDevice for BrokenDevice {
+    fn path(&self) -> &str {
+        "broken/"
+    }
+    async fn log_request(
+        &self,
+        _req: &Request,
+        _token: Option<&hush_core::token::TokenEntry>,
+        _error: Option<&CoreError>,
+    ) -> Result<(), String> {
+        Err("disk full".into())
+    }
+    async fn log_response(
+        &self,
+        _req: &Request,
+        _token: Option<&hush_core::token::TokenEntry>,
+        _result: &hush_core::Result<hush_core::Response>,
+    ) -> Result<(), String> {
+        Err("disk full".into())
+    }
+}
+
+#[tokio::test]
+async fn a_request_that_cannot_be_audited_fails() {
+    let storage: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
+    let core = Core::new(storage, CoreConfig::default()).await.unwrap();
+    let out = core.init(params(1, 1), None).await.unwrap();
+    core.unseal(Some(&b64(&out.keys[0])), false).await.unwrap();
+    let root = out.root_token.to_string();
+    let req = || Request::new(Operation::Read, "sys/key-status").with_token(root.clone());
+    assert!(core.handle(req()).await.is_ok());
+    core.unsealed().unwrap().audit.add(Arc::new(BrokenDevice));
+    let err = core.handle(req()).await.unwrap_err();
+    assert_eq!(err.status(), 500);
+    assert!(err.to_string().contains("audit"), "{err}");
+    // The rotation it would have done is not done either: nothing runs unrecorded.
+    let rotate = Request::new(Operation::Update, "sys/rotate").with_token(root.clone());
+    assert!(core.handle(rotate).await.is_err());
+    assert_eq!(core.unsealed().unwrap().view.barrier().key_status().term, 1);
+}
