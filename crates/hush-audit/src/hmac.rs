@@ -2,8 +2,9 @@
 
 use std::fmt;
 
-use hush_crypto::hash::hmac_sha256;
-use serde_json::Value;
+use hush_crypto::hash::HmacKey;
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 /// The prefix Vault puts in front of every HMAC'd value; log consumers and `sys/audit-hash`
@@ -16,20 +17,26 @@ pub const HMAC_PREFIX: &str = "hmac-sha256:";
 /// The bytes are wiped when the salt is dropped and never shown by `Debug`: anyone holding the
 /// salt can confirm guesses of any HMAC'd secret offline.
 pub struct Salt {
-    key: Zeroizing<Vec<u8>>,
+    /// Prepared once: every request HMACs several values, and re-deriving the padded key
+    /// states each time cost more than the HMAC itself.
+    key: HmacKey,
+    len: usize,
 }
 
 impl Salt {
-    /// Wraps salt bytes generated (and persisted inside the barrier) by the caller.
+    /// Wraps salt bytes generated (and persisted inside the barrier) by the caller; the bytes
+    /// passed in are wiped once the key is prepared.
     pub fn new(bytes: Vec<u8>) -> Self {
+        let bytes = Zeroizing::new(bytes);
         Self {
-            key: Zeroizing::new(bytes),
+            key: HmacKey::new(&bytes),
+            len: bytes.len(),
         }
     }
 
     /// HMAC-SHA256 of `s` under this salt, formatted `"hmac-sha256:<lowercase hex>"`.
     pub fn hmac(&self, s: &str) -> String {
-        let tag = hmac_sha256(&self.key, s.as_bytes());
+        let tag = self.key.sign(s.as_bytes());
         let mut out = String::with_capacity(HMAC_PREFIX.len() + 64);
         out.push_str(HMAC_PREFIX);
         out.push_str(&hex::encode(tag));
@@ -40,7 +47,7 @@ impl Salt {
 impl fmt::Debug for Salt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Salt")
-            .field("len", &self.key.len())
+            .field("len", &self.len)
             .field("bytes", &"<redacted>")
             .finish()
     }
@@ -139,7 +146,9 @@ pub fn hmac_entry(entry: &mut Value, salt: &Salt, opts: &HmacOptions) {
     }
 }
 
-fn hmac_auth(auth: Option<&mut Value>, salt: &Salt, accessor: bool) {
+/// HMACs the `client_token` and (when `accessor`) `accessor` fields of an auth object, as
+/// [`hmac_entry`] does for the `auth` blocks of an entry.
+pub fn hmac_auth(auth: Option<&mut Value>, salt: &Salt, accessor: bool) {
     if let Some(auth) = auth {
         hmac_field(auth, "client_token", salt, true);
         hmac_field(auth, "accessor", salt, accessor);
@@ -153,6 +162,83 @@ fn hmac_field(parent: &mut Value, key: &str, salt: &Salt, enabled: bool) {
     if let Some(Value::String(s)) = parent.get_mut(key) {
         if !s.is_empty() {
             *s = salt.hmac(s);
+        }
+    }
+}
+
+/// A string that serializes as its HMAC under `salt` (`None`: as itself, for `log_raw`).
+/// Empty strings stay empty, as [`hmac_entry`] leaves them, so "no token" remains visible.
+pub struct Hmacd<'a> {
+    /// The plaintext.
+    pub value: &'a str,
+    /// The device's salt, or `None` when it logs raw values.
+    pub salt: Option<&'a Salt>,
+}
+
+impl Serialize for Hmacd<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        match self.salt {
+            Some(salt) if !self.value.is_empty() => ser.serialize_str(&salt.hmac(self.value)),
+            _ => ser.serialize_str(self.value),
+        }
+    }
+}
+
+/// A request's or response's `data` object that serializes with every string inside it
+/// HMAC'd, except under the top-level keys in `skip` (Vault's `audit_non_hmac_*_keys`): the
+/// output [`hmac_strings`] gives, without copying the data first.
+pub struct HmacdData<'a> {
+    /// The data as the request or response carries it.
+    pub data: &'a Map<String, Value>,
+    /// The device's salt, or `None` when it logs raw values.
+    pub salt: Option<&'a Salt>,
+    /// Top-level keys whose values are logged as they are.
+    pub skip: &'a [String],
+}
+
+impl Serialize for HmacdData<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let Some(salt) = self.salt else {
+            return self.data.serialize(ser);
+        };
+        let mut map = ser.serialize_map(Some(self.data.len()))?;
+        for (key, value) in self.data {
+            if self.skip.iter().any(|s| s == key) {
+                map.serialize_entry(key, value)?;
+            } else {
+                map.serialize_entry(key, &AllHmacd { value, salt })?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// Every string in `value`, at any depth, HMAC'd.
+struct AllHmacd<'a> {
+    value: &'a Value,
+    salt: &'a Salt,
+}
+
+impl Serialize for AllHmacd<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let salt = self.salt;
+        match self.value {
+            Value::String(s) => ser.serialize_str(&salt.hmac(s)),
+            Value::Array(items) => {
+                let mut seq = ser.serialize_seq(Some(items.len()))?;
+                for value in items {
+                    seq.serialize_element(&AllHmacd { value, salt })?;
+                }
+                seq.end()
+            }
+            Value::Object(obj) => {
+                let mut map = ser.serialize_map(Some(obj.len()))?;
+                for (key, value) in obj {
+                    map.serialize_entry(key, &AllHmacd { value, salt })?;
+                }
+                map.end()
+            }
+            other => other.serialize(ser),
         }
     }
 }
@@ -243,5 +329,49 @@ mod tests {
         };
         hmac_entry(&mut raw, &salt, &opts);
         assert_eq!(raw, original);
+    }
+
+    #[test]
+    fn streaming_hmac_matches_hmac_strings() {
+        let salt = Salt::new(b"device salt".to_vec());
+        let data = json!({
+            "password": "hunter2",
+            "empty": "",
+            "keep": "plain",
+            "nested": {"list": ["a", 1, {"b": "c"}], "n": null, "t": true},
+        });
+        let Value::Object(map) = &data else {
+            unreachable!("a JSON object literal")
+        };
+        let skip = vec!["keep".to_owned()];
+        let streamed = serde_json::to_value(HmacdData {
+            data: map,
+            salt: Some(&salt),
+            skip: &skip,
+        })
+        .unwrap();
+        let mut expected = data.clone();
+        hmac_strings(&mut expected, &salt, &skip);
+        assert_eq!(streamed, expected);
+        assert_eq!(streamed["keep"], "plain");
+        let raw = serde_json::to_value(HmacdData {
+            data: map,
+            salt: None,
+            skip: &[],
+        })
+        .unwrap();
+        assert_eq!(raw, data);
+        let token = serde_json::to_value(Hmacd {
+            value: "hvs.token",
+            salt: Some(&salt),
+        })
+        .unwrap();
+        assert_eq!(token, salt.hmac("hvs.token"));
+        let none = serde_json::to_value(Hmacd {
+            value: "",
+            salt: Some(&salt),
+        })
+        .unwrap();
+        assert_eq!(none, "");
     }
 }

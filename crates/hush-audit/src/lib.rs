@@ -76,6 +76,8 @@ mod verify;
 
 pub use chain::{ChainHead, ParseHeadError, CHAIN_FIELD, GENESIS_HASH};
 pub use error::AuditError;
-pub use hmac::{hmac_entry, hmac_strings, HmacOptions, Salt, HMAC_PREFIX};
+pub use hmac::{
+    hmac_auth, hmac_entry, hmac_strings, HmacOptions, Hmacd, HmacdData, Salt, HMAC_PREFIX,
+};
 pub use sink::{FileSink, OpenReport, OpenWarning, ResumeSource, SinkStats, SyncPolicy, STDOUT};
 pub use verify::{verify, Problem, VerifyReport};

@@ -1,4 +1,5 @@
-//! The file / stdout audit device: one writer thread, group commit, chain resumption.
+//! The file / stdout audit device: chained lines, written by the appending task (or, for
+//! stdout and per-batch fsync, one writer thread with group commit), chain resumption.
 
 use std::fmt;
 use std::fs::{DirBuilder, File, OpenOptions, Permissions};
@@ -185,10 +186,157 @@ impl Output {
 /// already queued, without waiting for it.
 pub struct FileSink {
     device: String,
-    tx: Mutex<Option<mpsc::UnboundedSender<Job>>>,
+    mode: Mode,
     shared: Arc<Shared>,
-    stopped: watch::Receiver<bool>,
     notice: Option<Value>,
+}
+
+/// How appends reach the output.
+enum Mode {
+    /// Through the writer thread (stdout, and files synced per batch).
+    Thread {
+        tx: Mutex<Option<mpsc::UnboundedSender<Job>>>,
+        stopped: watch::Receiver<bool>,
+    },
+    /// Written by the appending task itself, under a lock, with a syncer thread for the
+    /// interval fsync. A file that is acknowledged once the OS has the line needs no thread
+    /// hop: handing each line to a writer thread and waking the caller back cost more CPU than
+    /// the `write` itself.
+    Direct {
+        direct: Arc<Direct>,
+        /// Dropping it (close, or the sink dropped) makes the syncer sync once more and stop.
+        stop: Mutex<Option<std::sync::mpsc::Sender<()>>>,
+        syncer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    },
+}
+
+/// The state of a [`Mode::Direct`] sink.
+struct Direct {
+    state: Mutex<DirectState>,
+    /// A second handle on the same file, so an fsync never holds up appends.
+    sync_file: File,
+    device: String,
+    device_json: String,
+}
+
+struct DirectState {
+    /// `None` once the sink is closed.
+    file: Option<File>,
+    head: ChainHead,
+    /// The line being built; kept to reuse its allocation.
+    line: Vec<u8>,
+    /// Set by the first failed write or sync: the file's tail is unknown after it.
+    failed: Option<String>,
+    /// Lines were written since the last sync.
+    unsynced: bool,
+}
+
+impl Direct {
+    fn append(&self, entry: &[u8], shared: &Shared) -> Result<ChainHead, AuditError> {
+        let mut guard = lock(&self.state);
+        let st = &mut *guard;
+        if let Some(reason) = &st.failed {
+            return Err(AuditError::Failed {
+                device: self.device.clone(),
+                reason: reason.clone(),
+            });
+        }
+        let Some(file) = st.file.as_mut() else {
+            return Err(AuditError::Closed {
+                device: self.device.clone(),
+            });
+        };
+        // `open` refuses a head at u64::MAX; saturating only matters after 2^64 lines.
+        let seq = st.head.seq.saturating_add(1);
+        st.line.clear();
+        build_line(&mut st.line, entry, seq, &st.head.hash, &self.device_json);
+        let head = ChainHead {
+            seq,
+            hash: line_hash(&st.line),
+        };
+        st.line.push(b'\n');
+        match file.write_all(&st.line) {
+            Ok(()) => {
+                st.head = head.clone();
+                st.unsynced = true;
+                shared.lines.fetch_add(1, Ordering::Relaxed);
+                shared.batches.fetch_add(1, Ordering::Relaxed);
+                Ok(head)
+            }
+            Err(e) => {
+                // As in the writer thread: after a failed write the tail is unknown, so the
+                // device stops; re-opening resumes from what reached the file.
+                tracing::error!(
+                    device = %self.device,
+                    error = %e,
+                    "audit device write failed; the device stopped accepting entries"
+                );
+                st.failed = Some(e.to_string());
+                Err(AuditError::Write {
+                    device: self.device.clone(),
+                    source: Arc::new(e),
+                })
+            }
+        }
+    }
+
+    /// Makes every line written so far durable; returns the head that is now durable.
+    fn sync(&self) -> Result<ChainHead, AuditError> {
+        let head = {
+            let mut st = lock(&self.state);
+            if let Some(reason) = &st.failed {
+                return Err(AuditError::Failed {
+                    device: self.device.clone(),
+                    reason: reason.clone(),
+                });
+            }
+            if !st.unsynced {
+                return Ok(st.head.clone());
+            }
+            st.unsynced = false;
+            st.head.clone()
+        };
+        // Lines appended meanwhile may be synced too, which is harmless; `unsynced` is set
+        // again by them, so they are synced next time as well.
+        if let Err(e) = self.sync_file.sync_data() {
+            tracing::error!(
+                device = %self.device,
+                error = %e,
+                "audit device fsync failed; the device stopped accepting entries"
+            );
+            lock(&self.state).failed = Some(e.to_string());
+            return Err(AuditError::Write {
+                device: self.device.clone(),
+                source: Arc::new(e),
+            });
+        }
+        Ok(head)
+    }
+
+    fn head(&self) -> ChainHead {
+        lock(&self.state).head.clone()
+    }
+}
+
+/// The syncer thread of a [`Mode::Direct`] sink: syncs every `every` while lines are
+/// unsynced, and once more when told to stop (or when the sink is dropped).
+fn run_syncer(
+    direct: Arc<Direct>,
+    stop: std::sync::mpsc::Receiver<()>,
+    every: std::time::Duration,
+) {
+    loop {
+        match stop.recv_timeout(every) {
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                // A failure is recorded in the state (and logged); appends report it.
+                let _ = direct.sync();
+            }
+            _ => {
+                let _ = direct.sync();
+                return;
+            }
+        }
+    }
 }
 
 impl fmt::Debug for FileSink {
@@ -268,38 +416,77 @@ impl FileSink {
             lines: AtomicU64::new(0),
             batches: AtomicU64::new(0),
         });
-        let (tx, rx) = mpsc::unbounded_channel();
-        let (stopped_tx, stopped_rx) = watch::channel(false);
-        let writer = Writer {
-            out: output,
-            device: device_id.to_owned(),
-            device_json,
-            head: report.head.clone(),
-            policy,
-            last_sync: std::time::Instant::now(),
-            shared: Arc::clone(&shared),
+        let mode = match (policy, output) {
+            (SyncPolicy::Interval(every), Output::File(file)) => {
+                let sync_file = file.try_clone().map_err(|source| AuditError::Spawn {
+                    device: device_id.to_owned(),
+                    source,
+                })?;
+                let direct = Arc::new(Direct {
+                    state: Mutex::new(DirectState {
+                        file: Some(file),
+                        head: report.head.clone(),
+                        line: Vec::new(),
+                        failed: None,
+                        unsynced: false,
+                    }),
+                    sync_file,
+                    device: device_id.to_owned(),
+                    device_json,
+                });
+                let (stop_tx, stop_rx) = std::sync::mpsc::channel();
+                let for_thread = Arc::clone(&direct);
+                let syncer = std::thread::Builder::new()
+                    .name("hush-audit-sync".to_owned())
+                    .spawn(move || run_syncer(for_thread, stop_rx, every))
+                    .map_err(|source| AuditError::Spawn {
+                        device: device_id.to_owned(),
+                        source,
+                    })?;
+                Mode::Direct {
+                    direct,
+                    stop: Mutex::new(Some(stop_tx)),
+                    syncer: Mutex::new(Some(syncer)),
+                }
+            }
+            (policy, out) => {
+                let (tx, rx) = mpsc::unbounded_channel();
+                let (stopped_tx, stopped_rx) = watch::channel(false);
+                let writer = Writer {
+                    out,
+                    device: device_id.to_owned(),
+                    device_json,
+                    head: report.head.clone(),
+                    policy,
+                    last_sync: std::time::Instant::now(),
+                    shared: Arc::clone(&shared),
+                };
+                std::thread::Builder::new()
+                    .name("hush-audit-writer".to_owned())
+                    .spawn(move || writer.run(rx, stopped_tx))
+                    .map_err(|source| AuditError::Spawn {
+                        device: device_id.to_owned(),
+                        source,
+                    })?;
+                Mode::Thread {
+                    tx: Mutex::new(Some(tx)),
+                    stopped: stopped_rx,
+                }
+            }
         };
-        std::thread::Builder::new()
-            .name("hush-audit-writer".to_owned())
-            .spawn(move || writer.run(rx, stopped_tx))
-            .map_err(|source| AuditError::Spawn {
-                device: device_id.to_owned(),
-                source,
-            })?;
         let sink = FileSink {
             device: device_id.to_owned(),
-            tx: Mutex::new(Some(tx)),
+            mode,
             shared,
-            stopped: stopped_rx,
             notice,
         };
         Ok((sink, report))
     }
 
     /// Appends one Vault-format entry (a JSON object, already HMAC'd) as one chained line and
-    /// returns the new head, once the line is written and synced (stdout: flushed).
+    /// returns the new head, once the line is written (and, with [`SyncPolicy::EveryBatch`],
+    /// synced; stdout: flushed).
     ///
-    /// The entry is serialized in the caller's task; the writer thread only adds the chain.
     /// If the future is dropped before it resolves, the entry may still be written.
     pub async fn append(&self, entry: Value) -> Result<ChainHead, AuditError> {
         let obj = entry.as_object().ok_or(AuditError::NotAnObject {
@@ -309,37 +496,64 @@ impl FileSink {
             return Err(AuditError::ReservedField);
         }
         let bytes = serde_json::to_vec(&entry).map_err(AuditError::Encode)?;
-        let (reply, answer) = oneshot::channel();
-        {
-            let guard = lock(&self.tx);
-            let sender = guard.as_ref().ok_or_else(|| self.closed())?;
-            sender
-                .send(Job {
-                    entry: Some(bytes),
-                    reply,
-                })
-                .map_err(|_| self.closed())?;
+        self.append_serialized(bytes).await
+    }
+
+    /// [`FileSink::append`] for an entry the caller serialized itself (compact JSON of an
+    /// object whose top level has no `hush_chain` key), which saves building a `Value`.
+    /// Anything else is refused with [`AuditError::NotAnObject`] or
+    /// [`AuditError::ReservedField`] before it is written.
+    pub async fn append_serialized(&self, bytes: Vec<u8>) -> Result<ChainHead, AuditError> {
+        check_serialized(&bytes)?;
+        match &self.mode {
+            Mode::Direct { direct, .. } => direct.append(&bytes, &self.shared),
+            Mode::Thread { tx, .. } => {
+                let (reply, answer) = oneshot::channel();
+                {
+                    let guard = lock(tx);
+                    let sender = guard.as_ref().ok_or_else(|| self.closed())?;
+                    sender
+                        .send(Job {
+                            entry: Some(bytes),
+                            reply,
+                        })
+                        .map_err(|_| self.closed())?;
+                }
+                answer.await.map_err(|_| self.closed())?
+            }
         }
-        answer.await.map_err(|_| self.closed())?
     }
 
     /// Makes every line written so far durable, and returns the head it reached. The core
     /// calls this before recording the head inside the barrier.
     pub async fn sync(&self) -> Result<ChainHead, AuditError> {
-        let (reply, answer) = oneshot::channel();
-        {
-            let guard = lock(&self.tx);
-            let sender = guard.as_ref().ok_or_else(|| self.closed())?;
-            sender
-                .send(Job { entry: None, reply })
-                .map_err(|_| self.closed())?;
+        match &self.mode {
+            Mode::Direct { direct, .. } => {
+                let direct = Arc::clone(direct);
+                tokio::task::spawn_blocking(move || direct.sync())
+                    .await
+                    .map_err(|_| self.closed())?
+            }
+            Mode::Thread { tx, .. } => {
+                let (reply, answer) = oneshot::channel();
+                {
+                    let guard = lock(tx);
+                    let sender = guard.as_ref().ok_or_else(|| self.closed())?;
+                    sender
+                        .send(Job { entry: None, reply })
+                        .map_err(|_| self.closed())?;
+                }
+                answer.await.map_err(|_| self.closed())?
+            }
         }
-        answer.await.map_err(|_| self.closed())?
     }
 
     /// The head of the last line written (the open head before any append).
     pub fn head(&self) -> ChainHead {
-        lock(&self.shared.head).clone()
+        match &self.mode {
+            Mode::Direct { direct, .. } => direct.head(),
+            Mode::Thread { .. } => lock(&self.shared.head).clone(),
+        }
     }
 
     /// The device id this sink chains under.
@@ -366,11 +580,29 @@ impl FileSink {
     /// Stops accepting entries, lets the writer finish every entry already queued, and waits
     /// until it has stopped. Later `append` calls fail with [`AuditError::Closed`].
     pub async fn close(&self) {
-        drop(lock(&self.tx).take());
-        let mut stopped = self.stopped.clone();
-        // An error means the writer is gone already (its sender was dropped), which is the
-        // state we are waiting for.
-        let _ = stopped.wait_for(|s| *s).await;
+        match &self.mode {
+            Mode::Thread { tx, stopped } => {
+                drop(lock(tx).take());
+                let mut stopped = stopped.clone();
+                // An error means the writer is gone already (its sender was dropped), which
+                // is the state we are waiting for.
+                let _ = stopped.wait_for(|s| *s).await;
+            }
+            Mode::Direct {
+                direct,
+                stop,
+                syncer,
+            } => {
+                lock(&direct.state).file = None;
+                drop(lock(stop).take());
+                let handle = lock(syncer).take();
+                if let Some(handle) = handle {
+                    // The syncer's last act is the final sync; a panic there has nothing left
+                    // to report to.
+                    let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+                }
+            }
+        }
     }
 
     fn closed(&self) -> AuditError {
@@ -378,6 +610,24 @@ impl FileSink {
             device: self.device.clone(),
         }
     }
+}
+
+/// The cheap checks of an entry serialized by the caller: an object, and (in debug builds, which
+/// parse it) no `hush_chain` key at its top level.
+fn check_serialized(bytes: &[u8]) -> Result<(), AuditError> {
+    if bytes.first() != Some(&b'{') || bytes.last() != Some(&b'}') {
+        return Err(AuditError::NotAnObject {
+            kind: "text that is not an object",
+        });
+    }
+    #[cfg(debug_assertions)]
+    {
+        let v: Value = serde_json::from_slice(bytes).map_err(AuditError::Encode)?;
+        if v.get(CHAIN_FIELD).is_some() {
+            return Err(AuditError::ReservedField);
+        }
+    }
+    Ok(())
 }
 
 fn json_kind(v: &Value) -> &'static str {

@@ -23,6 +23,8 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "listener",
     "seal",
     "disable_mlock",
+    "disable_cache",
+    "cache_size",
     "default_lease_ttl",
     "max_lease_ttl",
     "api_addr",
@@ -35,7 +37,6 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
 /// Each occurrence adds an entry to [`ServerConfig::warnings`].
 pub const IGNORED_TOP_LEVEL_KEYS: &[&str] = &[
     "cluster_addr",
-    "disable_cache",
     "disable_clustering",
     "log_file",
     "log_format",
@@ -108,6 +109,11 @@ pub struct ServerConfig {
     pub seal: Option<SealConfig>,
     /// `disable_mlock`: do not lock memory pages holding key material.
     pub disable_mlock: bool,
+    /// `disable_cache`: do not keep recently read storage entries (still encrypted) in memory.
+    pub disable_cache: bool,
+    /// `cache_size`: how many storage entries the read cache holds (Vault's default, 131072,
+    /// when unset).
+    pub cache_size: Option<u64>,
     /// `default_lease_ttl`: TTL given to tokens and leases that ask for none.
     pub default_lease_ttl: Option<Duration>,
     /// `max_lease_ttl`: upper bound for any TTL.
@@ -406,6 +412,8 @@ struct FileConfig {
     /// `Some(None)` is an explicit `seal "shamir"`, which replaces an earlier static seal.
     seal: Option<Option<SealConfig>>,
     disable_mlock: Option<bool>,
+    disable_cache: Option<bool>,
+    cache_size: Option<u64>,
     default_lease_ttl: Option<Duration>,
     max_lease_ttl: Option<Duration>,
     api_addr: Option<String>,
@@ -431,6 +439,8 @@ impl Merger {
             listeners,
             seal,
             disable_mlock,
+            disable_cache,
+            cache_size,
             default_lease_ttl,
             max_lease_ttl,
             api_addr,
@@ -452,6 +462,12 @@ impl Merger {
         }
         if let Some(v) = disable_mlock {
             c.disable_mlock = v;
+        }
+        if let Some(v) = disable_cache {
+            c.disable_cache = v;
+        }
+        if cache_size.is_some() {
+            c.cache_size = cache_size;
         }
         if let Some(v) = default_lease_ttl {
             c.default_lease_ttl = Some(v);
@@ -678,6 +694,14 @@ fn interpret(raw: &Raw, file: &str) -> Result<FileConfig, ConfigError> {
             "disable_mlock" => {
                 scope.once(&mut seen, key)?;
                 out.disable_mlock = Some(bool_value(&scope, key, value)?);
+            }
+            "disable_cache" => {
+                scope.once(&mut seen, key)?;
+                out.disable_cache = Some(bool_value(&scope, key, value)?);
+            }
+            "cache_size" => {
+                scope.once(&mut seen, key)?;
+                out.cache_size = Some(count_value(&scope, key, value)?);
             }
             "ui" => {
                 scope.once(&mut seen, key)?;
@@ -1148,6 +1172,21 @@ fn bool_value(scope: &Scope<'_>, key: &str, value: &Raw) -> Result<bool, ConfigE
             Some(0) => Ok(false),
             _ => Err(scope.invalid(key, format!("{ACCEPTED}, found {n}"))),
         },
+        other => Err(scope.invalid(key, format!("{ACCEPTED}, found {}", other.kind()))),
+    }
+}
+
+/// A count written as a number or as a string of digits (Vault's configs use both).
+fn count_value(scope: &Scope<'_>, key: &str, value: &Raw) -> Result<u64, ConfigError> {
+    const ACCEPTED: &str = "expected a whole number such as 131072";
+    match value {
+        Raw::Number(n) => n
+            .as_u64()
+            .ok_or_else(|| scope.invalid(key, format!("{ACCEPTED}, found {n}"))),
+        Raw::String(s) => s
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| scope.invalid(key, format!("{ACCEPTED}, found {s:?}"))),
         other => Err(scope.invalid(key, format!("{ACCEPTED}, found {}", other.kind()))),
     }
 }

@@ -100,6 +100,8 @@ fn expected_full() -> ServerConfig {
             previous_key: Some("file:///etc/hush/old-seal.key".to_string()),
         }),
         disable_mlock: true,
+        disable_cache: false,
+        cache_size: None,
         default_lease_ttl: Some(Duration::from_secs(768 * 3600)),
         max_lease_ttl: Some(Duration::from_secs(8_760_000)),
         api_addr: Some("https://hush.example.com:8201".to_string()),
@@ -656,6 +658,7 @@ fn ignored_vault_keys_load_with_warnings() {
     let text = r#"
 cluster_addr  = "https://10.0.0.1:8201"
 disable_cache = true
+cache_size    = "5000"
 pid_file      = "/run/vault.pid"
 telemetry {
   prometheus_retention_time = "30s"
@@ -676,7 +679,6 @@ listener "tcp" {
     let all = config.warnings.join("\n");
     for key in [
         "cluster_addr",
-        "disable_cache",
         "pid_file",
         "telemetry",
         "cluster_address",
@@ -692,7 +694,9 @@ listener "tcp" {
             "listener \"tcp\" at 127.0.0.1:8200",
         ],
     );
-    assert_eq!(config.warnings.len(), 7, "{all}");
+    assert_eq!(config.warnings.len(), 6, "{all}");
+    assert!(config.disable_cache);
+    assert_eq!(config.cache_size, Some(5000));
 
     let json = parse(
         r#"{"telemetry": {"statsd_address": "x"}, "log_format": "json", "listener": {"tcp": {"tls_disable": true, "proxy_protocol_behavior": "use_always"}}}"#,
@@ -1151,4 +1155,17 @@ fn loading_directories_and_missing_files() {
         ServerConfig::load_files(&[]),
         Err(ConfigError::NoFiles)
     ));
+}
+
+#[test]
+fn cache_size_must_be_a_whole_number() {
+    for bad in [
+        "cache_size = -1",
+        "cache_size = \"lots\"",
+        "cache_size = true",
+    ] {
+        let text = format!("{bad}\nlistener \"tcp\" {{\n  address = \"127.0.0.1:8200\"\n  tls_disable = true\n}}\n");
+        let message = error(&text, "cache.hcl");
+        assert_mentions(&message, &["cache_size", "whole number", "cache.hcl"]);
+    }
 }

@@ -142,7 +142,7 @@ impl AuditBroker {
 // ---------------------------------------------------------------------------------------------
 // The file audit device and the `sys/audit*` endpoints.
 
-use hush_audit::{ChainHead, FileSink, HmacOptions, Salt, SyncPolicy};
+use hush_audit::{ChainHead, FileSink, HmacOptions, Hmacd, HmacdData, Salt, SyncPolicy};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -187,7 +187,21 @@ pub struct FileDevice {
     sink: FileSink,
     salt: Salt,
     opts: HmacOptions,
+    /// The HMAC'd token and accessor by token hash: each request logs them four times
+    /// (request and response, `auth` and `request` blocks), and a client reuses its token.
+    /// Only HMACs are kept, keyed by the token store's salted hash: no plaintext token.
+    token_hmacs: parking_lot::Mutex<std::collections::HashMap<String, Arc<TokenHmacs>>>,
 }
+
+/// The token and accessor of one token as a device logs them.
+struct TokenHmacs {
+    token: String,
+    accessor: String,
+}
+
+/// Bounds [`FileDevice::token_hmacs`]; it is cleared when full (a cache refilled in one
+/// request per token).
+const TOKEN_HMACS_MAX: usize = 4096;
 
 impl FileDevice {
     /// The chain head of the log written so far.
@@ -205,55 +219,202 @@ impl FileDevice {
         self.salt.hmac(input)
     }
 
-    async fn write(&self, mut entry: Value) -> std::result::Result<(), String> {
-        hush_audit::hmac_entry(&mut entry, &self.salt, &self.opts);
+    /// The salt to HMAC with, or `None` when the device logs raw values.
+    fn salt(&self) -> Option<&Salt> {
+        (!self.opts.log_raw).then_some(&self.salt)
+    }
+
+    async fn write(&self, entry: &EntryOut<'_>) -> std::result::Result<(), String> {
+        let mut bytes = Vec::with_capacity(1024);
+        serde_json::to_writer(&mut bytes, entry).map_err(|e| e.to_string())?;
         self.sink
-            .append(entry)
+            .append_serialized(bytes)
             .await
             .map(|_| ())
             .map_err(|e| e.to_string())
+    }
+
+    /// The token and accessor of this request as this device logs them (HMAC'd unless the
+    /// device logs raw values); `None` without a token.
+    fn token_hmacs(&self, req: &Request, token: Option<&TokenEntry>) -> Option<Arc<TokenHmacs>> {
+        let t = token?;
+        let plain = req.token.as_deref().unwrap_or("");
+        let Some(salt) = self.salt() else {
+            return Some(Arc::new(TokenHmacs {
+                token: plain.to_owned(),
+                accessor: t.accessor.clone(),
+            }));
+        };
+        if let Some(hit) = self.token_hmacs.lock().get(&t.id_hash) {
+            return Some(Arc::clone(hit));
+        }
+        let hm = |value: &str, on: bool| {
+            if on && !value.is_empty() {
+                salt.hmac(value)
+            } else {
+                value.to_owned()
+            }
+        };
+        let fresh = Arc::new(TokenHmacs {
+            token: hm(plain, true),
+            accessor: hm(&t.accessor, self.opts.hmac_accessor),
+        });
+        // Only what was computed from the token itself may stand for the token later.
+        if !plain.is_empty() {
+            let mut memo = self.token_hmacs.lock();
+            if memo.len() >= TOKEN_HMACS_MAX {
+                memo.clear();
+            }
+            memo.insert(t.id_hash.clone(), Arc::clone(&fresh));
+        }
+        Some(fresh)
+    }
+
+    fn auth_out<'a>(
+        &'a self,
+        token: Option<&'a TokenEntry>,
+        hm: Option<&'a TokenHmacs>,
+    ) -> Option<AuthOut<'a>> {
+        let t = token?;
+        let hm = hm?;
+        Some(AuthOut {
+            client_token: Hmacd {
+                value: &hm.token,
+                salt: None,
+            },
+            accessor: Hmacd {
+                value: &hm.accessor,
+                salt: None,
+            },
+            display_name: &t.display_name,
+            policies: &t.policies,
+            token_policies: &t.policies,
+            metadata: (!t.meta.is_empty()).then_some(&t.meta),
+            entity_id: "",
+            token_type: &t.token_type,
+            token_ttl: t.creation_ttl,
+            token_issue_time: crate::sys::rfc3339(t.creation_time),
+        })
+    }
+
+    fn request_out<'a>(&'a self, req: &'a Request, hm: Option<&'a TokenHmacs>) -> RequestOut<'a> {
+        let salt = self.salt();
+        let (point, kind, accessor) = mount_fields(req);
+        // Without a token entry, a token the request carried (unknown or invalid) is still
+        // logged HMAC'd; there is no accessor.
+        let client_token = match hm {
+            Some(hm) => Hmacd {
+                value: &hm.token,
+                salt: None,
+            },
+            None => Hmacd {
+                value: req.token.as_deref().unwrap_or(""),
+                salt,
+            },
+        };
+        RequestOut {
+            id: &req.id,
+            operation: req.operation.as_str(),
+            mount_point: point,
+            mount_type: kind,
+            mount_accessor: accessor,
+            client_token,
+            client_token_accessor: Hmacd {
+                value: hm.map(|h| h.accessor.as_str()).unwrap_or(""),
+                salt: None,
+            },
+            namespace: Namespace { id: "root" },
+            path: &req.path,
+            data: (!req.data.is_empty()).then_some(HmacdData {
+                data: &req.data,
+                salt,
+                skip: &self.opts.non_hmac_request_keys,
+            }),
+            remote_address: req.client_addr.map(|a| a.to_string()).unwrap_or_default(),
+            wrap_ttl: req.wrap_ttl.map(|d| d.as_secs()).unwrap_or(0),
+            headers: Empty {},
+        }
+    }
+}
+
+/// A Vault-format audit entry, serialized straight to its line: HMAC'd values are computed
+/// while writing, so nothing the request or response carries is copied.
+#[derive(Serialize)]
+struct EntryOut<'a> {
+    time: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    auth: Option<AuthOut<'a>>,
+    request: RequestOut<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response: Option<ResponseOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct AuthOut<'a> {
+    client_token: Hmacd<'a>,
+    accessor: Hmacd<'a>,
+    display_name: &'a str,
+    policies: &'a [String],
+    token_policies: &'a [String],
+    metadata: Option<&'a Map<String, Value>>,
+    entity_id: &'static str,
+    token_type: &'a str,
+    token_ttl: u64,
+    token_issue_time: String,
+}
+
+#[derive(Serialize)]
+struct RequestOut<'a> {
+    id: &'a str,
+    operation: &'static str,
+    mount_point: &'a str,
+    mount_type: &'a str,
+    mount_accessor: &'a str,
+    client_token: Hmacd<'a>,
+    client_token_accessor: Hmacd<'a>,
+    namespace: Namespace,
+    path: &'a str,
+    data: Option<HmacdData<'a>>,
+    remote_address: String,
+    wrap_ttl: u64,
+    headers: Empty,
+}
+
+#[derive(Serialize)]
+struct ResponseOut<'a> {
+    mount_point: &'a str,
+    mount_type: &'a str,
+    mount_accessor: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<HmacdData<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warnings: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status_code: Option<u16>,
+}
+
+#[derive(Serialize)]
+struct Namespace {
+    id: &'static str,
+}
+
+#[derive(Serialize)]
+struct Empty {}
+
+fn mount_fields(req: &Request) -> (&str, &str, &str) {
+    match &req.mount {
+        Some(m) => (&m.point, &m.kind, &m.accessor),
+        None => ("", "", ""),
     }
 }
 
 fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
-}
-
-fn auth_json(token: Option<&TokenEntry>, client_token: Option<&str>) -> Value {
-    match token {
-        None => Value::Null,
-        Some(t) => json!({
-            "client_token": client_token.unwrap_or(""),
-            "accessor": t.accessor,
-            "display_name": t.display_name,
-            "policies": t.policies,
-            "token_policies": t.policies,
-            "metadata": if t.meta.is_empty() { Value::Null } else { Value::Object(t.meta.clone()) },
-            "entity_id": "",
-            "token_type": t.token_type,
-            "token_ttl": t.creation_ttl,
-            "token_issue_time": crate::sys::rfc3339(t.creation_time),
-        }),
-    }
-}
-
-fn request_json(req: &Request, token: Option<&TokenEntry>) -> Value {
-    let mount = req.mount.clone().unwrap_or_default();
-    json!({
-        "id": req.id,
-        "operation": req.operation.as_str(),
-        "mount_point": mount.point,
-        "mount_type": mount.kind,
-        "mount_accessor": mount.accessor,
-        "client_token": req.token.clone().unwrap_or_default(),
-        "client_token_accessor": token.map(|t| t.accessor.clone()).unwrap_or_default(),
-        "namespace": {"id": "root"},
-        "path": req.path,
-        "data": if req.data.is_empty() { Value::Null } else { Value::Object(req.data.clone()) },
-        "remote_address": req.client_addr.map(|a| a.to_string()).unwrap_or_default(),
-        "wrap_ttl": req.wrap_ttl.map(|d| d.as_secs()).unwrap_or(0),
-        "headers": {},
-    })
 }
 
 fn error_text(e: &CoreError) -> String {
@@ -277,16 +438,16 @@ impl AuditDevice for FileDevice {
         token: Option<&TokenEntry>,
         error: Option<&CoreError>,
     ) -> std::result::Result<(), String> {
-        let mut entry = json!({
-            "time": now_rfc3339(),
-            "type": "request",
-            "auth": auth_json(token, req.token.as_deref()),
-            "request": request_json(req, token),
-        });
-        if let (Some(e), Some(obj)) = (error, entry.as_object_mut()) {
-            obj.insert("error".into(), json!(error_text(e)));
-        }
-        self.write(entry).await
+        let hm = self.token_hmacs(req, token);
+        self.write(&EntryOut {
+            time: now_rfc3339(),
+            kind: "request",
+            auth: self.auth_out(token, hm.as_deref()),
+            request: self.request_out(req, hm.as_deref()),
+            response: None,
+            error: error.map(error_text),
+        })
+        .await
     }
 
     async fn log_response(
@@ -295,46 +456,48 @@ impl AuditDevice for FileDevice {
         token: Option<&TokenEntry>,
         result: &Result<Response>,
     ) -> std::result::Result<(), String> {
-        let mount = req.mount.clone().unwrap_or_default();
-        let mut response = json!({
-            "mount_point": mount.point,
-            "mount_type": mount.kind,
-            "mount_accessor": mount.accessor,
-        });
+        let salt = self.salt();
+        let (point, kind, accessor) = mount_fields(req);
+        let mut response = ResponseOut {
+            mount_point: point,
+            mount_type: kind,
+            mount_accessor: accessor,
+            data: None,
+            auth: None,
+            warnings: None,
+            status_code: None,
+        };
         let mut error = None;
         match result {
             Ok(r) => {
-                if let Some(obj) = response.as_object_mut() {
-                    if let Some(d) = &r.data {
-                        obj.insert("data".into(), Value::Object(d.clone()));
+                response.data = r.data.as_ref().map(|data| HmacdData {
+                    data,
+                    salt,
+                    skip: &self.opts.non_hmac_response_keys,
+                });
+                // Logins are rare next to reads: the Value detour keeps one HMAC rule for auth.
+                response.auth = r.auth.as_ref().map(|a| {
+                    let mut v = serde_json::to_value(a).unwrap_or(Value::Null);
+                    if let Some(salt) = salt {
+                        hush_audit::hmac_auth(Some(&mut v), salt, self.opts.hmac_accessor);
                     }
-                    if let Some(a) = &r.auth {
-                        obj.insert(
-                            "auth".into(),
-                            serde_json::to_value(a).unwrap_or(Value::Null),
-                        );
-                    }
-                    if !r.warnings.is_empty() {
-                        obj.insert("warnings".into(), json!(r.warnings));
-                    }
-                    if let Some(s) = r.status {
-                        obj.insert("status_code".into(), json!(s));
-                    }
-                }
+                    v
+                });
+                response.warnings = (!r.warnings.is_empty()).then_some(r.warnings.as_slice());
+                response.status_code = r.status;
             }
             Err(e) => error = Some(error_text(e)),
         }
-        let mut entry = json!({
-            "time": now_rfc3339(),
-            "type": "response",
-            "auth": auth_json(token, req.token.as_deref()),
-            "request": request_json(req, token),
-            "response": response,
-        });
-        if let (Some(e), Some(obj)) = (error, entry.as_object_mut()) {
-            obj.insert("error".into(), json!(e));
-        }
-        self.write(entry).await
+        let hm = self.token_hmacs(req, token);
+        self.write(&EntryOut {
+            time: now_rfc3339(),
+            kind: "response",
+            auth: self.auth_out(token, hm.as_deref()),
+            request: self.request_out(req, hm.as_deref()),
+            response: Some(response),
+            error,
+        })
+        .await
     }
 }
 
@@ -392,6 +555,7 @@ async fn open_device(un: &Unsealed, entry: AuditEntry) -> Result<Arc<FileDevice>
         ..HmacOptions::default()
     };
     let device = Arc::new(FileDevice {
+        token_hmacs: parking_lot::Mutex::new(std::collections::HashMap::new()),
         entry,
         sink,
         salt,

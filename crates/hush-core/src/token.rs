@@ -201,7 +201,8 @@ pub struct NewToken {
 /// The token store of one unsealed core.
 pub struct TokenStore {
     view: View,
-    salt: Vec<u8>,
+    /// The salt, prepared as an HMAC key once: every request hashes its token with it.
+    salt: hash::HmacKey,
     cache: RwLock<HashMap<String, Arc<TokenEntry>>>,
     /// Serializes use-count decrements so two requests cannot both spend the last use.
     uses: tokio::sync::Mutex<()>,
@@ -211,11 +212,11 @@ impl TokenStore {
     /// Opens the store under `view` (the barrier's `sys/token/`), creating its salt on first use.
     pub async fn open(view: View) -> Result<Self> {
         let salt = match view.get(SALT_KEY).await? {
-            Some(s) => s.to_vec(),
+            Some(s) => hash::HmacKey::new(&s),
             None => {
-                let s = hush_crypto::random_bytes(32)?;
+                let s = zeroize::Zeroizing::new(hush_crypto::random_bytes(32)?);
                 view.put(SALT_KEY, &s).await?;
-                s
+                hash::HmacKey::new(&s)
             }
         };
         Ok(TokenStore {
@@ -228,7 +229,7 @@ impl TokenStore {
 
     /// The salted hash under which a token is stored.
     pub fn hash_token(&self, token: &str) -> String {
-        hex::encode(hash::hmac_sha256(&self.salt, token.as_bytes()))
+        hex::encode(self.salt.sign(token.as_bytes()))
     }
 
     /// Creates a root token. `id` chooses the token (dev mode's `--dev-root-token-id`).

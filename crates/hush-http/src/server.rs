@@ -118,16 +118,23 @@ fn open_storage(
     if opts.dev {
         return Ok((Arc::new(MemoryBackend::new()), "inmem".into()));
     }
+    // Vault's `disable_cache` / `cache_size`: the cache holds entries as stored (encrypted).
+    let cache = (!cfg.disable_cache).then(|| {
+        cfg.cache_size
+            .map_or(hush_storage::cache::DEFAULT_ENTRIES, |n| {
+                usize::try_from(n).unwrap_or(usize::MAX)
+            })
+    });
     match &cfg.storage {
         Some(StorageConfig::Inmem) => Ok((Arc::new(MemoryBackend::new()), "inmem".into())),
         Some(StorageConfig::Sqlite { path }) => {
-            let b = SqliteBackend::open(path)?;
+            let b = SqliteBackend::open_with_cache(path, cache)?;
             Ok((Arc::new(b), format!("sqlite ({})", path.display())))
         }
         None => {
             let dir = opts.data_dir.clone().unwrap_or_else(default_data_dir);
             let path = dir.join("hush.db");
-            let b = SqliteBackend::open(&path)?;
+            let b = SqliteBackend::open_with_cache(&path, cache)?;
             Ok((Arc::new(b), format!("sqlite ({})", path.display())))
         }
     }

@@ -22,11 +22,13 @@ mod writer;
 use std::fmt;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
+use crate::cache::{Lookup, ReadCache};
 use crate::list::{self, Entry, Names};
 use crate::{validate_key, validate_prefix, Backend, Op, Result, StorageError};
 use writer::Writer;
@@ -63,6 +65,8 @@ pub struct SqliteBackend {
     // process lock released.
     readers: ReaderPool,
     writer: Writer,
+    /// Shared with the writer thread, which invalidates what it commits.
+    cache: Option<Arc<ReadCache>>,
     _lock: File,
 }
 
@@ -74,6 +78,12 @@ impl SqliteBackend {
     /// the directory, SQLite recovery after a crash): call it at start-up or
     /// from a blocking context.
     pub fn open(path: &Path) -> Result<Self> {
+        Self::open_with_cache(path, Some(crate::cache::DEFAULT_ENTRIES))
+    }
+
+    /// [`SqliteBackend::open`] with a read cache of `cache_entries` entries (`None`: no cache).
+    /// The cache is sound because the lock makes this backend the file's only writer.
+    pub fn open_with_cache(path: &Path, cache_entries: Option<usize>) -> Result<Self> {
         let dir = match path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
             _ => Path::new("."),
@@ -87,7 +97,8 @@ impl SqliteBackend {
         }
 
         let conn = open_writer(path)?;
-        let writer = Writer::spawn(conn).map_err(|source| StorageError::Io {
+        let cache = cache_entries.map(|n| Arc::new(ReadCache::new(n)));
+        let writer = Writer::spawn(conn, cache.clone()).map_err(|source| StorageError::Io {
             action: "start the storage writer thread for",
             path: path.to_owned(),
             source,
@@ -100,6 +111,7 @@ impl SqliteBackend {
                 idle: Mutex::new(Vec::new()),
             },
             writer,
+            cache,
             _lock: lock,
         })
     }
@@ -268,11 +280,20 @@ impl Backend for SqliteBackend {
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         validate_key(key)?;
-        self.readers.with("reading a key", |conn| {
+        let ticket = match self.cache.as_deref().map(|c| c.lookup(key)) {
+            Some(Lookup::Hit(value)) => return Ok(value),
+            Some(Lookup::Miss(ticket)) => Some(ticket),
+            None => None,
+        };
+        let value = self.readers.with("reading a key", |conn| {
             conn.prepare_cached(GET_SQL)?
                 .query_row([key], |row| row.get(0))
                 .optional()
-        })
+        })?;
+        if let (Some(cache), Some(ticket)) = (self.cache.as_deref(), ticket) {
+            cache.fill(ticket, key, &value);
+        }
+        Ok(value)
     }
 
     async fn put(&self, key: &str, value: Vec<u8>) -> Result<()> {

@@ -28,6 +28,11 @@ use commands::{
     with_client, UsageError, EXIT_USAGE,
 };
 
+// glibc's allocator serializes concurrent requests on its arena locks and fragments under the
+// server's many short-lived allocations; mimalloc keeps per-thread heaps.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Vault's exit code for `status` on a sealed server, which scripts test for.
 const EXIT_SEALED: u8 = 2;
 

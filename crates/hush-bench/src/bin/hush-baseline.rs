@@ -5,6 +5,10 @@ use anyhow::Context;
 use clap::Parser;
 use tokio::sync::watch;
 
+// The same allocator as `hush server`, so L and R differ only by what hush does per request.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Serve the bare-stack baseline endpoint for scripts/bench.
 #[derive(Parser)]
 #[command(version)]

@@ -21,6 +21,7 @@ use std::thread::{self, JoinHandle};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use crate::cache::ReadCache;
 use crate::{Op, Result, StorageError};
 
 /// Most requests committed in one transaction. Bounds the latency a batch adds
@@ -46,11 +47,11 @@ pub(super) struct Writer {
 
 impl Writer {
     /// Starts the writer thread, which takes ownership of `conn`.
-    pub(super) fn spawn(conn: Connection) -> std::io::Result<Self> {
+    pub(super) fn spawn(conn: Connection, cache: Option<Arc<ReadCache>>) -> std::io::Result<Self> {
         let (queue, requests) = mpsc::channel();
         let thread = thread::Builder::new()
             .name("hush-storage-writer".into())
-            .spawn(move || run(conn, requests))?;
+            .spawn(move || run(conn, requests, cache))?;
         Ok(Writer {
             queue: Some(queue),
             thread: Some(thread),
@@ -85,7 +86,7 @@ impl Drop for Writer {
     }
 }
 
-fn run(conn: Connection, requests: mpsc::Receiver<Request>) {
+fn run(conn: Connection, requests: mpsc::Receiver<Request>, cache: Option<Arc<ReadCache>>) {
     let mut batch: Vec<Request> = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = requests.recv() {
         batch.push(first);
@@ -96,7 +97,15 @@ fn run(conn: Connection, requests: mpsc::Receiver<Request>) {
             }
         }
         let ops: Vec<&[Op]> = batch.iter().map(|r| r.ops.as_slice()).collect();
+        let keys = || ops.iter().flat_map(|o| o.iter()).map(Op::key);
+        if let Some(cache) = &cache {
+            cache.begin_write(keys());
+        }
         let outcomes = commit_batch(&conn, &ops);
+        if let Some(cache) = &cache {
+            // Before anyone is answered, so an acknowledged write is never read stale.
+            cache.end_write(keys());
+        }
         tracing::debug!(requests = batch.len(), "storage group commit");
         for (request, outcome) in batch.drain(..).zip(outcomes) {
             // The caller may have stopped waiting; its write happened anyway.
