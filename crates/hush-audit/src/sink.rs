@@ -496,7 +496,7 @@ impl FileSink {
             return Err(AuditError::ReservedField);
         }
         let bytes = serde_json::to_vec(&entry).map_err(AuditError::Encode)?;
-        self.append_serialized(bytes).await
+        self.push(bytes).await
     }
 
     /// [`FileSink::append`] for an entry the caller serialized itself (compact JSON of an
@@ -505,6 +505,11 @@ impl FileSink {
     /// [`AuditError::ReservedField`] before it is written.
     pub async fn append_serialized(&self, bytes: Vec<u8>) -> Result<ChainHead, AuditError> {
         check_serialized(&bytes)?;
+        self.push(bytes).await
+    }
+
+    /// Appends an entry already checked to be a serialized object without the chain field.
+    async fn push(&self, bytes: Vec<u8>) -> Result<ChainHead, AuditError> {
         match &self.mode {
             Mode::Direct { direct, .. } => direct.append(&bytes, &self.shared),
             Mode::Thread { tx, .. } => {

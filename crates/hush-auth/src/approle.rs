@@ -43,7 +43,7 @@ use zeroize::Zeroizing;
 use crate::fields::{
     check_login_cidrs, cidrs_subset, display_name, has, list_response, no_handler, not_found,
     now_nanos, opt_bool, opt_cidrs, opt_str, opt_string_map, opt_ttl, opt_u64, random_uuid,
-    rfc3339_nanos, unsupported,
+    rfc3339_nanos, role_key, unsupported,
 };
 use crate::token_fields::TokenFields;
 
@@ -207,10 +207,6 @@ impl Salt {
 }
 
 const SALT_KEY: &str = "salt";
-
-fn role_key(name: &str) -> String {
-    format!("role/{name}")
-}
 
 fn to_bytes<T: Serialize>(v: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(v)

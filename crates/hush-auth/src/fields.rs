@@ -5,9 +5,11 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use hush_core::engine::MountEntry;
+use hush_core::engine::{EngineRequest, MountEntry};
 use hush_core::error::{CoreError, Result};
-use hush_core::logical::Response;
+use hush_core::logical::{Operation, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 /// Whether the request carries `field` with a non-null value.
@@ -256,6 +258,51 @@ pub(crate) fn no_handler(mount: &MountEntry, path: &str, known: &str) -> CoreErr
         "no handler for route \"{}{path}\": this auth method serves {known}",
         mount_route(mount)
     ))
+}
+
+/// The storage key of a role under a method's view.
+pub(crate) fn role_key(name: &str) -> String {
+    format!("role/{name}")
+}
+
+/// Read, create/update and delete of `role/<name>` for a method whose roles are stored as JSON:
+/// `data` renders a role for a read, `apply` merges the request's fields into the stored role
+/// (or a new one) and validates the result.
+pub(crate) async fn role_crud<R: Serialize + DeserializeOwned>(
+    req: &EngineRequest<'_>,
+    path: &str,
+    name: &str,
+    data: fn(&R) -> Map<String, Value>,
+    apply: fn(Option<R>, &Map<String, Value>) -> Result<R>,
+) -> Result<Response> {
+    check_name("role", name)?;
+    let key = role_key(name);
+    match req.operation {
+        Operation::Read => match req.view.get_json::<R>(&key).await? {
+            Some(r) => Ok(Response::data(data(&r))),
+            None => Ok(not_found()),
+        },
+        Operation::Create | Operation::Update => {
+            let existing = req.view.get_json::<R>(&key).await?;
+            let role = apply(existing, req.data)?;
+            req.view.put_json(&key, &role).await?;
+            Ok(Response::no_content())
+        }
+        Operation::Delete => {
+            req.view.delete(&key).await?;
+            Ok(Response::no_content())
+        }
+        _ => Err(unsupported(req.mount, path, "GET, POST/PUT and DELETE")),
+    }
+}
+
+/// `LogicalBackend::exists` for methods whose only existence-checked paths are `role/<name>`.
+pub(crate) async fn role_exists(req: &EngineRequest<'_>) -> Result<bool> {
+    let path = req.path.trim_end_matches('/');
+    match path.strip_prefix("role/") {
+        Some(name) if !name.contains('/') => Ok(req.view.get(&role_key(name)).await?.is_some()),
+        _ => Ok(true),
+    }
 }
 
 /// Unix time now, in nanoseconds.

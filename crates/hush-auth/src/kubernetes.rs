@@ -31,8 +31,8 @@ use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
 
 use crate::fields::{
-    check_login_cidrs, check_name, display_name, list_response, mount_route, no_handler, not_found,
-    opt_bool, opt_list, opt_str, unsupported,
+    check_login_cidrs, display_name, list_response, mount_route, no_handler, not_found, opt_bool,
+    opt_list, opt_str, role_crud, role_exists, role_key, unsupported,
 };
 use crate::http::{chain, check_ca_pem, Clients, HttpError};
 use crate::token_fields::TokenFields;
@@ -131,10 +131,6 @@ impl KubernetesBackend {
 }
 
 const CONFIG_KEY: &str = "config";
-
-fn role_key(name: &str) -> String {
-    format!("role/{name}")
-}
 
 fn base_url(host: &str) -> String {
     let host = host.trim().trim_end_matches('/');
@@ -605,32 +601,11 @@ impl LogicalBackend for KubernetesBackend {
         let Some(name) = path.strip_prefix("role/") else {
             return Err(no_handler(req.mount, path, KNOWN));
         };
-        check_name("role", name)?;
-        match op {
-            Operation::Read => match req.view.get_json::<KubernetesRole>(&role_key(name)).await? {
-                Some(r) => Ok(Response::data(role_data(&r))),
-                None => Ok(not_found()),
-            },
-            Operation::Create | Operation::Update => {
-                let existing = req.view.get_json::<KubernetesRole>(&role_key(name)).await?;
-                let role = apply_role(existing, req.data)?;
-                req.view.put_json(&role_key(name), &role).await?;
-                Ok(Response::no_content())
-            }
-            Operation::Delete => {
-                req.view.delete(&role_key(name)).await?;
-                Ok(Response::no_content())
-            }
-            _ => Err(unsupported(req.mount, path, "GET, POST/PUT and DELETE")),
-        }
+        role_crud::<KubernetesRole>(req, path, name, role_data, apply_role).await
     }
 
     async fn exists(&self, req: &EngineRequest<'_>) -> Result<bool> {
-        let path = req.path.trim_end_matches('/');
-        match path.strip_prefix("role/") {
-            Some(name) if !name.contains('/') => Ok(req.view.get(&role_key(name)).await?.is_some()),
-            _ => Ok(true),
-        }
+        role_exists(req).await
     }
 
     fn is_unauthenticated(&self, path: &str) -> bool {

@@ -173,28 +173,31 @@ fn parse_bool(name: &str, value: &str) -> Result<bool, ClientError> {
 /// Parses `30`, `30s`, `500ms`, `2m` or `1h`; zero is rejected because it would make every
 /// request fail at once.
 fn parse_timeout(name: &str, value: &str) -> Result<Duration, ClientError> {
-    let invalid = || ClientError::InvalidEnv {
+    parse_positive_duration(value).ok_or_else(|| ClientError::InvalidEnv {
         name: name.to_owned(),
         value: value.to_owned(),
         expected: "a positive duration such as 60, 60s, 500ms, 2m or 1h".to_owned(),
-    };
-    let text = value.trim();
+    })
+}
+
+/// A client-side duration: `250ms`, `30s`, `5m`, `1h`, or a bare number of seconds. `None` for
+/// anything else, for zero (a zero timeout or interval is never what was meant) and on
+/// overflow; callers word the error for where the value came from.
+pub fn parse_positive_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
     let digits_end = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(digits_end);
-    let number: u64 = number.parse().map_err(|_| invalid())?;
+    let number: u64 = number.parse().ok()?;
     let duration = match unit {
         "" | "s" => Duration::from_secs(number),
         "ms" => Duration::from_millis(number),
-        "m" => Duration::from_secs(number.checked_mul(60).ok_or_else(invalid)?),
-        "h" => Duration::from_secs(number.checked_mul(3600).ok_or_else(invalid)?),
-        _ => return Err(invalid()),
+        "m" => Duration::from_secs(number.checked_mul(60)?),
+        "h" => Duration::from_secs(number.checked_mul(3600)?),
+        _ => return None,
     };
-    if duration.is_zero() {
-        return Err(invalid());
-    }
-    Ok(duration)
+    (!duration.is_zero()).then_some(duration)
 }
 
 #[cfg(test)]

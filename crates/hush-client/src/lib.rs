@@ -22,7 +22,9 @@ mod sys;
 mod token_helper;
 
 pub use client::{list_method, Client};
-pub use config::{ClientConfig, DEFAULT_ADDRESS, DEFAULT_TIMEOUT, TOKEN_FILE_NAME};
+pub use config::{
+    parse_positive_duration, ClientConfig, DEFAULT_ADDRESS, DEFAULT_TIMEOUT, TOKEN_FILE_NAME,
+};
 pub use error::ClientError;
 /// HTTP methods for [`Client::request`]; use [`list_method`] for Vault's `LIST`.
 pub use reqwest::Method;

@@ -701,7 +701,14 @@ fn interpret(raw: &Raw, file: &str) -> Result<FileConfig, ConfigError> {
             }
             "cache_size" => {
                 scope.once(&mut seen, key)?;
-                out.cache_size = Some(count_value(&scope, key, value)?);
+                let n = count_value(&scope, key, value)?;
+                if n == 0 {
+                    return Err(scope.invalid(
+                        key,
+                        "must be at least 1; to turn the read cache off, set disable_cache = true",
+                    ));
+                }
+                out.cache_size = Some(n);
             }
             "ui" => {
                 scope.once(&mut seen, key)?;

@@ -1168,4 +1168,9 @@ fn cache_size_must_be_a_whole_number() {
         let message = error(&text, "cache.hcl");
         assert_mentions(&message, &["cache_size", "whole number", "cache.hcl"]);
     }
+    let message = error(
+        "cache_size = 0\nlistener \"tcp\" {\n  address = \"127.0.0.1:8200\"\n  tls_disable = true\n}\n",
+        "cache.hcl",
+    );
+    assert_mentions(&message, &["cache_size", "disable_cache = true"]);
 }

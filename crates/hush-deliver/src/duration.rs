@@ -8,26 +8,9 @@ use std::time::Duration;
 /// would skip the graceful stop altogether. Used as a clap `value_parser`, so the error text is
 /// shown next to the option name.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let invalid = || {
+    hush_client::parse_positive_duration(text).ok_or_else(|| {
         format!("\"{text}\" is not a duration: use a positive number with ms, s, m or h (e.g. 30s)")
-    };
-    let text = text.trim();
-    let digits_end = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(digits_end);
-    let number: u64 = number.parse().map_err(|_| invalid())?;
-    let duration = match unit {
-        "" | "s" => Duration::from_secs(number),
-        "ms" => Duration::from_millis(number),
-        "m" => Duration::from_secs(number.checked_mul(60).ok_or_else(invalid)?),
-        "h" => Duration::from_secs(number.checked_mul(3600).ok_or_else(invalid)?),
-        _ => return Err(invalid()),
-    };
-    if duration.is_zero() {
-        return Err(invalid());
-    }
-    Ok(duration)
+    })
 }
 
 #[cfg(test)]

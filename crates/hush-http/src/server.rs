@@ -121,7 +121,7 @@ fn open_storage(
     // Vault's `disable_cache` / `cache_size`: the cache holds entries as stored (encrypted).
     let cache = (!cfg.disable_cache).then(|| {
         cfg.cache_size
-            .map_or(hush_storage::cache::DEFAULT_ENTRIES, |n| {
+            .map_or(hush_storage::DEFAULT_CACHE_ENTRIES, |n| {
                 usize::try_from(n).unwrap_or(usize::MAX)
             })
     });

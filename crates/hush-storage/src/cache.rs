@@ -33,14 +33,14 @@ struct Shard {
 }
 
 /// A sharded map from storage key to the stored (encrypted) value.
-pub struct ReadCache {
+pub(crate) struct ReadCache {
     shards: Box<[Mutex<Shard>]>,
     hasher: RandomState,
     per_shard: usize,
 }
 
 /// What [`ReadCache::lookup`] found.
-pub enum Lookup {
+pub(crate) enum Lookup {
     /// The cached result of reading the key.
     Hit(Slot),
     /// Not cached; pass the ticket to [`ReadCache::fill`] with what the database said.
@@ -48,14 +48,14 @@ pub enum Lookup {
 }
 
 /// Remembers which shard generation a missed read started at.
-pub struct Ticket {
+pub(crate) struct Ticket {
     shard: usize,
     generation: u64,
 }
 
 impl ReadCache {
     /// A cache of at most about `entries` entries (at least one per shard).
-    pub fn new(entries: usize) -> Self {
+    pub(crate) fn new(entries: usize) -> Self {
         let per_shard = entries.div_ceil(SHARDS).max(1);
         let shards = (0..SHARDS)
             .map(|_| {
@@ -84,7 +84,7 @@ impl ReadCache {
     }
 
     /// The cached result for `key`, or a ticket to fill it after reading the database.
-    pub fn lookup(&self, key: &str) -> Lookup {
+    pub(crate) fn lookup(&self, key: &str) -> Lookup {
         let index = self.shard_of(key);
         let shard = self.shard(index).lock();
         match shard.map.get(key) {
@@ -98,7 +98,7 @@ impl ReadCache {
 
     /// Stores what the database returned for `key`, unless a write to the shard committed
     /// since the ticket was taken.
-    pub fn fill(&self, ticket: Ticket, key: &str, value: &Slot) {
+    pub(crate) fn fill(&self, ticket: Ticket, key: &str, value: &Slot) {
         let mut shard = self.shard(ticket.shard).lock();
         if shard.pending > 0 || shard.generation != ticket.generation {
             return;
@@ -117,7 +117,7 @@ impl ReadCache {
 
     /// Called just before committing writes to `keys`: forgets them and stops fills of their
     /// shards until [`ReadCache::end_write`] with the same keys.
-    pub fn begin_write<'k>(&self, keys: impl Iterator<Item = &'k str>) {
+    pub(crate) fn begin_write<'k>(&self, keys: impl Iterator<Item = &'k str>) {
         for key in keys {
             let mut shard = self.shard(self.shard_of(key)).lock();
             shard.pending = shard.pending.saturating_add(1);
@@ -128,7 +128,7 @@ impl ReadCache {
 
     /// Called once the commit of `keys` is over, whatever its outcome (a failed COMMIT may
     /// still have reached the file): forgets them again and lets fills resume.
-    pub fn end_write<'k>(&self, keys: impl Iterator<Item = &'k str>) {
+    pub(crate) fn end_write<'k>(&self, keys: impl Iterator<Item = &'k str>) {
         for key in keys {
             let mut shard = self.shard(self.shard_of(key)).lock();
             shard.pending = shard.pending.saturating_sub(1);
@@ -137,14 +137,9 @@ impl ReadCache {
         }
     }
 
-    /// How many entries are cached.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.shards.iter().map(|s| s.lock().map.len()).sum()
-    }
-
-    /// True when nothing is cached.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -215,6 +210,6 @@ mod tests {
             read_through(&cache, &key, &Some(vec![0; 8]));
         }
         assert!(cache.len() <= SHARDS * 4, "{} entries", cache.len());
-        assert!(!cache.is_empty());
+        assert!(cache.len() > 0);
     }
 }

@@ -20,7 +20,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod cache;
+mod cache;
 mod list;
 mod memory;
 mod sqlite;
@@ -29,6 +29,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use cache::DEFAULT_ENTRIES as DEFAULT_CACHE_ENTRIES;
 pub use memory::MemoryBackend;
 pub use sqlite::SqliteBackend;
 

@@ -78,7 +78,7 @@ impl SqliteBackend {
     /// the directory, SQLite recovery after a crash): call it at start-up or
     /// from a blocking context.
     pub fn open(path: &Path) -> Result<Self> {
-        Self::open_with_cache(path, Some(crate::cache::DEFAULT_ENTRIES))
+        Self::open_with_cache(path, Some(crate::DEFAULT_CACHE_ENTRIES))
     }
 
     /// [`SqliteBackend::open`] with a read cache of `cache_entries` entries (`None`: no cache).

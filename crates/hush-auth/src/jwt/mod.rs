@@ -45,8 +45,9 @@ pub use self::claims::{
 pub use self::keys::SUPPORTED_ALGS;
 use self::keys::{parse_alg, parse_pem_key, KeyCache, VerifyKey};
 use crate::fields::{
-    check_login_cidrs, check_name, display_name, kind_of, list_response, mount_route, no_handler,
-    not_found, opt_bool, opt_list, opt_signed_secs, opt_str, opt_ttl, unsupported,
+    check_login_cidrs, display_name, kind_of, list_response, mount_route, no_handler, not_found,
+    opt_bool, opt_list, opt_signed_secs, opt_str, opt_ttl, role_crud, role_exists, role_key,
+    unsupported,
 };
 use crate::http::check_ca_pem;
 use crate::token_fields::TokenFields;
@@ -183,10 +184,6 @@ impl JwtBackend {
 }
 
 const CONFIG_KEY: &str = "config";
-
-fn role_key(name: &str) -> String {
-    format!("role/{name}")
-}
 
 fn pem_list(data: &Map<String, Value>, field: &str) -> Result<Option<Vec<String>>> {
     // A PEM contains no commas, but a comma-separated string would split a bundle at them if
@@ -738,32 +735,11 @@ impl LogicalBackend for JwtBackend {
         let Some(name) = path.strip_prefix("role/") else {
             return Err(no_handler(req.mount, path, KNOWN));
         };
-        check_name("role", name)?;
-        match op {
-            Operation::Read => match req.view.get_json::<JwtRole>(&role_key(name)).await? {
-                Some(r) => Ok(Response::data(role_data(&r))),
-                None => Ok(not_found()),
-            },
-            Operation::Create | Operation::Update => {
-                let existing = req.view.get_json::<JwtRole>(&role_key(name)).await?;
-                let role = apply_role(existing, req.data)?;
-                req.view.put_json(&role_key(name), &role).await?;
-                Ok(Response::no_content())
-            }
-            Operation::Delete => {
-                req.view.delete(&role_key(name)).await?;
-                Ok(Response::no_content())
-            }
-            _ => Err(unsupported(req.mount, path, "GET, POST/PUT and DELETE")),
-        }
+        role_crud::<JwtRole>(req, path, name, role_data, apply_role).await
     }
 
     async fn exists(&self, req: &EngineRequest<'_>) -> Result<bool> {
-        let path = req.path.trim_end_matches('/');
-        match path.strip_prefix("role/") {
-            Some(name) if !name.contains('/') => Ok(req.view.get(&role_key(name)).await?.is_some()),
-            _ => Ok(true),
-        }
+        role_exists(req).await
     }
 
     fn is_unauthenticated(&self, path: &str) -> bool {
