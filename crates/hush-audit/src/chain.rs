@@ -83,7 +83,7 @@ pub(crate) fn is_hex_hash(s: &str) -> bool {
 
 /// Lowercase hex SHA-256 of one line (without its newline).
 pub(crate) fn line_hash(line: &[u8]) -> String {
-    hex::encode(sha256(line))
+    hush_crypto::hash::to_hex(&sha256(line))
 }
 
 /// Builds one line from the compact serialization of an entry object by inserting the chain

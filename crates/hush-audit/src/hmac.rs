@@ -39,7 +39,7 @@ impl Salt {
         let tag = self.key.sign(s.as_bytes());
         let mut out = String::with_capacity(HMAC_PREFIX.len() + 64);
         out.push_str(HMAC_PREFIX);
-        out.push_str(&hex::encode(tag));
+        hush_crypto::hash::push_hex(&mut out, &tag);
         out
     }
 }

@@ -1,5 +1,5 @@
-//! The file / stdout audit device: chained lines, written by the appending task (or, for
-//! stdout and per-batch fsync, one writer thread with group commit), chain resumption.
+//! The file / stdout audit device: chained lines, written in groups by the appending tasks (or,
+//! for stdout and per-batch fsync, one writer thread with group commit), chain resumption.
 
 use std::fmt;
 use std::fs::{DirBuilder, File, OpenOptions, Permissions};
@@ -179,11 +179,13 @@ impl Output {
 
 /// A hash-chained audit device writing Vault-format JSON lines to a file or to stdout.
 ///
-/// All appends go through one writer thread: it takes every entry queued while the previous
-/// batch was being synced, writes them with one `write_all`, makes them durable with one
-/// `sync_data` (stdout: one flush) and only then answers each caller. Request tasks never hold
-/// a lock across the fsync. Dropping the sink stops the writer after it has written what was
-/// already queued, without waiting for it.
+/// A file synced on an interval (the default) is written by the appending tasks themselves:
+/// lines are chained under a short lock and written in groups, and each caller goes on once
+/// its line is with the OS; a syncer thread fsyncs. Stdout and files synced per batch go
+/// through one writer thread, which writes every entry queued while the previous batch was
+/// being synced with one `write_all`, makes them durable with one `sync_data` (stdout: one
+/// flush) and only then answers each caller. Request tasks never hold a lock across the fsync.
+/// Dropping the sink stops the writer after it has written what was already queued.
 pub struct FileSink {
     device: String,
     mode: Mode,
@@ -198,8 +200,8 @@ enum Mode {
         tx: Mutex<Option<mpsc::UnboundedSender<Job>>>,
         stopped: watch::Receiver<bool>,
     },
-    /// Written by the appending task itself, under a lock, with a syncer thread for the
-    /// interval fsync. A file that is acknowledged once the OS has the line needs no thread
+    /// Written by the appending tasks themselves (see [`Direct`]), with a syncer thread for
+    /// the interval fsync. A file that is acknowledged once the OS has the line needs no thread
     /// hop: handing each line to a writer thread and waking the caller back cost more CPU than
     /// the `write` itself.
     Direct {
@@ -211,20 +213,34 @@ enum Mode {
 }
 
 /// The state of a [`Mode::Direct`] sink.
+///
+/// Appending is split in two so concurrent requests share `write` calls: a line is chained and
+/// queued under the short `chain` lock (copy + SHA-256), then whoever holds `out` writes every
+/// queued line with one `write_all`. A caller goes on only once `written` covers its line, so
+/// every line still reaches the OS before the request it records does.
 struct Direct {
-    state: Mutex<DirectState>,
+    chain: Mutex<Chain>,
+    /// Held while queued lines are written, so batches reach the file in chain order.
+    /// `None` once the sink is closed.
+    out: Mutex<Option<File>>,
+    /// Sequence number of the last line handed to the OS.
+    written: AtomicU64,
     /// A second handle on the same file, so an fsync never holds up appends.
     sync_file: File,
+    shared: Arc<Shared>,
     device: String,
     device_json: String,
 }
 
-struct DirectState {
-    /// `None` once the sink is closed.
-    file: Option<File>,
+struct Chain {
+    /// No more lines are accepted.
+    closed: bool,
     head: ChainHead,
-    /// The line being built; kept to reuse its allocation.
-    line: Vec<u8>,
+    /// Chained, newline-terminated lines not yet written, in chain order.
+    queued: Vec<u8>,
+    queued_lines: u64,
+    /// The previous batch's buffer, kept to reuse its allocation.
+    spare: Vec<u8>,
     /// Set by the first failed write or sync: the file's tail is unknown after it.
     failed: Option<String>,
     /// Lines were written since the last sync.
@@ -232,36 +248,86 @@ struct DirectState {
 }
 
 impl Direct {
-    fn append(&self, entry: &[u8], shared: &Shared) -> Result<ChainHead, AuditError> {
-        let mut guard = lock(&self.state);
+    /// Chains and queues one line; returns its head. Nothing is written yet.
+    fn enqueue(&self, entry: &[u8]) -> Result<ChainHead, AuditError> {
+        let mut guard = lock(&self.chain);
         let st = &mut *guard;
         if let Some(reason) = &st.failed {
-            return Err(AuditError::Failed {
+            return Err(self.failed(reason));
+        }
+        if st.closed {
+            return Err(AuditError::Closed {
                 device: self.device.clone(),
-                reason: reason.clone(),
             });
         }
-        let Some(file) = st.file.as_mut() else {
+        // `open` refuses a head at u64::MAX; saturating only matters after 2^64 lines.
+        let seq = st.head.seq.saturating_add(1);
+        let start = st.queued.len();
+        build_line(&mut st.queued, entry, seq, &st.head.hash, &self.device_json);
+        let head = ChainHead {
+            seq,
+            hash: line_hash(&st.queued[start..]),
+        };
+        st.queued.push(b'\n');
+        st.queued_lines += 1;
+        st.head = head.clone();
+        Ok(head)
+    }
+
+    /// Returns once the line `seq` is written: by this caller, together with every line queued
+    /// before it, or by a concurrent caller that took it along.
+    fn flush_to(&self, seq: u64) -> Result<(), AuditError> {
+        if self.written.load(Ordering::Acquire) >= seq {
+            return Ok(());
+        }
+        let mut out = lock(&self.out);
+        if self.written.load(Ordering::Acquire) >= seq {
+            return Ok(());
+        }
+        self.write_queued(&mut out)?;
+        if self.written.load(Ordering::Acquire) >= seq {
+            Ok(())
+        } else {
+            // Only a close between enqueue and here leaves the line unwritten; close writes
+            // what was queued, so this is reached only if that write failed.
+            Err(AuditError::Closed {
+                device: self.device.clone(),
+            })
+        }
+    }
+
+    /// Writes every queued line with one `write_all`. The caller holds `out`.
+    fn write_queued(&self, out: &mut Option<File>) -> Result<(), AuditError> {
+        let (mut batch, lines, upto) = {
+            let mut st = lock(&self.chain);
+            if let Some(reason) = &st.failed {
+                return Err(self.failed(reason));
+            }
+            if st.queued_lines == 0 {
+                return Ok(());
+            }
+            let spare = std::mem::take(&mut st.spare);
+            let batch = std::mem::replace(&mut st.queued, spare);
+            let lines = std::mem::take(&mut st.queued_lines);
+            (batch, lines, st.head.seq)
+        };
+        let Some(file) = out.as_mut() else {
             return Err(AuditError::Closed {
                 device: self.device.clone(),
             });
         };
-        // `open` refuses a head at u64::MAX; saturating only matters after 2^64 lines.
-        let seq = st.head.seq.saturating_add(1);
-        st.line.clear();
-        build_line(&mut st.line, entry, seq, &st.head.hash, &self.device_json);
-        let head = ChainHead {
-            seq,
-            hash: line_hash(&st.line),
-        };
-        st.line.push(b'\n');
-        match file.write_all(&st.line) {
+        let result = file.write_all(&batch);
+        let mut st = lock(&self.chain);
+        match result {
             Ok(()) => {
-                st.head = head.clone();
                 st.unsynced = true;
-                shared.lines.fetch_add(1, Ordering::Relaxed);
-                shared.batches.fetch_add(1, Ordering::Relaxed);
-                Ok(head)
+                batch.clear();
+                st.spare = batch;
+                drop(st);
+                self.written.store(upto, Ordering::Release);
+                self.shared.lines.fetch_add(lines, Ordering::Relaxed);
+                self.shared.batches.fetch_add(1, Ordering::Relaxed);
+                Ok(())
             }
             Err(e) => {
                 // As in the writer thread: after a failed write the tail is unknown, so the
@@ -280,15 +346,16 @@ impl Direct {
         }
     }
 
-    /// Makes every line written so far durable; returns the head that is now durable.
+    /// Makes every line queued so far durable; returns the head that is now durable.
     fn sync(&self) -> Result<ChainHead, AuditError> {
         let head = {
-            let mut st = lock(&self.state);
+            let mut out = lock(&self.out);
+            if out.is_some() {
+                self.write_queued(&mut out)?;
+            }
+            let mut st = lock(&self.chain);
             if let Some(reason) = &st.failed {
-                return Err(AuditError::Failed {
-                    device: self.device.clone(),
-                    reason: reason.clone(),
-                });
+                return Err(self.failed(reason));
             }
             if !st.unsynced {
                 return Ok(st.head.clone());
@@ -297,14 +364,14 @@ impl Direct {
             st.head.clone()
         };
         // Lines appended meanwhile may be synced too, which is harmless; `unsynced` is set
-        // again by them, so they are synced next time as well.
+        // again by their write, so they are synced next time as well.
         if let Err(e) = self.sync_file.sync_data() {
             tracing::error!(
                 device = %self.device,
                 error = %e,
                 "audit device fsync failed; the device stopped accepting entries"
             );
-            lock(&self.state).failed = Some(e.to_string());
+            lock(&self.chain).failed = Some(e.to_string());
             return Err(AuditError::Write {
                 device: self.device.clone(),
                 source: Arc::new(e),
@@ -313,8 +380,26 @@ impl Direct {
         Ok(head)
     }
 
+    /// Stops accepting lines and writes those already queued.
+    fn close(&self) {
+        let mut out = lock(&self.out);
+        lock(&self.chain).closed = true;
+        if out.is_some() {
+            // A failure is recorded in the state (and logged); the final sync reports it.
+            let _ = self.write_queued(&mut out);
+        }
+        *out = None;
+    }
+
     fn head(&self) -> ChainHead {
-        lock(&self.state).head.clone()
+        lock(&self.chain).head.clone()
+    }
+
+    fn failed(&self, reason: &str) -> AuditError {
+        AuditError::Failed {
+            device: self.device.clone(),
+            reason: reason.to_owned(),
+        }
     }
 }
 
@@ -423,14 +508,19 @@ impl FileSink {
                     source,
                 })?;
                 let direct = Arc::new(Direct {
-                    state: Mutex::new(DirectState {
-                        file: Some(file),
+                    chain: Mutex::new(Chain {
+                        closed: false,
                         head: report.head.clone(),
-                        line: Vec::new(),
+                        queued: Vec::new(),
+                        queued_lines: 0,
+                        spare: Vec::new(),
                         failed: None,
                         unsynced: false,
                     }),
+                    out: Mutex::new(Some(file)),
+                    written: AtomicU64::new(report.head.seq),
                     sync_file,
+                    shared: Arc::clone(&shared),
                     device: device_id.to_owned(),
                     device_json,
                 });
@@ -511,7 +601,14 @@ impl FileSink {
     /// Appends an entry already checked to be a serialized object without the chain field.
     async fn push(&self, bytes: Vec<u8>) -> Result<ChainHead, AuditError> {
         match &self.mode {
-            Mode::Direct { direct, .. } => direct.append(&bytes, &self.shared),
+            Mode::Direct { direct, .. } => {
+                let head = direct.enqueue(&bytes)?;
+                // Let the other tasks that are ready run first: their lines join this one's
+                // `write`, which costs more than the yield once requests arrive concurrently.
+                tokio::task::yield_now().await;
+                direct.flush_to(head.seq)?;
+                Ok(head)
+            }
             Mode::Thread { tx, .. } => {
                 let (reply, answer) = oneshot::channel();
                 {
@@ -598,7 +695,7 @@ impl FileSink {
                 stop,
                 syncer,
             } => {
-                lock(&direct.state).file = None;
+                direct.close();
                 drop(lock(stop).take());
                 let handle = lock(syncer).take();
                 if let Some(handle) = handle {

@@ -229,7 +229,7 @@ impl TokenStore {
 
     /// The salted hash under which a token is stored.
     pub fn hash_token(&self, token: &str) -> String {
-        hex::encode(self.salt.sign(token.as_bytes()))
+        hush_crypto::hash::to_hex(&self.salt.sign(token.as_bytes()))
     }
 
     /// Creates a root token. `id` chooses the token (dev mode's `--dev-root-token-id`).

@@ -48,6 +48,26 @@ impl std::fmt::Debug for HmacKey {
     }
 }
 
+/// Appends the lowercase hex form of `bytes` to `out`.
+///
+/// Every audit line and HMAC'd field goes through this; the `hex` crate's `encode` collects
+/// `char`s one by one, which showed up in read-path profiles.
+pub fn push_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+}
+
+/// The lowercase hex form of `bytes`.
+pub fn to_hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    push_hex(&mut out, bytes);
+    out
+}
+
 /// Compares two byte strings in time independent of their contents.
 ///
 /// Only the lengths may leak (a length mismatch returns `false` early); use this for tokens,
@@ -58,6 +78,15 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn hex_matches_the_hex_crate() {
+        let all: Vec<u8> = (0..=255).collect();
+        assert_eq!(to_hex(&all), hex::encode(&all));
+        let mut s = String::from("hmac-sha256:");
+        push_hex(&mut s, &[0x00, 0xab, 0xff]);
+        assert_eq!(s, "hmac-sha256:00abff");
+    }
     use super::*;
 
     #[test]

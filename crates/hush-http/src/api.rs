@@ -7,7 +7,9 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request as HttpRequest, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response as HttpResponse};
+use hush_core::logical::{AuthResponse, WrapInfo};
 use hush_core::{Core, CoreError, Operation, Request, Response};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 /// Largest accepted request body, as in Vault.
@@ -44,7 +46,7 @@ pub fn error_response(status: StatusCode, message: &str) -> HttpResponse {
     json_response(status, &json!({ "errors": [message] }))
 }
 
-fn json_response(status: StatusCode, body: &Value) -> HttpResponse {
+fn json_response<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> HttpResponse {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     let mut resp = (status, bytes).into_response();
     resp.headers_mut().insert(
@@ -282,26 +284,54 @@ fn success(r: Response, request_id: &str) -> HttpResponse {
     if r.is_empty() && r.status.is_none() {
         return StatusCode::NO_CONTENT.into_response();
     }
-    let mut body = json!({
-        "request_id": request_id,
-        "lease_id": "",
-        "renewable": false,
-        "lease_duration": r.lease_duration.unwrap_or(0),
-        "data": r.data,
-        "wrap_info": r.wrap_info,
-        "warnings": if r.warnings.is_empty() { Value::Null } else { json!(r.warnings) },
-        "auth": r.auth,
-        "mount_type": r.mount_type.clone().unwrap_or_default(),
-    });
     if r.data_at_top_level {
+        let mut body = json!({
+            "request_id": request_id,
+            "lease_id": "",
+            "renewable": false,
+            "lease_duration": r.lease_duration.unwrap_or(0),
+            "data": r.data,
+            "wrap_info": r.wrap_info,
+            "warnings": if r.warnings.is_empty() { Value::Null } else { json!(r.warnings) },
+            "auth": r.auth,
+            "mount_type": r.mount_type.clone().unwrap_or_default(),
+        });
         if let (Some(data), Some(obj)) = (&r.data, body.as_object_mut()) {
             for (k, v) in data {
                 // The envelope's own fields win: a mount named "data" must not replace `data`.
                 obj.entry(k.clone()).or_insert_with(|| v.clone());
             }
         }
+        return json_response(status, &body);
     }
+    // Serialized straight from the response (no `Value` copy of `data`): this is every
+    // secret read's answer. Fields in the order the `Value` form gave them (sorted).
+    let body = Envelope {
+        auth: r.auth.as_ref(),
+        data: r.data.as_ref(),
+        lease_duration: r.lease_duration.unwrap_or(0),
+        lease_id: "",
+        mount_type: r.mount_type.as_deref().unwrap_or_default(),
+        renewable: false,
+        request_id,
+        warnings: (!r.warnings.is_empty()).then_some(&r.warnings[..]),
+        wrap_info: r.wrap_info.as_ref(),
+    };
     json_response(status, &body)
+}
+
+/// Vault's response envelope.
+#[derive(Serialize)]
+struct Envelope<'a> {
+    auth: Option<&'a AuthResponse>,
+    data: Option<&'a Map<String, Value>>,
+    lease_duration: u64,
+    lease_id: &'a str,
+    mount_type: &'a str,
+    renewable: bool,
+    request_id: &'a str,
+    warnings: Option<&'a [String]>,
+    wrap_info: Option<&'a WrapInfo>,
 }
 
 #[cfg(test)]
