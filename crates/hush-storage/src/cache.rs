@@ -5,8 +5,9 @@
 //! largest cost of a KV read (two lookups per KV v2 read).
 //!
 //! Correctness against concurrent writes: the thread that commits a write removes its keys
-//! just before the commit and again just after it, and while the write is in flight no read
-//! may fill its shard. So during a commit every reader of those keys goes to the database,
+//! just before the commit and again just after it (a key that was cached gets the committed
+//! value instead, written by that same thread), and while the write is in flight no read may
+//! fill its shard. So during a commit every reader of those keys goes to the database,
 //! which shows a transaction all at once or not at all; and after it, only a read that started
 //! after the commit can fill the cache. This holds even if the client that asked for the write
 //! gave up waiting, since it is the committing thread that does it.
@@ -46,6 +47,9 @@ pub(crate) enum Lookup {
     /// Not cached; pass the ticket to [`ReadCache::fill`] with what the database said.
     Miss(Ticket),
 }
+
+/// Which keys of a write were cached when it began, in order.
+pub(crate) struct WriteMarks(Vec<bool>);
 
 /// Remembers which shard generation a missed read started at.
 pub(crate) struct Ticket {
@@ -103,7 +107,11 @@ impl ReadCache {
         if shard.pending > 0 || shard.generation != ticket.generation {
             return;
         }
-        if shard.map.len() >= self.per_shard {
+        self.insert(&mut shard, key, value.clone());
+    }
+
+    fn insert(&self, shard: &mut Shard, key: &str, value: Slot) {
+        if shard.map.len() >= self.per_shard && !shard.map.contains_key(key) {
             // Evict about an eighth of the shard, in the map's (randomly seeded) order: close
             // to random eviction, which suits a cache whose working set may be anything.
             let drop_n = (self.per_shard / 8).max(1);
@@ -112,28 +120,47 @@ impl ReadCache {
                 shard.map.remove(&victim);
             }
         }
-        shard.map.insert(key.to_owned(), value.clone());
+        shard.map.insert(key.to_owned(), value);
     }
 
     /// Called just before committing writes to `keys`: forgets them and stops fills of their
-    /// shards until [`ReadCache::end_write`] with the same keys.
-    pub(crate) fn begin_write<'k>(&self, keys: impl Iterator<Item = &'k str>) {
+    /// shards until [`ReadCache::end_write`] with the same keys, in the same order. Returns
+    /// which of them were cached.
+    pub(crate) fn begin_write<'k>(&self, keys: impl Iterator<Item = &'k str>) -> WriteMarks {
+        let mut cached = Vec::new();
         for key in keys {
             let mut shard = self.shard(self.shard_of(key)).lock();
             shard.pending = shard.pending.saturating_add(1);
             shard.generation = shard.generation.wrapping_add(1);
-            shard.map.remove(key);
+            cached.push(shard.map.remove(key).is_some());
         }
+        WriteMarks(cached)
     }
 
-    /// Called once the commit of `keys` is over, whatever its outcome (a failed COMMIT may
-    /// still have reached the file): forgets them again and lets fills resume.
-    pub(crate) fn end_write<'k>(&self, keys: impl Iterator<Item = &'k str>) {
-        for key in keys {
+    /// Called once the commit is over, whatever its outcome (a failed COMMIT may still have
+    /// reached the file), with each key of [`ReadCache::begin_write`] and, if its write is
+    /// known to be committed, the value it now has. Keys that were cached when the write
+    /// began get that value (a write usually follows a read of the same key, which is read
+    /// again next); the others are forgotten again. Then fills resume.
+    pub(crate) fn end_write<'k>(
+        &self,
+        writes: impl Iterator<Item = (&'k str, Option<Option<&'k [u8]>>)>,
+        marks: WriteMarks,
+    ) {
+        let mut cached = marks.0.into_iter();
+        for (key, committed) in writes {
+            let was_cached = cached.next().unwrap_or(false);
             let mut shard = self.shard(self.shard_of(key)).lock();
             shard.pending = shard.pending.saturating_sub(1);
             shard.generation = shard.generation.wrapping_add(1);
-            shard.map.remove(key);
+            match committed {
+                Some(value) if was_cached => {
+                    self.insert(&mut shard, key, value.map(<[u8]>::to_vec));
+                }
+                _ => {
+                    shard.map.remove(key);
+                }
+            }
         }
     }
 
@@ -163,8 +190,8 @@ mod tests {
         let v = Some(b"ciphertext".to_vec());
         assert_eq!(read_through(&cache, "a", &v), v);
         assert!(matches!(cache.lookup("a"), Lookup::Hit(Some(ref x)) if x == b"ciphertext"));
-        cache.begin_write(["a"].into_iter());
-        cache.end_write(["a"].into_iter());
+        let marks = cache.begin_write(["a"].into_iter());
+        cache.end_write([("a", None)].into_iter(), marks);
         assert!(matches!(cache.lookup("a"), Lookup::Miss(_)));
         // Absence is cached too.
         assert_eq!(read_through(&cache, "b", &None), None);
@@ -178,8 +205,8 @@ mod tests {
             panic!("empty cache must miss")
         };
         // The write commits between the reader's lookup and its fill.
-        cache.begin_write(["k"].into_iter());
-        cache.end_write(["k"].into_iter());
+        let marks = cache.begin_write(["k"].into_iter());
+        cache.end_write([("k", Some(Some(&b"new"[..])))].into_iter(), marks);
         cache.fill(ticket, "k", &Some(b"old".to_vec()));
         assert!(matches!(cache.lookup("k"), Lookup::Miss(_)));
     }
@@ -187,19 +214,45 @@ mod tests {
     #[test]
     fn nothing_is_filled_while_a_write_is_in_flight() {
         let cache = ReadCache::new(64);
-        cache.begin_write(["k"].into_iter());
+        let marks = cache.begin_write(["k"].into_iter());
         // A reader that looked after the write began, and read the old value before COMMIT.
         let Lookup::Miss(ticket) = cache.lookup("k") else {
             panic!("a key being written must miss")
         };
         cache.fill(ticket, "k", &Some(b"old".to_vec()));
         assert!(matches!(cache.lookup("k"), Lookup::Miss(_)));
-        cache.end_write(["k"].into_iter());
+        cache.end_write([("k", None)].into_iter(), marks);
         assert_eq!(
             read_through(&cache, "k", &Some(b"new".to_vec())),
             Some(b"new".to_vec())
         );
         assert!(matches!(cache.lookup("k"), Lookup::Hit(Some(_))));
+    }
+
+    #[test]
+    fn committed_writes_refresh_only_keys_that_were_cached() {
+        let cache = ReadCache::new(64);
+        read_through(&cache, "read", &Some(b"v1".to_vec()));
+        read_through(&cache, "absent", &None);
+        let writes: [(&str, Option<Option<&[u8]>>); 4] = [
+            ("read", Some(Some(b"v2"))),
+            ("absent", Some(Some(b"created"))),
+            ("never-read", Some(Some(b"x"))),
+            ("read", Some(None)),
+        ];
+        let marks = cache.begin_write(writes.iter().map(|w| w.0));
+        cache.end_write(writes.into_iter(), marks);
+        // "read" was put then deleted in the same commit: the last write wins.
+        assert!(matches!(cache.lookup("read"), Lookup::Miss(_)));
+        assert!(matches!(cache.lookup("absent"), Lookup::Hit(Some(ref v)) if v == b"created"));
+        // Bulk writes of keys nobody read do not fill the cache.
+        assert!(matches!(cache.lookup("never-read"), Lookup::Miss(_)));
+
+        // A write whose commit is not known to have succeeded leaves the key uncached.
+        read_through(&cache, "k", &Some(b"old".to_vec()));
+        let marks = cache.begin_write(["k"].into_iter());
+        cache.end_write([("k", None)].into_iter(), marks);
+        assert!(matches!(cache.lookup("k"), Lookup::Miss(_)));
     }
 
     #[test]

@@ -98,13 +98,20 @@ fn run(conn: Connection, requests: mpsc::Receiver<Request>, cache: Option<Arc<Re
         }
         let ops: Vec<&[Op]> = batch.iter().map(|r| r.ops.as_slice()).collect();
         let keys = || ops.iter().flat_map(|o| o.iter()).map(Op::key);
-        if let Some(cache) = &cache {
-            cache.begin_write(keys());
-        }
+        let marks = cache.as_ref().map(|cache| cache.begin_write(keys()));
         let outcomes = commit_batch(&conn, &ops);
-        if let Some(cache) = &cache {
+        if let (Some(cache), Some(marks)) = (&cache, marks) {
             // Before anyone is answered, so an acknowledged write is never read stale.
-            cache.end_write(keys());
+            let writes = ops.iter().zip(&outcomes).flat_map(|(ops, outcome)| {
+                ops.iter().map(move |op| {
+                    let committed = outcome.is_ok().then_some(match op {
+                        Op::Put { value, .. } => Some(value.as_slice()),
+                        Op::Delete { .. } => None,
+                    });
+                    (op.key(), committed)
+                })
+            });
+            cache.end_write(writes, marks);
         }
         tracing::debug!(requests = batch.len(), "storage group commit");
         for (request, outcome) in batch.drain(..).zip(outcomes) {
