@@ -17,19 +17,41 @@ pub trait AuditDevice: Send + Sync {
     /// The path the device is enabled at, e.g. `file/`.
     fn path(&self) -> &str;
     /// Records a request; `error` is set when it was refused before reaching a handler.
+    /// What the device returns is handed back to it with the response.
     async fn log_request(
         &self,
         req: &Request,
         token: Option<&TokenEntry>,
         error: Option<&CoreError>,
-    ) -> std::result::Result<(), String>;
-    /// Records the response to a request.
+    ) -> std::result::Result<RequestMemo, String>;
+    /// Records the response to a request; `memo` is what this device returned for the request
+    /// (empty if the device was enabled in between).
     async fn log_response(
         &self,
         req: &Request,
         token: Option<&TokenEntry>,
         result: &Result<Response>,
+        memo: RequestMemo,
     ) -> std::result::Result<(), String>;
+}
+
+/// What a device kept from recording a request for recording its response. The file device
+/// keeps the serialized `auth` and `request` blocks, which both entries carry unchanged.
+#[derive(Debug, Default)]
+pub struct RequestMemo(Option<Vec<u8>>);
+
+/// Every device's [`RequestMemo`] for one request.
+#[derive(Default)]
+pub struct RequestMemos(Vec<(Arc<dyn AuditDevice>, RequestMemo)>);
+
+impl RequestMemos {
+    fn take(&mut self, device: &Arc<dyn AuditDevice>) -> RequestMemo {
+        self.0
+            .iter_mut()
+            .find(|(d, _)| Arc::ptr_eq(d, device))
+            .map(|(_, memo)| std::mem::take(memo))
+            .unwrap_or_default()
+    }
 }
 
 /// All enabled audit devices.
@@ -90,20 +112,24 @@ impl AuditBroker {
         req: &Request,
         token: Option<&TokenEntry>,
         error: Option<&CoreError>,
-    ) -> Result<()> {
+    ) -> Result<RequestMemos> {
         let devices = self.snapshot();
         if devices.is_empty() {
-            return Ok(());
+            return Ok(RequestMemos::default());
         }
         let mut ok = false;
-        for d in &devices {
+        let mut memos = Vec::with_capacity(devices.len());
+        for d in devices {
             match d.log_request(req, token, error).await {
-                Ok(()) => ok = true,
+                Ok(memo) => {
+                    ok = true;
+                    memos.push((d, memo));
+                }
                 Err(e) => tracing::error!(device = d.path(), error = %e, "audit device failed"),
             }
         }
         if ok {
-            Ok(())
+            Ok(RequestMemos(memos))
         } else {
             Err(CoreError::Internal(
                 "no audit device could record the request, so it was refused".into(),
@@ -117,6 +143,7 @@ impl AuditBroker {
         req: &Request,
         token: Option<&TokenEntry>,
         result: &Result<Response>,
+        mut memos: RequestMemos,
     ) -> Result<()> {
         let devices = self.snapshot();
         if devices.is_empty() {
@@ -124,7 +151,8 @@ impl AuditBroker {
         }
         let mut ok = false;
         for d in &devices {
-            match d.log_response(req, token, result).await {
+            let memo = memos.take(d);
+            match d.log_response(req, token, result, memo).await {
                 Ok(()) => ok = true,
                 Err(e) => tracing::error!(device = d.path(), error = %e, "audit device failed"),
             }
@@ -224,9 +252,56 @@ impl FileDevice {
         (!self.opts.log_raw).then_some(&self.salt)
     }
 
-    async fn write(&self, entry: &EntryOut<'_>) -> std::result::Result<(), String> {
-        let mut bytes = Vec::with_capacity(1024);
-        serde_json::to_writer(&mut bytes, entry).map_err(|e| e.to_string())?;
+    /// The `{"auth":...,"request":...}` object whose members both entries of a request share,
+    /// serialized once.
+    fn shared_part(
+        &self,
+        req: &Request,
+        token: Option<&TokenEntry>,
+    ) -> std::result::Result<Vec<u8>, String> {
+        let hm = self.token_hmacs(req, token);
+        let mut bytes = Vec::with_capacity(768);
+        serde_json::to_writer(
+            &mut bytes,
+            &SharedOut {
+                auth: self.auth_out(token, hm.as_deref()),
+                request: self.request_out(req, hm.as_deref()),
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(bytes)
+    }
+
+    /// Writes `{"time":..,"type":..,<members of shared>[,"response":..][,"error":..]}` as one
+    /// line.
+    async fn write(
+        &self,
+        kind: &str,
+        shared: &[u8],
+        response: Option<&ResponseOut<'_>>,
+        error: Option<&str>,
+    ) -> std::result::Result<(), String> {
+        let mut bytes = Vec::with_capacity(shared.len() + 512);
+        bytes.extend_from_slice(b"{\"time\":\"");
+        bytes.extend_from_slice(now_rfc3339().as_bytes());
+        bytes.extend_from_slice(b"\",\"type\":\"");
+        bytes.extend_from_slice(kind.as_bytes());
+        bytes.extend_from_slice(b"\",");
+        // `shared` is a serialized object, `{...}`: its members go in without the braces.
+        bytes.extend_from_slice(
+            shared
+                .get(1..shared.len().saturating_sub(1))
+                .unwrap_or_default(),
+        );
+        if let Some(response) = response {
+            bytes.extend_from_slice(b",\"response\":");
+            serde_json::to_writer(&mut bytes, response).map_err(|e| e.to_string())?;
+        }
+        if let Some(error) = error {
+            bytes.extend_from_slice(b",\"error\":");
+            serde_json::to_writer(&mut bytes, error).map_err(|e| e.to_string())?;
+        }
+        bytes.push(b'}');
         self.sink
             .append_serialized(bytes)
             .await
@@ -337,19 +412,13 @@ impl FileDevice {
     }
 }
 
-/// A Vault-format audit entry, serialized straight to its line: HMAC'd values are computed
-/// while writing, so nothing the request or response carries is copied.
+/// The blocks a request's two Vault-format entries share, serialized straight to bytes:
+/// HMAC'd values are computed while writing, so nothing the request carries is copied.
+/// Around them, [`FileDevice::write`] adds `time`, `type`, and `response` or `error`.
 #[derive(Serialize)]
-struct EntryOut<'a> {
-    time: String,
-    #[serde(rename = "type")]
-    kind: &'static str,
+struct SharedOut<'a> {
     auth: Option<AuthOut<'a>>,
     request: RequestOut<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    response: Option<ResponseOut<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -437,17 +506,12 @@ impl AuditDevice for FileDevice {
         req: &Request,
         token: Option<&TokenEntry>,
         error: Option<&CoreError>,
-    ) -> std::result::Result<(), String> {
-        let hm = self.token_hmacs(req, token);
-        self.write(&EntryOut {
-            time: now_rfc3339(),
-            kind: "request",
-            auth: self.auth_out(token, hm.as_deref()),
-            request: self.request_out(req, hm.as_deref()),
-            response: None,
-            error: error.map(error_text),
-        })
-        .await
+    ) -> std::result::Result<RequestMemo, String> {
+        let shared = self.shared_part(req, token)?;
+        let error = error.map(error_text);
+        self.write("request", &shared, None, error.as_deref())
+            .await?;
+        Ok(RequestMemo(Some(shared)))
     }
 
     async fn log_response(
@@ -455,6 +519,7 @@ impl AuditDevice for FileDevice {
         req: &Request,
         token: Option<&TokenEntry>,
         result: &Result<Response>,
+        memo: RequestMemo,
     ) -> std::result::Result<(), String> {
         let salt = self.salt();
         let (point, kind, accessor) = mount_fields(req);
@@ -488,16 +553,12 @@ impl AuditDevice for FileDevice {
             }
             Err(e) => error = Some(error_text(e)),
         }
-        let hm = self.token_hmacs(req, token);
-        self.write(&EntryOut {
-            time: now_rfc3339(),
-            kind: "response",
-            auth: self.auth_out(token, hm.as_deref()),
-            request: self.request_out(req, hm.as_deref()),
-            response: Some(response),
-            error,
-        })
-        .await
+        let shared = match memo.0 {
+            Some(shared) => shared,
+            None => self.shared_part(req, token)?,
+        };
+        self.write("response", &shared, Some(&response), error.as_deref())
+            .await
     }
 }
 

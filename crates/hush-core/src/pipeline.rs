@@ -172,7 +172,8 @@ pub async fn handle(core: &Core, mut req: Request) -> Result<Response> {
             }
         }
     }
-    un.audit
+    let memos = un
+        .audit
         .log_request(&req, token.as_deref(), denial.as_ref())
         .await?;
     if let Some(e) = denial {
@@ -211,7 +212,7 @@ pub async fn handle(core: &Core, mut req: Request) -> Result<Response> {
         }
     }
     un.audit
-        .log_response(&req, token.as_deref(), &result)
+        .log_response(&req, token.as_deref(), &result, memos)
         .await?;
     result
 }

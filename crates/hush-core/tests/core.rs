@@ -149,7 +149,7 @@ impl hush_core::audit::AuditDevice for BrokenDevice {
         _req: &Request,
         _token: Option<&hush_core::token::TokenEntry>,
         _error: Option<&CoreError>,
-    ) -> Result<(), String> {
+    ) -> Result<hush_core::audit::RequestMemo, String> {
         Err("disk full".into())
     }
     async fn log_response(
@@ -157,6 +157,7 @@ impl hush_core::audit::AuditDevice for BrokenDevice {
         _req: &Request,
         _token: Option<&hush_core::token::TokenEntry>,
         _result: &hush_core::Result<hush_core::Response>,
+        _memo: hush_core::audit::RequestMemo,
     ) -> Result<(), String> {
         Err("disk full".into())
     }

@@ -16,73 +16,96 @@ pub const TAG_SIZE: usize = 16;
 /// Bytes a sealed message adds to its plaintext.
 pub const OVERHEAD: usize = NONCE_SIZE + TAG_SIZE;
 
-fn cipher(key: &SecretKey) -> Result<LessSafeKey, CryptoError> {
-    // SecretKey is always 32 bytes, exactly what AES-256-GCM takes, so this cannot fail in
-    // practice; it is still mapped to an error rather than a panic.
-    UnboundKey::new(&AES_256_GCM, key.as_bytes())
-        .map(LessSafeKey::new)
-        .map_err(|_| {
-            CryptoError::InvalidKey(
-                "AES-256-GCM rejected the key; a key must be exactly 32 bytes".to_string(),
+/// An AES-256-GCM key with its key schedule expanded once, for a key used many times (the
+/// barrier's terms): expanding it on every message was a visible share of a secret read.
+pub(crate) struct Cipher(LessSafeKey);
+
+impl Cipher {
+    pub(crate) fn new(key: &SecretKey) -> Result<Self, CryptoError> {
+        // SecretKey is always 32 bytes, exactly what AES-256-GCM takes, so this cannot fail in
+        // practice; it is still mapped to an error rather than a panic.
+        UnboundKey::new(&AES_256_GCM, key.as_bytes())
+            .map(|k| Cipher(LessSafeKey::new(k)))
+            .map_err(|_| {
+                CryptoError::InvalidKey(
+                    "AES-256-GCM rejected the key; a key must be exactly 32 bytes".to_string(),
+                )
+            })
+    }
+
+    /// Appends `nonce || ciphertext || tag` for `plaintext` to `out`.
+    ///
+    /// The plaintext is copied into `out` and encrypted in place; capacity is reserved up front
+    /// so that no reallocation leaves a plaintext copy behind in freed memory.
+    pub(crate) fn seal_append(
+        &self,
+        out: &mut Vec<u8>,
+        plaintext: &[u8],
+        aad: &[u8],
+    ) -> Result<(), CryptoError> {
+        let mut nonce = [0u8; NONCE_SIZE];
+        aws_lc_rs::rand::fill(&mut nonce).map_err(|_| CryptoError::Random)?;
+        out.reserve_exact(NONCE_SIZE + plaintext.len() + TAG_SIZE);
+        out.extend_from_slice(&nonce);
+        let start = out.len();
+        out.extend_from_slice(plaintext);
+        let tag = self
+            .0
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad),
+                &mut out[start..],
             )
-        })
+            .map_err(|_| {
+                // Do not leave the plaintext in the caller's buffer if the cipher refused it.
+                zeroize::Zeroize::zeroize(&mut out[start..]);
+                CryptoError::Encrypt {
+                    len: plaintext.len(),
+                }
+            })?;
+        out.extend_from_slice(tag.as_ref());
+        Ok(())
+    }
+
+    /// Opens `nonce || ciphertext || tag`; `None` on any failure (too short, forged, wrong
+    /// key/aad).
+    pub(crate) fn open_parts(&self, sealed: &[u8], aad: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        if sealed.len() < OVERHEAD {
+            return None;
+        }
+        let (nonce_bytes, body) = sealed.split_at(NONCE_SIZE);
+        let mut nonce = [0u8; NONCE_SIZE];
+        nonce.copy_from_slice(nonce_bytes);
+        // The buffer is zeroizing from the start: a failed open may leave partial plaintext in
+        // it.
+        let mut buf = Zeroizing::new(body.to_vec());
+        let plain_len = self
+            .0
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad),
+                &mut buf[..],
+            )
+            .ok()?
+            .len();
+        buf.truncate(plain_len);
+        Some(buf)
+    }
 }
 
-/// Appends `nonce || ciphertext || tag` for `plaintext` to `out`.
-///
-/// The plaintext is copied into `out` and encrypted in place; capacity is reserved up front so
-/// that no reallocation leaves a plaintext copy behind in freed memory.
+/// [`Cipher::seal_append`] with a one-off key.
 pub(crate) fn seal_append(
     key: &SecretKey,
     out: &mut Vec<u8>,
     plaintext: &[u8],
     aad: &[u8],
 ) -> Result<(), CryptoError> {
-    let cipher = cipher(key)?;
-    let mut nonce = [0u8; NONCE_SIZE];
-    aws_lc_rs::rand::fill(&mut nonce).map_err(|_| CryptoError::Random)?;
-    out.reserve_exact(NONCE_SIZE + plaintext.len() + TAG_SIZE);
-    out.extend_from_slice(&nonce);
-    let start = out.len();
-    out.extend_from_slice(plaintext);
-    let tag = cipher
-        .seal_in_place_separate_tag(
-            Nonce::assume_unique_for_key(nonce),
-            Aad::from(aad),
-            &mut out[start..],
-        )
-        .map_err(|_| {
-            // Do not leave the plaintext in the caller's buffer if the cipher refused it.
-            zeroize::Zeroize::zeroize(&mut out[start..]);
-            CryptoError::Encrypt {
-                len: plaintext.len(),
-            }
-        })?;
-    out.extend_from_slice(tag.as_ref());
-    Ok(())
+    Cipher::new(key)?.seal_append(out, plaintext, aad)
 }
 
-/// Opens `nonce || ciphertext || tag`; `None` on any failure (too short, forged, wrong key/aad).
+/// [`Cipher::open_parts`] with a one-off key.
 pub(crate) fn open_parts(key: &SecretKey, sealed: &[u8], aad: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
-    if sealed.len() < OVERHEAD {
-        return None;
-    }
-    let (nonce_bytes, body) = sealed.split_at(NONCE_SIZE);
-    let mut nonce = [0u8; NONCE_SIZE];
-    nonce.copy_from_slice(nonce_bytes);
-    // The buffer is zeroizing from the start: a failed open may leave partial plaintext in it.
-    let mut buf = Zeroizing::new(body.to_vec());
-    let plain_len = cipher(key)
-        .ok()?
-        .open_in_place(
-            Nonce::assume_unique_for_key(nonce),
-            Aad::from(aad),
-            &mut buf[..],
-        )
-        .ok()?
-        .len();
-    buf.truncate(plain_len);
-    Some(buf)
+    Cipher::new(key).ok()?.open_parts(sealed, aad)
 }
 
 /// Encrypts and authenticates `plaintext`, binding `aad` (authenticated, not encrypted).

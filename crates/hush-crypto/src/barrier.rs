@@ -60,7 +60,7 @@ impl Barrier {
         blob.extend_from_slice(&term.to_be_bytes());
         blob.push(BARRIER_FORMAT_VERSION);
         let aad = associated_data(&blob, path);
-        aead::seal_append(&tk.key, &mut blob, plaintext, &aad)?;
+        tk.cipher.seal_append(&mut blob, plaintext, &aad)?;
         Ok(blob)
     }
 
@@ -82,7 +82,9 @@ impl Barrier {
             path: path.to_string(),
             term,
         })?;
-        aead::open_parts(&tk.key, sealed, &associated_data(header, path)).ok_or_else(integrity)
+        tk.cipher
+            .open_parts(sealed, &associated_data(header, path))
+            .ok_or_else(integrity)
     }
 
     /// Adds a new key term and makes it active for all later encryptions. Earlier terms stay

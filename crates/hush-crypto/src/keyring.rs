@@ -35,17 +35,20 @@ pub struct TermInfo {
 /// One key term. The counter is atomic so the barrier can count encryptions under a read lock.
 pub(crate) struct TermKey {
     pub(crate) key: SecretKey,
+    /// `key`, prepared for AES-256-GCM.
+    pub(crate) cipher: crate::aead::Cipher,
     pub(crate) install_time_unix: i64,
     pub(crate) encryptions: AtomicU64,
 }
 
 impl TermKey {
-    fn new(key: SecretKey, install_time_unix: i64, encryptions: u64) -> Self {
-        TermKey {
+    fn new(key: SecretKey, install_time_unix: i64, encryptions: u64) -> Result<Self, CryptoError> {
+        Ok(TermKey {
+            cipher: crate::aead::Cipher::new(&key)?,
             key,
             install_time_unix,
             encryptions: AtomicU64::new(encryptions),
-        }
+        })
     }
 
     fn info(&self, term: u32) -> TermInfo {
@@ -72,7 +75,7 @@ impl Keyring {
     pub fn generate(now_unix: i64) -> Result<Self, CryptoError> {
         Ok(Keyring {
             active_term: 1,
-            active: TermKey::new(SecretKey::generate()?, now_unix, 0),
+            active: TermKey::new(SecretKey::generate()?, now_unix, 0)?,
             older: BTreeMap::new(),
         })
     }
@@ -103,7 +106,7 @@ impl Keyring {
             .checked_add(1)
             .ok_or(CryptoError::TermOverflow(self.active_term))?;
         // Generate before mutating anything so a failure leaves the keyring unchanged.
-        let fresh = TermKey::new(SecretKey::generate()?, now_unix, 0);
+        let fresh = TermKey::new(SecretKey::generate()?, now_unix, 0)?;
         let previous = std::mem::replace(&mut self.active, fresh);
         self.older.insert(self.active_term, previous);
         self.active_term = new_term;
@@ -188,7 +191,7 @@ impl Keyring {
             let install = i64::from_be_bytes(read_array(b, off + 4));
             let encryptions = u64::from_be_bytes(read_array(b, off + 12));
             let key = SecretKey::from_slice(&b[off + 20..off + 20 + KEY_LEN])?;
-            terms.insert(term, TermKey::new(key, install, encryptions));
+            terms.insert(term, TermKey::new(key, install, encryptions)?);
         }
         if active_term != last {
             return Err(malformed(&format!(
