@@ -778,18 +778,26 @@ proptest! {
     }
 }
 
+/// Opens a file sink synced every `every` (the default policy for files).
+async fn open_interval(
+    path: &str,
+    head: Option<hush_audit::ChainHead>,
+    every: std::time::Duration,
+) -> (FileSink, hush_audit::OpenReport) {
+    FileSink::open_with_policy(path, DEVICE, head, hush_audit::SyncPolicy::Interval(every))
+        .await
+        .unwrap()
+}
+
 /// The default for files: each line written by the appending task (no writer thread), synced
 /// by the syncer within the interval.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interval_sink_chains_concurrent_appends_and_resumes() {
-    use hush_audit::SyncPolicy;
     let dir = tempfile::tempdir().unwrap();
     let path = log_path(&dir);
     let p = path.to_str().unwrap().to_owned();
     let every = std::time::Duration::from_millis(50);
-    let (sink, report) = FileSink::open_with_policy(&p, DEVICE, None, SyncPolicy::Interval(every))
-        .await
-        .unwrap();
+    let (sink, report) = open_interval(&p, None, every).await;
     assert!(report.is_clean());
     let sink = Arc::new(sink);
     let mut tasks = Vec::new();
@@ -832,10 +840,7 @@ async fn interval_sink_chains_concurrent_appends_and_resumes() {
     assert_eq!(read_lines(&path).len(), 400);
 
     // Reopened with the recorded head, the chain continues.
-    let (again, report) =
-        FileSink::open_with_policy(&p, DEVICE, Some(head.clone()), SyncPolicy::Interval(every))
-            .await
-            .unwrap();
+    let (again, report) = open_interval(&p, Some(head.clone()), every).await;
     assert!(report.is_clean(), "{:?}", report.warnings);
     again.append(entry(9)).await.unwrap();
     again.close().await;
@@ -848,15 +853,11 @@ async fn interval_sink_chains_concurrent_appends_and_resumes() {
 /// tasks that are ready together share `write` calls.
 #[tokio::test(flavor = "current_thread")]
 async fn interval_sink_writes_abandoned_lines_and_shares_writes() {
-    use hush_audit::SyncPolicy;
     use std::future::Future;
     let dir = tempfile::tempdir().unwrap();
     let path = log_path(&dir);
     let p = path.to_str().unwrap().to_owned();
-    let every = std::time::Duration::from_secs(3600);
-    let (sink, _) = FileSink::open_with_policy(&p, DEVICE, None, SyncPolicy::Interval(every))
-        .await
-        .unwrap();
+    let (sink, _) = open_interval(&p, None, std::time::Duration::from_secs(3600)).await;
 
     // Polled once: the line is chained, then the append yields; dropping it abandons the wait.
     {
