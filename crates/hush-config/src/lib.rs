@@ -1,4 +1,4 @@
-//! Configuration for `hush server`, and Go-style durations.
+//! Configuration for `hush server`, and Go-style durations and timestamps.
 //!
 //! hush reads Vault's server configuration format so existing configs and habits carry over:
 //! HCL or JSON, `storage`, `listener "tcp"`, `seal`, TTLs written as Go durations. This crate
@@ -34,6 +34,7 @@ pub mod duration;
 mod error;
 mod raw;
 mod server;
+pub mod time;
 
 pub use duration::{format_duration, parse_duration, parse_duration_value, DurationError};
 pub use error::ConfigError;

@@ -483,7 +483,7 @@ fn mount_fields(req: &Request) -> (&str, &str, &str) {
 }
 
 fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+    hush_config::time::now_rfc3339_nanos()
 }
 
 fn error_text(e: &CoreError) -> String {

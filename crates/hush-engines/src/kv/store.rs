@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat};
 use hush_config::duration::format_duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -71,10 +70,10 @@ pub(crate) struct VersionMeta {
     pub created_time: i64,
     /// Unix nanoseconds from which the version counts as deleted: set by a soft delete (to the
     /// time of the delete) or at creation by `delete_version_after` (to a future time).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_time: Option<i64>,
     /// Whether its data was destroyed (permanently removed).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub destroyed: bool,
 }
 
@@ -100,6 +99,11 @@ impl VersionMeta {
 }
 
 /// Everything about one secret except its versions' data (`metadata/<path>`).
+///
+/// Fields at their default are left out when stored, and read back as the default: with ten
+/// versions the record then stays under SQLite's inline payload limit (about 1,000 bytes on a
+/// 4 KiB page), so updating it rewrites one page instead of a page plus an overflow page, and
+/// it decodes faster. Records written in full by earlier versions read the same.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct KeyMeta {
     /// Unix nanoseconds of the first write (of data or metadata).
@@ -111,19 +115,19 @@ pub(crate) struct KeyMeta {
     pub current_version: u64,
     /// Vault's sliding-window marker: versions below it were pruned. Stays 0 until the first
     /// prune, as in Vault.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
     pub oldest_version: u64,
     /// Versions kept for this secret; 0 means the mount's setting.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
     pub max_versions: u32,
     /// Whether writes to this secret must carry `options.cas`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub cas_required: bool,
     /// Lifetime of new versions in nanoseconds; 0 means the mount's setting.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
     pub delete_version_after: u64,
     /// User-provided description; None until set (rendered as null, like Vault).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_metadata: Option<BTreeMap<String, String>>,
     /// Every version still known, by number.
     #[serde(default)]
@@ -245,6 +249,18 @@ impl KeyMeta {
     }
 }
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
+}
+
+fn is_zero_u32(n: &u32) -> bool {
+    *n == 0
+}
+
 /// A duration in nanoseconds as Go prints it ("0s", "3h25m19s").
 pub(crate) fn format_nanos(nanos: u64) -> String {
     format_duration(Duration::from_nanos(nanos))
@@ -254,24 +270,60 @@ pub(crate) fn format_nanos(nanos: u64) -> String {
 /// trailing zeros dropped (`2018-03-22T02:24:06.945319214Z`, `2018-03-22T02:24:06.9Z`,
 /// `2018-03-22T02:24:06Z`).
 pub(crate) fn format_time(nanos: i64) -> String {
-    let full = DateTime::from_timestamp_nanos(nanos).to_rfc3339_opts(SecondsFormat::Nanos, true);
-    // `full` always ends in ".ddddddddd Z" form here: SecondsFormat::Nanos prints nine digits.
-    match full.strip_suffix('Z').and_then(|s| s.split_once('.')) {
-        Some((seconds, fraction)) => {
-            let fraction = fraction.trim_end_matches('0');
-            if fraction.is_empty() {
-                format!("{seconds}Z")
-            } else {
-                format!("{seconds}.{fraction}Z")
-            }
-        }
-        None => full,
-    }
+    hush_config::time::rfc3339_go(nanos)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_metadata_leaves_out_defaults_and_reads_full_records() {
+        let t = 1_795_412_345_678_901_234;
+        let mut meta = KeyMeta::new(t);
+        for v in 131..=140 {
+            meta.versions.insert(
+                v,
+                VersionMeta {
+                    created_time: t + 1_000_000 * i64::try_from(v).unwrap_or_default(),
+                    deletion_time: None,
+                    destroyed: false,
+                },
+            );
+        }
+        meta.current_version = 140;
+        meta.oldest_version = 131;
+        let stored = serde_json::to_vec(&meta).expect("encode");
+        // Ten versions stay well under SQLite's ~1,000-byte inline payload, after the ~28
+        // bytes of sealing and the ~70-byte key.
+        assert!(stored.len() < 600, "{} bytes", stored.len());
+        let text = String::from_utf8_lossy(&stored);
+        assert!(!text.contains("destroyed") && !text.contains("deletion_time"));
+        let back: KeyMeta = serde_json::from_slice(&stored).expect("decode");
+        assert_eq!(back.versions, meta.versions);
+        assert_eq!(back.current_version, 140);
+        assert_eq!(back.oldest_version, 131);
+
+        // A record written in full, as earlier releases did, reads the same.
+        let full = serde_json::json!({
+            "created_time": t, "updated_time": t, "current_version": 2, "oldest_version": 0,
+            "max_versions": 0, "cas_required": false, "delete_version_after": 0,
+            "custom_metadata": null,
+            "versions": {
+                "1": {"created_time": t, "deletion_time": null, "destroyed": false},
+                "2": {"created_time": t, "deletion_time": t, "destroyed": true}
+            }
+        });
+        let old: KeyMeta = serde_json::from_value(full).expect("decode full record");
+        assert_eq!(old.versions[&1].deletion_time, None);
+        assert!(old.versions[&2].destroyed);
+        assert_eq!(old.versions[&2].deletion_time, Some(t));
+        assert!(old.custom_metadata.is_none());
+        // Non-default fields are kept.
+        let again: KeyMeta =
+            serde_json::from_slice(&serde_json::to_vec(&old).expect("encode")).expect("decode");
+        assert_eq!(again.versions, old.versions);
+    }
 
     #[test]
     fn times_render_like_go() {
