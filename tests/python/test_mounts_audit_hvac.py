@@ -188,6 +188,12 @@ def test_audit_device_enable_hash_disable(root, dev_server, tmp_path):
                  and e["request"]["operation"] == "read"]
     assert len(read_resp) == 1
     assert read_resp[0]["response"]["data"]["data"]["value"] == expected
+    # A read changes nothing, so its request entry may go out in the same write as its response
+    # entry; both are there all the same, request first, with one request id.
+    read_entries = [e for e in entries if e["request"]["path"] == "secret/data/audit/known"
+                    and e["request"]["operation"] == "read"]
+    assert [e["type"] for e in read_entries] == ["request", "response"]
+    assert read_entries[0]["request"]["id"] == read_entries[1]["request"]["id"]
     # The root token is HMAC'd with the same key.
     root_hash = root.sys.calculate_hash("file", ROOT)["data"]["hash"]
     assert write_req[0]["request"]["client_token"] == root_hash

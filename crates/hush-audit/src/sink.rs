@@ -598,6 +598,20 @@ impl FileSink {
         self.push(bytes).await
     }
 
+    /// [`FileSink::append_serialized`] without waiting for the write: the entry is chained
+    /// and queued, and written by the next append that waits (which writes every line queued
+    /// before its own), or by [`FileSink::sync`] or [`FileSink::close`]. For an entry whose
+    /// request has no effect until a later entry of the same caller is written, as a read's
+    /// request entry before its response entry. Sinks written by the writer thread (stdout,
+    /// files synced per batch) have no queue of their own and append it as usual.
+    pub async fn queue_serialized(&self, bytes: Vec<u8>) -> Result<ChainHead, AuditError> {
+        check_serialized(&bytes)?;
+        match &self.mode {
+            Mode::Direct { direct, .. } => direct.enqueue(&bytes),
+            Mode::Thread { .. } => self.push(bytes).await,
+        }
+    }
+
     /// Appends an entry already checked to be a serialized object without the chain field.
     async fn push(&self, bytes: Vec<u8>) -> Result<ChainHead, AuditError> {
         match &self.mode {

@@ -906,3 +906,71 @@ async fn interval_sink_writes_abandoned_lines_and_shares_writes() {
     assert_eq!(read_lines(&path).len(), 13);
     assert!(verify_file(&path, Some(&head)).ok);
 }
+
+/// A queued line (a read's request entry) is written by the next append that waits, in chain
+/// order and in the same write; on a sink without a queue of its own it is appended at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_lines_go_out_with_the_next_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = log_path(&dir);
+    let p = path.to_str().unwrap().to_owned();
+    let (sink, _) = open_interval(&p, None, std::time::Duration::from_secs(3600)).await;
+
+    let queued = sink
+        .queue_serialized(serde_json::to_vec(&entry(1)).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(queued.seq, 1);
+    assert_eq!(sink.stats().lines, 0, "queued, not written");
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+    let head = sink.append(entry(2)).await.unwrap();
+    assert_eq!(head.seq, 2);
+    let stats = sink.stats();
+    assert_eq!(
+        (stats.lines, stats.batches),
+        (2, 1),
+        "both lines in one write"
+    );
+    let lines = read_lines(&path);
+    assert_eq!(lines.len(), 2);
+    let first: Value = serde_json::from_slice(&lines[0]).unwrap();
+    assert_eq!(first["request"]["id"], "req-1");
+
+    // What is checked for an append is checked for a queued entry: nothing is chained.
+    assert!(matches!(
+        sink.queue_serialized(b"[1]".to_vec()).await,
+        Err(AuditError::NotAnObject { .. })
+    ));
+    assert_eq!(sink.head().seq, 2);
+
+    // A queued line nobody follows is written by sync (and so by the syncer), or by close.
+    sink.queue_serialized(serde_json::to_vec(&entry(3)).unwrap())
+        .await
+        .unwrap();
+    let synced = sink.sync().await.unwrap();
+    assert_eq!(synced.seq, 3);
+    assert_eq!(read_lines(&path).len(), 3);
+    sink.queue_serialized(serde_json::to_vec(&entry(4)).unwrap())
+        .await
+        .unwrap();
+    sink.close().await;
+    assert_eq!(read_lines(&path).len(), 4);
+    assert!(verify_file(&path, Some(&sink.head())).ok);
+
+    // Files synced per batch go through the writer thread: queued means written there.
+    let every = dir.path().join("logs").join("every.log");
+    let (strict, _) = FileSink::open_with_policy(
+        every.to_str().unwrap(),
+        DEVICE,
+        None,
+        hush_audit::SyncPolicy::EveryBatch,
+    )
+    .await
+    .unwrap();
+    strict
+        .queue_serialized(serde_json::to_vec(&entry(5)).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(read_lines(&every).len(), 1);
+    strict.close().await;
+}

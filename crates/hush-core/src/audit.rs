@@ -16,13 +16,15 @@ use crate::token::TokenEntry;
 pub trait AuditDevice: Send + Sync {
     /// The path the device is enabled at, e.g. `file/`.
     fn path(&self) -> &str;
-    /// Records a request; `error` is set when it was refused before reaching a handler.
-    /// What the device returns is handed back to it with the response.
+    /// Records a request; `error` is set when it was refused before reaching a handler;
+    /// `when` says by when the entry must be written. What the device returns is handed back
+    /// to it with the response.
     async fn log_request(
         &self,
         req: &Request,
         token: Option<&TokenEntry>,
         error: Option<&CoreError>,
+        when: RequestEntry,
     ) -> std::result::Result<RequestMemo, String>;
     /// Records the response to a request; `memo` is what this device returned for the request
     /// (empty if the device was enabled in between).
@@ -33,6 +35,18 @@ pub trait AuditDevice: Send + Sync {
         result: &Result<Response>,
         memo: RequestMemo,
     ) -> std::result::Result<(), String>;
+}
+
+/// By when a device must have written a request's entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestEntry {
+    /// Before [`AuditDevice::log_request`] returns: the request may change something, so its
+    /// record must exist before it does.
+    WriteNow,
+    /// At the latest together with the response's entry: the request changes nothing (see
+    /// [`crate::engine::LogicalBackend::changes_nothing`]) and its client hears nothing before
+    /// the response entry is written. A device may still write it at once.
+    WithResponse,
 }
 
 /// What a device kept from recording a request for recording its response. The file device
@@ -112,6 +126,7 @@ impl AuditBroker {
         req: &Request,
         token: Option<&TokenEntry>,
         error: Option<&CoreError>,
+        when: RequestEntry,
     ) -> Result<RequestMemos> {
         let devices = self.snapshot();
         if devices.is_empty() {
@@ -120,7 +135,7 @@ impl AuditBroker {
         let mut ok = false;
         let mut memos = Vec::with_capacity(devices.len());
         for d in devices {
-            match d.log_request(req, token, error).await {
+            match d.log_request(req, token, error, when).await {
                 Ok(memo) => {
                     ok = true;
                     memos.push((d, memo));
@@ -281,6 +296,22 @@ impl FileDevice {
         response: Option<&ResponseOut<'_>>,
         error: Option<&str>,
     ) -> std::result::Result<(), String> {
+        let line = self.line(kind, shared, response, error)?;
+        self.sink
+            .append_serialized(line)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Serializes `{"time":..,"type":..,<members of shared>[,"response":..][,"error":..]}`.
+    fn line(
+        &self,
+        kind: &str,
+        shared: &[u8],
+        response: Option<&ResponseOut<'_>>,
+        error: Option<&str>,
+    ) -> std::result::Result<Vec<u8>, String> {
         let mut bytes = Vec::with_capacity(shared.len() + 512);
         bytes.extend_from_slice(b"{\"time\":\"");
         bytes.extend_from_slice(now_rfc3339().as_bytes());
@@ -302,11 +333,7 @@ impl FileDevice {
             serde_json::to_writer(&mut bytes, error).map_err(|e| e.to_string())?;
         }
         bytes.push(b'}');
-        self.sink
-            .append_serialized(bytes)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        Ok(bytes)
     }
 
     /// The token and accessor of this request as this device logs them (HMAC'd unless the
@@ -506,11 +533,17 @@ impl AuditDevice for FileDevice {
         req: &Request,
         token: Option<&TokenEntry>,
         error: Option<&CoreError>,
+        when: RequestEntry,
     ) -> std::result::Result<RequestMemo, String> {
         let shared = self.shared_part(req, token)?;
         let error = error.map(error_text);
-        self.write("request", &shared, None, error.as_deref())
-            .await?;
+        let line = self.line("request", &shared, None, error.as_deref())?;
+        let written = match when {
+            RequestEntry::WriteNow => self.sink.append_serialized(line).await,
+            // The response entry's append writes every line queued before it, this one too.
+            RequestEntry::WithResponse => self.sink.queue_serialized(line).await,
+        };
+        written.map_err(|e| e.to_string())?;
         Ok(RequestMemo(Some(shared)))
     }
 

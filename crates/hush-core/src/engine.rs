@@ -116,6 +116,15 @@ pub trait LogicalBackend: Send + Sync + 'static {
         false
     }
 
+    /// Whether `operation` on `path` changes nothing: it only reads what is stored, and
+    /// creates no lease, token or record. The core may then write the request's audit entry
+    /// together with its response entry (one write instead of two; the client still hears
+    /// nothing before both are written). The default, `false`, has the request entry written
+    /// before the engine runs.
+    fn changes_nothing(&self, _path: &str, _operation: Operation) -> bool {
+        false
+    }
+
     /// For a login request: the name under which its failures count towards the failed-login
     /// lockout (userpass: the username; AppRole: the role ID). `None` for anything else.
     fn lockout_key(&self, _req: &EngineRequest<'_>) -> Option<String> {

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use hush_policy::{Acl, Capability};
 
+use crate::audit::RequestEntry;
 use crate::core::{now_unix, Core, Unsealed};
 use crate::engine::EngineRequest;
 use crate::error::{CoreError, Result};
@@ -172,9 +173,23 @@ pub async fn handle(core: &Core, mut req: Request) -> Result<Response> {
             }
         }
     }
+    // A request that changes nothing may have its entry written with its response's: it has
+    // no effect to record if the server dies in between. Limited-use tokens (each use is a
+    // write) and wrapped responses (a new token) are effects.
+    let when = match &routed {
+        Ok((Target::Mount(m), rel))
+            if denial.is_none()
+                && req.wrap_ttl.is_none()
+                && token.as_ref().is_none_or(|t| t.num_uses == 0)
+                && m.backend.changes_nothing(rel, req.operation) =>
+        {
+            RequestEntry::WithResponse
+        }
+        _ => RequestEntry::WriteNow,
+    };
     let memos = un
         .audit
-        .log_request(&req, token.as_deref(), denial.as_ref())
+        .log_request(&req, token.as_deref(), denial.as_ref(), when)
         .await?;
     if let Some(e) = denial {
         return Err(e);

@@ -149,6 +149,7 @@ impl hush_core::audit::AuditDevice for BrokenDevice {
         _req: &Request,
         _token: Option<&hush_core::token::TokenEntry>,
         _error: Option<&CoreError>,
+        _when: hush_core::audit::RequestEntry,
     ) -> Result<hush_core::audit::RequestMemo, String> {
         Err("disk full".into())
     }
@@ -180,4 +181,129 @@ async fn a_request_that_cannot_be_audited_fails() {
     let rotate = Request::new(Operation::Update, "sys/rotate").with_token(root.clone());
     assert!(core.handle(rotate).await.is_err());
     assert_eq!(core.unsealed().unwrap().view.barrier().key_status().term, 1);
+}
+
+/// Records, for each request entry, the path and by when it had to be written.
+#[derive(Default)]
+struct RecordingDevice(parking_lot::Mutex<Vec<(String, hush_core::audit::RequestEntry)>>);
+
+#[async_trait::async_trait]
+impl hush_core::audit::AuditDevice for RecordingDevice {
+    fn path(&self) -> &str {
+        "recording/"
+    }
+    async fn log_request(
+        &self,
+        req: &Request,
+        _token: Option<&hush_core::token::TokenEntry>,
+        _error: Option<&CoreError>,
+        when: hush_core::audit::RequestEntry,
+    ) -> Result<hush_core::audit::RequestMemo, String> {
+        self.0.lock().push((req.path.clone(), when));
+        Ok(Default::default())
+    }
+    async fn log_response(
+        &self,
+        _req: &Request,
+        _token: Option<&hush_core::token::TokenEntry>,
+        _result: &hush_core::Result<hush_core::Response>,
+        _memo: hush_core::audit::RequestMemo,
+    ) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// An engine whose reads change nothing and whose writes store the body.
+struct ReadOnlyReads;
+
+#[async_trait::async_trait]
+impl hush_core::engine::LogicalBackend for ReadOnlyReads {
+    async fn handle(
+        &self,
+        req: &hush_core::engine::EngineRequest<'_>,
+    ) -> hush_core::Result<hush_core::Response> {
+        if req.operation == Operation::Read {
+            let mut data = serde_json::Map::new();
+            data.insert("path".into(), req.path.into());
+            return Ok(hush_core::Response::data(data));
+        }
+        req.view.put_json(req.path, req.data).await?;
+        Ok(hush_core::Response::default())
+    }
+    fn changes_nothing(&self, _path: &str, operation: Operation) -> bool {
+        operation == Operation::Read
+    }
+}
+
+/// A read that changes nothing may have its request entry written with its response; anything
+/// with an effect (a write, a wrapped answer, a use of a limited-use token, a sys call) has it
+/// written before the engine runs.
+#[tokio::test]
+async fn only_reads_that_change_nothing_defer_their_request_entry() {
+    use hush_core::audit::RequestEntry::{WithResponse, WriteNow};
+    let mut config = CoreConfig::default();
+    config.engines.register(
+        "readonly",
+        Arc::new(|_: &hush_core::engine::MountEntry| {
+            let engine: Arc<dyn hush_core::engine::LogicalBackend> = Arc::new(ReadOnlyReads);
+            Ok(engine)
+        }),
+    );
+    let storage: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
+    let core = Core::new(storage, config).await.unwrap();
+    let out = core.init(params(1, 1), None).await.unwrap();
+    core.unseal(Some(&b64(&out.keys[0])), false).await.unwrap();
+    let root = out.root_token.to_string();
+    let body = |v: serde_json::Value| v.as_object().cloned().unwrap_or_default();
+    core.handle(
+        Request::new(Operation::Update, "sys/mounts/ro")
+            .with_token(root.clone())
+            .with_data(body(serde_json::json!({"type": "readonly"}))),
+    )
+    .await
+    .unwrap();
+    let limited = core
+        .handle(
+            Request::new(Operation::Update, "auth/token/create")
+                .with_token(root.clone())
+                .with_data(body(serde_json::json!({"num_uses": 5}))),
+        )
+        .await
+        .unwrap()
+        .auth
+        .unwrap()
+        .client_token;
+    let device = Arc::new(RecordingDevice::default());
+    core.unsealed().unwrap().audit.add(device.clone());
+
+    let read = |path: &str, token: &str| Request::new(Operation::Read, path).with_token(token);
+    core.handle(read("ro/a", &root)).await.unwrap();
+    core.handle(
+        Request::new(Operation::Update, "ro/a")
+            .with_token(root.clone())
+            .with_data(body(serde_json::json!({"v": 1}))),
+    )
+    .await
+    .unwrap();
+    let mut wrapped = read("ro/b", &root);
+    wrapped.wrap_ttl = Some(std::time::Duration::from_secs(60));
+    core.handle(wrapped).await.unwrap();
+    core.handle(read("ro/c", &limited)).await.unwrap();
+    core.handle(read("sys/key-status", &root)).await.unwrap();
+    // Refused: written before the refusal is returned.
+    assert!(core.handle(read("ro/d", "not-a-token")).await.is_err());
+
+    let seen = device.0.lock().clone();
+    let expected = [
+        ("ro/a", WithResponse),
+        ("ro/a", WriteNow),
+        ("ro/b", WriteNow),
+        ("ro/c", WriteNow),
+        ("sys/key-status", WriteNow),
+        ("ro/d", WriteNow),
+    ];
+    assert_eq!(seen.len(), expected.len(), "{seen:?}");
+    for ((path, when), (want_path, want_when)) in seen.iter().zip(expected) {
+        assert_eq!((path.as_str(), *when), (want_path, want_when));
+    }
 }

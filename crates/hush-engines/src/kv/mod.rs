@@ -53,7 +53,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hush_core::engine::{EngineRequest, LogicalBackend, MountEntry, Registry};
 use hush_core::error::{CoreError, Result};
-use hush_core::logical::Response;
+use hush_core::logical::{Operation, Response};
 use tokio::sync::{Mutex, RwLock};
 
 /// The engine type name of the KV engine in the mount table.
@@ -228,6 +228,12 @@ impl LogicalBackend for KvBackend {
             KvVersion::V1 => v1::exists(req).await,
             KvVersion::V2 => v2::exists(req).await,
         }
+    }
+
+    /// Reads and lists, in both versions, only read storage: no read prunes, upgrades or
+    /// records anything.
+    fn changes_nothing(&self, _path: &str, operation: Operation) -> bool {
+        matches!(operation, Operation::Read | Operation::List)
     }
 }
 
