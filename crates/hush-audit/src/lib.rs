@@ -46,8 +46,8 @@
 //! themselves: a line is chained under a short lock, the append yields once so other ready
 //! tasks can queue theirs, and one of them writes all queued lines with one `write_all`;
 //! `append` resolves once the OS has the line, and a syncer thread syncs it within the
-//! interval. On open the chain resumes from the file's last complete line; a partial last line (torn write) is removed. If
-//! the file does not match the server's recorded head, open succeeds with a warning, the chain
+//! interval. On open the chain resumes from the file's last complete line; a partial last line
+//! (torn write) is removed. If the file does not match the server's recorded head, open succeeds with a warning, the chain
 //! continues from the recorded head so the gap stays detectable by [`verify`], and
 //! [`FileSink::tamper_notice`] gives an entry documenting the break.
 //!

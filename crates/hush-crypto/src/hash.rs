@@ -78,6 +78,7 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn hex_matches_the_hex_crate() {
@@ -87,7 +88,6 @@ mod tests {
         push_hex(&mut s, &[0x00, 0xab, 0xff]);
         assert_eq!(s, "hmac-sha256:00abff");
     }
-    use super::*;
 
     #[test]
     fn sha256_known_answer() {

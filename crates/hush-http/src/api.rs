@@ -284,28 +284,8 @@ fn success(r: Response, request_id: &str) -> HttpResponse {
     if r.is_empty() && r.status.is_none() {
         return StatusCode::NO_CONTENT.into_response();
     }
-    if r.data_at_top_level {
-        let mut body = json!({
-            "request_id": request_id,
-            "lease_id": "",
-            "renewable": false,
-            "lease_duration": r.lease_duration.unwrap_or(0),
-            "data": r.data,
-            "wrap_info": r.wrap_info,
-            "warnings": if r.warnings.is_empty() { Value::Null } else { json!(r.warnings) },
-            "auth": r.auth,
-            "mount_type": r.mount_type.clone().unwrap_or_default(),
-        });
-        if let (Some(data), Some(obj)) = (&r.data, body.as_object_mut()) {
-            for (k, v) in data {
-                // The envelope's own fields win: a mount named "data" must not replace `data`.
-                obj.entry(k.clone()).or_insert_with(|| v.clone());
-            }
-        }
-        return json_response(status, &body);
-    }
     // Serialized straight from the response (no `Value` copy of `data`): this is every
-    // secret read's answer. Fields in the order the `Value` form gave them (sorted).
+    // secret read's answer. Fields in sorted order, as a `Value` map would give them.
     let body = Envelope {
         auth: r.auth.as_ref(),
         data: r.data.as_ref(),
@@ -317,6 +297,17 @@ fn success(r: Response, request_id: &str) -> HttpResponse {
         warnings: (!r.warnings.is_empty()).then_some(&r.warnings[..]),
         wrap_info: r.wrap_info.as_ref(),
     };
+    if r.data_at_top_level {
+        // Rare (a few sys endpoints): the data's keys are repeated at the top level.
+        let mut value = serde_json::to_value(&body).unwrap_or(Value::Null);
+        if let (Some(data), Some(obj)) = (&r.data, value.as_object_mut()) {
+            for (k, v) in data {
+                // The envelope's own fields win: a mount named "data" must not replace `data`.
+                obj.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        return json_response(status, &value);
+    }
     json_response(status, &body)
 }
 

@@ -183,13 +183,21 @@ fn open_writer(path: &Path) -> Result<Connection> {
     }
     conn.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)
         .map_err(|e| StorageError::sqlite("configuring the WAL size limit", e))?;
-    for (name, value) in [
-        ("cache_size", WRITER_CACHE_KIB),
-        ("wal_autocheckpoint", AUTOCHECKPOINT_PAGES),
-        ("mmap_size", MMAP_BYTES),
+    for (name, value, context) in [
+        (
+            "cache_size",
+            WRITER_CACHE_KIB,
+            "configuring the writer's page cache",
+        ),
+        (
+            "wal_autocheckpoint",
+            AUTOCHECKPOINT_PAGES,
+            "configuring WAL checkpoints",
+        ),
+        ("mmap_size", MMAP_BYTES, "configuring memory-mapped reads"),
     ] {
         conn.pragma_update(None, name, value)
-            .map_err(|e| StorageError::sqlite("configuring the page cache", e))?;
+            .map_err(|e| StorageError::sqlite(context, e))?;
     }
 
     let version: i64 = conn

@@ -70,10 +70,10 @@ pub(crate) struct VersionMeta {
     pub created_time: i64,
     /// Unix nanoseconds from which the version counts as deleted: set by a soft delete (to the
     /// time of the delete) or at creation by `delete_version_after` (to a future time).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub deletion_time: Option<i64>,
     /// Whether its data was destroyed (permanently removed).
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub destroyed: bool,
 }
 
@@ -115,19 +115,19 @@ pub(crate) struct KeyMeta {
     pub current_version: u64,
     /// Vault's sliding-window marker: versions below it were pruned. Stays 0 until the first
     /// prune, as in Vault.
-    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub oldest_version: u64,
     /// Versions kept for this secret; 0 means the mount's setting.
-    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub max_versions: u32,
     /// Whether writes to this secret must carry `options.cas`.
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub cas_required: bool,
     /// Lifetime of new versions in nanoseconds; 0 means the mount's setting.
-    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub delete_version_after: u64,
     /// User-provided description; None until set (rendered as null, like Vault).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub custom_metadata: Option<BTreeMap<String, String>>,
     /// Every version still known, by number.
     #[serde(default)]
@@ -249,16 +249,8 @@ impl KeyMeta {
     }
 }
 
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
-fn is_zero_u64(n: &u64) -> bool {
-    *n == 0
-}
-
-fn is_zero_u32(n: &u32) -> bool {
-    *n == 0
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 /// A duration in nanoseconds as Go prints it ("0s", "3h25m19s").
