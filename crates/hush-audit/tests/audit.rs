@@ -848,6 +848,34 @@ async fn interval_sink_chains_concurrent_appends_and_resumes() {
     assert!(verify_file(&path, Some(&again.head())).ok);
 }
 
+/// While lines keep coming, the syncer hands what was written to the disk in between its
+/// fsyncs (and lets the kernel drop those pages): the file still ends up whole and chained,
+/// with appends landing right after pages that were handed over and dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interval_sink_survives_early_writeback_between_syncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = log_path(&dir);
+    let p = path.to_str().unwrap().to_owned();
+    // No interval sync during the test: only the writeback ticks run.
+    let (sink, _) = open_interval(&p, None, std::time::Duration::from_secs(3600)).await;
+    let filler = "x".repeat(2000);
+    for round in 0..6u64 {
+        for i in 0..200u64 {
+            let mut e = entry(round * 1000 + i);
+            e["request"]["data"]["filler"] = json!(filler);
+            sink.append(e).await.unwrap();
+        }
+        // Longer than a writeback tick, so each round's lines are handed over before the next.
+        tokio::time::sleep(std::time::Duration::from_millis(120)).await;
+    }
+    sink.close().await;
+    let head = sink.head();
+    assert_eq!(head.seq, 1200);
+    assert!(std::fs::metadata(&path).unwrap().len() > 2_000_000);
+    assert_eq!(read_lines(&path).len(), 1200);
+    assert!(verify_file(&path, Some(&head)).ok);
+}
+
 /// An append whose caller goes away after its line was chained (a client that hung up) still
 /// reaches the file, in order, by the next writer, a sync or close; and lines appended by
 /// tasks that are ready together share `write` calls.
