@@ -299,6 +299,80 @@ def test_userpass_user_token_bound_cidrs(root, dev_server):
     assert lookup_self(dev_server, token)["bound_cidrs"] == ["127.0.0.1/32"]
 
 
+def renew_self(server, token, increment=None):
+    return as_token(server, token).auth.token.renew_self(increment=increment)["auth"]
+
+
+def test_userpass_renewal_follows_the_user_as_it_is_now(root, dev_server):
+    """A login token's renewal asks the auth method again, as Vault's does: the user's
+    token_max_ttl (counted from login) caps it, a lowered maximum applies to tokens already
+    out, and a deleted user or changed policies refuse it."""
+    root.sys.enable_auth_method("userpass")
+    up = root.auth.userpass
+    up.create_or_update_user("carol", password="pw-carol", token_policies=["app"],
+                             token_ttl="10m", token_max_ttl="1h")
+    token = anon(dev_server).auth.userpass.login("carol", "pw-carol")["auth"]["client_token"]
+
+    # A bigger increment than the maximum: held to what is left of the hour.
+    auth = renew_self(dev_server, token, increment="24h")
+    assert 3590 <= auth["lease_duration"] <= 3600, auth["lease_duration"]
+    # No increment: the user's token_ttl.
+    assert 590 <= renew_self(dev_server, token)["lease_duration"] <= 600
+
+    # The maximum lowered after login applies at the next renewal.
+    up.create_or_update_user("carol", token_max_ttl="20m")
+    assert 1190 <= renew_self(dev_server, token, increment="24h")["lease_duration"] <= 1200
+    # So does the auth mount's maximum when it is lower.
+    root.sys.tune_auth_method(path="userpass", max_lease_ttl="15m")
+    assert 890 <= renew_self(dev_server, token, increment="24h")["lease_duration"] <= 900
+
+    # Changed policies: the token is not renewed (it keeps working until it expires).
+    root.write_data("auth/userpass/users/carol/policies", data={"token_policies": ["other"]})
+    refused(lambda: as_token(dev_server, token).auth.token.renew_self(), 400,
+            'the policies of the user "carol" changed after this token was issued, so it '
+            "cannot be renewed; log in again for a token with the current policies")
+    assert lookup_self(dev_server, token)["policies"] == ["app", "default"]
+    # Back to the same set (in another order, with `default` spelled out): renewable again.
+    root.write_data("auth/userpass/users/carol/policies",
+                    data={"token_policies": ["default", "APP"]})
+    renew_self(dev_server, token)
+
+    # A deleted user: no renewal either.
+    up.delete_user("carol")
+    refused(lambda: as_token(dev_server, token).auth.token.renew_self(), 400,
+            'the user "carol" this token was issued for no longer exists, so it cannot be '
+            "renewed")
+
+
+def test_token_role_max_ttl_holds_on_renewal(root, dev_server):
+    # hvac's helper predates the token_* names; the role API takes them as Vault's does.
+    root.write_data("auth/token/roles/short", data={"token_max_ttl": "30m", "token_ttl": "5m"})
+    token = root.auth.token.create(role_name="short")["auth"]["client_token"]
+    assert 1790 <= renew_self(dev_server, token, increment="48h")["lease_duration"] <= 1800
+    assert 290 <= renew_self(dev_server, token)["lease_duration"] <= 300
+    # Without the role the token cannot be renewed.
+    root.auth.token.delete_role("short")
+    refused(lambda: as_token(dev_server, token).auth.token.renew_self(), 400,
+            'the token role "short" this token was created with no longer exists, so it '
+            "cannot be renewed")
+
+
+def test_disabling_an_auth_method_logs_its_users_out(root, dev_server):
+    root.sys.enable_auth_method("userpass", path="people")
+    root.auth.userpass.create_or_update_user("dan", password="pw-dan", mount_point="people")
+    token = anon(dev_server).auth.userpass.login("dan", "pw-dan", mount_point="people")[
+        "auth"]["client_token"]
+    other = root.auth.token.create(policies=["default"])["auth"]["client_token"]
+    assert lookup_self(dev_server, token)["meta"] == {"username": "dan"}
+    root.sys.disable_auth_method("people")
+    refused(lambda: lookup_self(dev_server, token), 403, "permission denied")
+    # Tokens from elsewhere are untouched.
+    assert lookup_self(dev_server, other)["policies"] == ["default"]
+    # Enabled again at the same path, the method is a new one: the old token stays revoked.
+    root.sys.enable_auth_method("userpass", path="people")
+    refused(lambda: lookup_self(dev_server, token), 403, "permission denied")
+
+
 # ---------------------------------------------------------------------------------------------
 # AppRole
 
@@ -571,6 +645,26 @@ def test_approle_cidr_bindings(root, dev_server):
     assert lookup_self(dev_server, token)["bound_cidrs"] == ["127.0.0.1/32"]
 
 
+def test_approle_renewal_checks_the_role(root, dev_server):
+    ar = enable_approle(root)
+    ar.create_or_update_approle("batch", token_policies=["batch"], token_ttl="5m",
+                                token_max_ttl="40m")
+    role_id = ar.read_role_id("batch")["data"]["role_id"]
+    secret_id = ar.generate_secret_id("batch")["data"]["secret_id"]
+    token = anon(dev_server).auth.approle.login(role_id=role_id, secret_id=secret_id)[
+        "auth"]["client_token"]
+    assert 2390 <= renew_self(dev_server, token, increment="10h")["lease_duration"] <= 2400
+    assert 290 <= renew_self(dev_server, token)["lease_duration"] <= 300
+    ar.create_or_update_approle("batch", token_policies=["batch", "more"])
+    refused(lambda: as_token(dev_server, token).auth.token.renew_self(), 400,
+            'the policies of the role "batch" changed after this token was issued, so it '
+            "cannot be renewed; log in again for a token with the current policies")
+    ar.delete_role("batch")
+    refused(lambda: as_token(dev_server, token).auth.token.renew_self(), 400,
+            'the role "batch" this token was issued for no longer exists, so it cannot be '
+            "renewed")
+
+
 # ---------------------------------------------------------------------------------------------
 # JWT / OIDC
 
@@ -655,6 +749,15 @@ def test_jwt_validation_pubkeys_login(root, dev_server):
     tag = sign(rsa_k, {"ref": "refs/tags/v1.2.0"})
     assert c.auth.jwt.jwt_login(role="ci", jwt=tag)["auth"]["metadata"]["git_ref"] == \
         "refs/tags/v1.2.0"
+
+    # Renewal reads the role as it is now: its token_ttl, then its policies.
+    assert 890 <= renew_self(dev_server, c.token)["lease_duration"] <= 900
+    jwt_role(root, token_ttl="7m")
+    assert 410 <= renew_self(dev_server, c.token)["lease_duration"] <= 420
+    jwt_role(root, token_policies=["ci-deploy", "prod"])
+    refused(lambda: c.auth.token.renew_self(), 400,
+            'the policies of the role "ci" changed after this token was issued, so it cannot '
+            "be renewed; log in again for a token with the current policies")
 
 
 def test_jwt_bad_tokens(root, dev_server):
@@ -870,6 +973,14 @@ def test_kubernetes_login(root, dev_server, cluster, tls_files):
     assert auth["metadata"]["service_account_namespace"] == "team-blue"
     assert auth["metadata"]["service_account_secret_name"] == "batch-7-token-x7k2p"
     assert auth["metadata"]["service_account_uid"] == cluster.uid("team-blue", "batch-7")
+
+    # Renewal needs the role the pod logged in with (and does not ask the cluster again).
+    assert 590 <= renew_self(dev_server, pod.token)["lease_duration"] <= 600
+    root.auth.kubernetes.delete_role("apps")
+    refused(lambda: pod.auth.token.renew_self(), 400,
+            'the role "apps" this token was issued for no longer exists, so it cannot be '
+            "renewed")
+    assert len(cluster.requests) == 2
 
 
 def test_kubernetes_role_audience(root, dev_server, cluster, tls_files):

@@ -32,9 +32,9 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use hush_core::engine::{EngineRequest, LogicalBackend};
+use hush_core::engine::{EngineRequest, LogicalBackend, LoginRenewal};
 use hush_core::error::{CoreError, Result};
-use hush_core::logical::{Operation, Response};
+use hush_core::logical::{Operation, Response, TokenParams};
 use hush_core::view::{View, ViewOp};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -925,6 +925,11 @@ impl LogicalBackend for AppRoleBackend {
 
     fn is_unauthenticated(&self, path: &str) -> bool {
         path.trim_end_matches('/') == "login"
+    }
+
+    async fn renew_login(&self, req: &LoginRenewal<'_>) -> Result<Option<TokenParams>> {
+        TokenFields::renew_stored(req, "role_name", role_key, "role", |r: &RoleEntry| &r.token)
+            .await
     }
 
     fn lockout_key(&self, req: &EngineRequest<'_>) -> Option<String> {

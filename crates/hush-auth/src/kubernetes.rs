@@ -23,9 +23,9 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use base64::Engine as _;
-use hush_core::engine::{EngineRequest, LogicalBackend};
+use hush_core::engine::{EngineRequest, LogicalBackend, LoginRenewal};
 use hush_core::error::{CoreError, Result};
-use hush_core::logical::{Operation, Response};
+use hush_core::logical::{Operation, Response, TokenParams};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
@@ -610,6 +610,11 @@ impl LogicalBackend for KubernetesBackend {
 
     fn is_unauthenticated(&self, path: &str) -> bool {
         path.trim_end_matches('/') == "login"
+    }
+
+    async fn renew_login(&self, req: &LoginRenewal<'_>) -> Result<Option<TokenParams>> {
+        TokenFields::renew_stored(req, "role", role_key, "role", |r: &KubernetesRole| &r.token)
+            .await
     }
 }
 

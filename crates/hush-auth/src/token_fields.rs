@@ -4,8 +4,10 @@
 //! `token_explicit_max_ttl`, and the older names `policies`, `ttl`, `max_ttl`, `period` and
 //! `bound_cidrs`.
 
+use hush_core::engine::{same_policies, LoginRenewal};
 use hush_core::error::{CoreError, Result};
 use hush_core::logical::{AuthResponse, TokenParams};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -202,6 +204,52 @@ impl TokenFields {
                 out.insert(name.into(), value);
             }
         }
+    }
+
+    /// The limits a renewal of a token issued with these settings gets now, once they are
+    /// checked to still grant the token's policies. `who` names the user or role in the error.
+    pub fn renewal(&self, token_policies: &[String], who: &str) -> Result<TokenParams> {
+        if !same_policies(&self.token_policies, token_policies) {
+            return Err(CoreError::bad(format!(
+                "the policies of {who} changed after this token was issued, so it cannot be \
+                 renewed; log in again for a token with the current policies"
+            )));
+        }
+        Ok(TokenParams {
+            ttl: self.token_ttl,
+            max_ttl: self.token_max_ttl,
+            period: self.token_period,
+            ..TokenParams::default()
+        })
+    }
+
+    /// [`LogicalBackend::renew_login`] for a method whose token settings live in a stored user
+    /// or role: reads the record named by the token's metadata `meta_key` (stored as `T` under
+    /// `storage_key(name)`), refuses if it is gone or grants other policies now, and returns
+    /// its current limits. `what` is "user" or "role", for the errors.
+    ///
+    /// [`LogicalBackend::renew_login`]: hush_core::engine::LogicalBackend::renew_login
+    pub async fn renew_stored<T: DeserializeOwned>(
+        req: &LoginRenewal<'_>,
+        meta_key: &str,
+        storage_key: impl Fn(&str) -> String,
+        what: &str,
+        fields: impl Fn(&T) -> &TokenFields,
+    ) -> Result<Option<TokenParams>> {
+        let name = req
+            .metadata
+            .get(meta_key)
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let Some(stored) = req.view.get_json::<T>(&storage_key(name)).await? else {
+            return Err(CoreError::bad(format!(
+                "the {what} \"{name}\" this token was issued for no longer exists, so it \
+                 cannot be renewed"
+            )));
+        };
+        fields(&stored)
+            .renewal(req.policies, &format!("the {what} \"{name}\""))
+            .map(Some)
     }
 
     /// The `auth` block of a successful login: the core issues a token with these settings.

@@ -20,9 +20,9 @@ use std::sync::OnceLock;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use async_trait::async_trait;
-use hush_core::engine::{EngineRequest, LogicalBackend};
+use hush_core::engine::{EngineRequest, LogicalBackend, LoginRenewal};
 use hush_core::error::{CoreError, Result};
-use hush_core::logical::{Operation, Response};
+use hush_core::logical::{Operation, Response, TokenParams};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
@@ -330,6 +330,10 @@ impl LogicalBackend for UserpassBackend {
 
     fn is_unauthenticated(&self, path: &str) -> bool {
         path.starts_with("login/")
+    }
+
+    async fn renew_login(&self, req: &LoginRenewal<'_>) -> Result<Option<TokenParams>> {
+        TokenFields::renew_stored(req, "username", user_key, "user", |u: &UserEntry| &u.token).await
     }
 
     fn lockout_key(&self, req: &EngineRequest<'_>) -> Option<String> {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{CoreError, Result};
-use crate::logical::{Operation, Response};
+use crate::logical::{Operation, Response, TokenParams};
 use crate::view::View;
 
 /// Tunable settings of a mount (`config` in `sys/mounts`).
@@ -94,6 +94,30 @@ pub struct EngineRequest<'a> {
     pub client_addr: Option<IpAddr>,
 }
 
+/// A token an auth method issued, being renewed: what [`LogicalBackend::renew_login`] sees.
+pub struct LoginRenewal<'a> {
+    /// The auth mount's storage.
+    pub view: &'a View,
+    /// The auth mount's table entry.
+    pub mount: &'a MountEntry,
+    /// The token's policies, as issued (with `default` unless the method left it out).
+    pub policies: &'a [String],
+    /// The token's metadata, as the login set it (userpass: `username`; roles: `role_name` or
+    /// `role`).
+    pub metadata: &'a Map<String, Value>,
+}
+
+/// Whether a user's or role's policies are still those of a token it was issued: the same
+/// set, leaving out `default`, which the core adds (Vault's rule for renewals).
+pub fn same_policies(configured: &[String], token: &[String]) -> bool {
+    let set = |l: &[String]| {
+        let mut v = crate::token_api::normalize_policies(l, false);
+        v.retain(|p| p != "default");
+        v
+    };
+    set(configured) == set(token)
+}
+
 /// A secrets engine or auth method.
 #[async_trait]
 pub trait LogicalBackend: Send + Sync + 'static {
@@ -123,6 +147,16 @@ pub trait LogicalBackend: Send + Sync + 'static {
     /// before the engine runs.
     fn changes_nothing(&self, _path: &str, _operation: Operation) -> bool {
         false
+    }
+
+    /// Called when a token this auth method issued at login is renewed. Checks that the user or
+    /// role it was issued for still exists and still grants the same policies (anything else
+    /// refuses the renewal with an error that says why), and returns the TTL, maximum TTL and
+    /// period that apply now: Vault reads them again on every renewal, so lowering a role's
+    /// `token_max_ttl` limits tokens already out. The default, `Ok(None)`, has nothing to
+    /// check, and the limits given at login stay.
+    async fn renew_login(&self, _req: &LoginRenewal<'_>) -> Result<Option<TokenParams>> {
+        Ok(None)
     }
 
     /// For a login request: the name under which its failures count towards the failed-login
@@ -168,5 +202,26 @@ impl Registry {
                 self.kinds().join(", ")
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_policies;
+
+    fn v(l: &[&str]) -> Vec<String> {
+        l.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn policies_compare_as_sets_without_default() {
+        assert!(same_policies(
+            &v(&["app", "ops"]),
+            &v(&["default", "ops", "app"])
+        ));
+        assert!(same_policies(&v(&[" APP ", "default"]), &v(&["app"])));
+        assert!(same_policies(&v(&[]), &v(&["default"])));
+        assert!(!same_policies(&v(&["app"]), &v(&["app", "ops", "default"])));
+        assert!(!same_policies(&v(&["app", "ops"]), &v(&["app", "default"])));
     }
 }

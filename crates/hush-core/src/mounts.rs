@@ -239,6 +239,14 @@ impl MountTable {
         Ok(m.entry.clone())
     }
 
+    /// Whether a mount with this accessor is in the table.
+    pub fn has_accessor(&self, accessor: &str) -> bool {
+        self.routes
+            .load()
+            .iter()
+            .any(|m| m.entry.accessor == accessor)
+    }
+
     /// Moves a mount to another path, keeping its data (its storage is keyed by uuid).
     pub async fn remount(&self, from: &str, to: &str) -> Result<()> {
         let _guard = self.change.lock().await;

@@ -30,6 +30,10 @@ pub(crate) enum Target {
     Mount(Arc<Mounted>),
 }
 
+/// The accessor of the built-in token auth method (`auth/token/`), which tokens created
+/// there carry as their issuing mount.
+pub const TOKEN_STORE_ACCESSOR: &str = "auth_token";
+
 /// Everything a core handler needs about the request it serves.
 pub struct Ctx<'a> {
     /// The core.
@@ -137,7 +141,7 @@ pub async fn handle(core: &Core, mut req: Request) -> Result<Response> {
             Target::Token => MountInfo {
                 point: "auth/token/".into(),
                 kind: "token".into(),
-                accessor: "auth_token".into(),
+                accessor: TOKEN_STORE_ACCESSOR.into(),
             },
             Target::Mount(m) => MountInfo {
                 point: m.route.clone(),
@@ -251,6 +255,15 @@ async fn authenticate(
     if !crate::cidr::allowed(&entry.bound_cidrs, req.client_addr) {
         return Err(CoreError::denied(
             "the token may not be used from this address (bound_cidrs)",
+        ));
+    }
+    // Disabling an auth method revokes its tokens; this covers a revocation cut short.
+    if entry.mount_accessor != TOKEN_STORE_ACCESSOR
+        && !entry.mount_accessor.is_empty()
+        && !un.auth.has_accessor(&entry.mount_accessor)
+    {
+        return Err(CoreError::denied(
+            "the auth method that issued this token is no longer enabled; log in again",
         ));
     }
     let _ = core;

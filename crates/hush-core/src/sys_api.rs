@@ -399,7 +399,18 @@ async fn mount_path(ctx: &Ctx<'_>, p: &str, auth: bool) -> Result<Response> {
                 // Vault answers success for a path with nothing mounted.
                 return Ok(Response::no_content());
             }
-            table.unmount(&path).await?;
+            let gone = table.unmount(&path).await?;
+            if auth {
+                // Everyone who logged in through it is logged out, as in Vault; renewal and
+                // lookup of a token whose method is gone fail as well, should this stop
+                // half-way.
+                let revoked = ctx
+                    .un
+                    .tokens
+                    .revoke_by_mount_accessor(&gone.accessor)
+                    .await?;
+                tracing::info!(path = %path, revoked, "auth method disabled; its tokens revoked");
+            }
             Ok(Response::no_content())
         }
         _ => Err(unsupported(&ctx.req.path, op, "GET, POST and DELETE")),

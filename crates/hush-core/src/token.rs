@@ -51,6 +51,11 @@ pub struct TokenEntry {
     /// Periodic tokens renew to this TTL with no maximum (0: not periodic).
     #[serde(default)]
     pub period: u64,
+    /// The maximum TTL, counted from creation, that renewals may reach, as the token role or
+    /// the auth method's user or role set it at creation (0: the mount's or system maximum).
+    /// Renewal asks the role or method again when it can.
+    #[serde(default)]
+    pub max_ttl: u64,
     /// Uses left (0: unlimited).
     #[serde(default)]
     pub num_uses: u64,
@@ -184,6 +189,8 @@ pub struct NewToken {
     pub explicit_max_ttl: u64,
     /// Period.
     pub period: u64,
+    /// Maximum TTL from creation for renewals (0: the mount's or system maximum).
+    pub max_ttl: u64,
     /// Uses.
     pub num_uses: u64,
     /// Renewable.
@@ -282,6 +289,7 @@ impl TokenStore {
             parent: new.parent.clone(),
             explicit_max_ttl: new.explicit_max_ttl,
             period: new.period,
+            max_ttl: new.max_ttl,
             num_uses: new.num_uses,
             renewable: new.renewable,
             last_renewal_time: None,
@@ -550,6 +558,19 @@ impl TokenStore {
 
     /// Revokes every token whose creation path starts with `prefix` (and their children).
     pub async fn revoke_by_path_prefix(&self, prefix: &str) -> Result<usize> {
+        self.revoke_where(|e| e.path.starts_with(prefix)).await
+    }
+
+    /// Revokes every token issued by the auth mount with this accessor (and their children):
+    /// disabling an auth method logs out everyone who logged in through it, as in Vault.
+    pub async fn revoke_by_mount_accessor(&self, accessor: &str) -> Result<usize> {
+        if accessor.is_empty() {
+            return Ok(0);
+        }
+        self.revoke_where(|e| e.mount_accessor == accessor).await
+    }
+
+    async fn revoke_where(&self, matches: impl Fn(&TokenEntry) -> bool) -> Result<usize> {
         let mut n = 0;
         for name in self.view.list(ID_PREFIX).await? {
             if name.ends_with('/') {
@@ -557,7 +578,7 @@ impl TokenStore {
             }
             let entry: Option<TokenEntry> =
                 self.view.get_json(&format!("{ID_PREFIX}{name}")).await?;
-            if entry.is_some_and(|e| e.path.starts_with(prefix)) {
+            if entry.is_some_and(|e| matches(&e)) {
                 self.revoke_tree(&name).await?;
                 n += 1;
             }

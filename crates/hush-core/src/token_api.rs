@@ -4,10 +4,11 @@
 use serde_json::{json, Map, Value};
 
 use crate::core::now_unix;
+use crate::engine::LoginRenewal;
 use crate::error::{CoreError, Result};
 use crate::logical::{map, AuthResponse, Operation, Response};
 use crate::mounts::Mounted;
-use crate::pipeline::Ctx;
+use crate::pipeline::{Ctx, TOKEN_STORE_ACCESSOR};
 use crate::sys::{rfc3339, unsupported};
 use crate::sys_api::{mount_ttls, strings, ttl_field};
 use crate::token::{NewToken, TokenEntry, TokenRole};
@@ -479,6 +480,7 @@ async fn create(ctx: &Ctx<'_>, orphan_path: bool, role_name: Option<&str>) -> Re
                 ttl,
                 explicit_max_ttl: explicit_max,
                 period,
+                max_ttl: role_max.unwrap_or(0),
                 num_uses,
                 renewable,
                 parent: if orphan {
@@ -488,7 +490,7 @@ async fn create(ctx: &Ctx<'_>, orphan_path: bool, role_name: Option<&str>) -> Re
                 },
                 role: role.as_ref().map(|r| r.name.clone()),
                 bound_cidrs,
-                mount_accessor: "auth_token".into(),
+                mount_accessor: TOKEN_STORE_ACCESSOR.into(),
             },
             now,
         )
@@ -523,38 +525,104 @@ async fn renew(ctx: &Ctx<'_>, e: &TokenEntry, token: Option<String>) -> Result<R
             "invalid lease ID: this token never expires, so there is nothing to renew",
         ));
     }
-    {
-        if !entry.renewable {
-            return Err(CoreError::bad("this token is not renewable"));
-        }
-        let (_, sys_max) = mount_ttls(ctx, None);
-        let new_ttl = if entry.period > 0 {
-            entry.period
-        } else {
-            let wanted = if increment > 0 {
-                increment
-            } else {
-                entry.creation_ttl
-            };
-            // The maximum counts from creation, as in Vault.
-            let max_end = entry.creation_time + sys_max.as_secs() as i64;
-            let limit = (max_end - now).max(0) as u64;
-            wanted.min(limit)
-        };
-        let mut new_ttl = new_ttl;
-        if entry.explicit_max_ttl > 0 {
-            let end = entry.creation_time + entry.explicit_max_ttl as i64;
-            new_ttl = new_ttl.min((end - now).max(0) as u64);
-        }
-        entry.expire_time = Some(now + new_ttl as i64);
-        entry.last_renewal_time = Some(now);
-        ctx.un.tokens.update(entry.clone()).await?;
+    if !entry.renewable {
+        return Err(CoreError::bad("this token is not renewable"));
     }
+    let limits = renewal_limits(ctx, &entry).await?;
+    let new_ttl = if limits.period > 0 {
+        limits.period
+    } else {
+        let wanted = if increment > 0 { increment } else { limits.ttl };
+        // The maximum counts from creation, as in Vault.
+        let max_end = entry.creation_time + limits.max_ttl as i64;
+        wanted.min((max_end - now).max(0) as u64)
+    };
+    let mut new_ttl = new_ttl;
+    if entry.explicit_max_ttl > 0 {
+        let end = entry.creation_time + entry.explicit_max_ttl as i64;
+        new_ttl = new_ttl.min((end - now).max(0) as u64);
+    }
+    entry.period = limits.period;
+    entry.expire_time = Some(now + new_ttl as i64);
+    entry.last_renewal_time = Some(now);
+    ctx.un.tokens.update(entry.clone()).await?;
     let mut resp = Response::no_content();
     let mut auth = auth_response(token.unwrap_or_default(), &entry, now);
     auth.renewable = entry.renewable && entry.expire_time.is_some();
     resp.auth = Some(auth);
     Ok(resp)
+}
+
+/// What a renewal may give a token: its TTL when no increment is asked, the maximum from
+/// creation, and the period.
+struct RenewalLimits {
+    ttl: u64,
+    max_ttl: u64,
+    period: u64,
+}
+
+/// Reads the limits of a renewal where they are set now, as Vault does: a token from a login
+/// asks its auth method (which also refuses if the user or role is gone or its policies
+/// changed) under the auth mount's current maximum; a token from a token role reads the
+/// role. Anything else keeps its own settings under the system maximum.
+async fn renewal_limits(ctx: &Ctx<'_>, entry: &TokenEntry) -> Result<RenewalLimits> {
+    let mut limits = RenewalLimits {
+        ttl: entry.creation_ttl,
+        max_ttl: entry.max_ttl,
+        period: entry.period,
+    };
+    let from_method =
+        !entry.mount_accessor.is_empty() && entry.mount_accessor != TOKEN_STORE_ACCESSOR;
+    let mount_max = if from_method {
+        let Some(m) = ctx
+            .un
+            .auth
+            .list()
+            .into_iter()
+            .find(|m| m.entry.accessor == entry.mount_accessor)
+        else {
+            return Err(CoreError::bad(
+                "the auth method that issued this token is no longer enabled; log in again",
+            ));
+        };
+        let (default, max) = mount_ttls(ctx, Some(&m.entry));
+        let renewal = LoginRenewal {
+            view: &m.view,
+            mount: &m.entry,
+            policies: &entry.policies,
+            metadata: &entry.meta,
+        };
+        if let Some(p) = m.backend.renew_login(&renewal).await? {
+            limits = RenewalLimits {
+                ttl: if p.ttl > 0 { p.ttl } else { default.as_secs() },
+                max_ttl: p.max_ttl,
+                period: p.period,
+            };
+        }
+        max
+    } else {
+        if let Some(name) = &entry.role {
+            let Some(role) = ctx.un.tokens.role(name).await? else {
+                return Err(CoreError::bad(format!(
+                    "the token role \"{name}\" this token was created with no longer exists, \
+                     so it cannot be renewed"
+                )));
+            };
+            limits.max_ttl = role.token_max_ttl;
+            limits.period = role.token_period;
+            if role.token_ttl > 0 {
+                limits.ttl = role.token_ttl;
+            }
+        }
+        mount_ttls(ctx, None).1
+    };
+    let mount_max = mount_max.as_secs();
+    limits.max_ttl = if limits.max_ttl > 0 {
+        limits.max_ttl.min(mount_max)
+    } else {
+        mount_max
+    };
+    Ok(limits)
 }
 
 fn role_json(r: &TokenRole) -> Value {
@@ -709,6 +777,7 @@ pub async fn issue_login_token(
                 ttl,
                 explicit_max_ttl: p.explicit_max_ttl,
                 period: p.period,
+                max_ttl: p.max_ttl,
                 num_uses: auth.num_uses,
                 renewable: auth.renewable,
                 parent: None,

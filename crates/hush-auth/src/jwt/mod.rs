@@ -31,9 +31,9 @@ mod keys;
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use hush_core::engine::{EngineRequest, LogicalBackend};
+use hush_core::engine::{EngineRequest, LogicalBackend, LoginRenewal};
 use hush_core::error::{CoreError, Result};
-use hush_core::logical::{Operation, Response};
+use hush_core::logical::{Operation, Response, TokenParams};
 use jsonwebtoken::{Algorithm, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -747,6 +747,10 @@ impl LogicalBackend for JwtBackend {
             path.trim_end_matches('/'),
             "login" | "oidc/auth_url" | "oidc/callback"
         )
+    }
+
+    async fn renew_login(&self, req: &LoginRenewal<'_>) -> Result<Option<TokenParams>> {
+        TokenFields::renew_stored(req, "role", role_key, "role", |r: &JwtRole| &r.token).await
     }
 }
 
