@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
-use crate::conn::Conn;
+use crate::conn::{Conn, Lease};
 use crate::error::DeliverError;
 
 /// Where Kubernetes mounts a pod's service account token.
@@ -174,15 +174,16 @@ pub fn login_request(args: &AuthArgs) -> Result<Option<LoginRequest>, DeliverErr
     }))
 }
 
-/// Logs in with the method in `args` (if any) and makes the connection use the new token.
-pub(crate) async fn login(conn: &mut Conn, args: &AuthArgs) -> Result<(), DeliverError> {
+/// Logs in with the method in `args` (if any), makes the connection use the new token and
+/// returns its lease (`None`: no method, nothing done).
+pub(crate) async fn login(conn: &mut Conn, args: &AuthArgs) -> Result<Option<Lease>, DeliverError> {
     let Some(LoginRequest {
         method,
         mount,
         body,
     }) = login_request(args)?
     else {
-        return Ok(());
+        return Ok(None);
     };
     let fail = |reason: String| DeliverError::Login {
         method: method.name().to_owned(),
@@ -208,7 +209,7 @@ pub(crate) async fn login(conn: &mut Conn, args: &AuthArgs) -> Result<(), Delive
         .filter(|t| !t.is_empty())
         .ok_or_else(|| fail("the answer has no auth.client_token".to_owned()))?;
     conn.client_mut().set_token(Some(token.to_owned()));
-    Ok(())
+    Ok(Some(Lease::of_auth(answer.as_ref())))
 }
 
 #[cfg(test)]

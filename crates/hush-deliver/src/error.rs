@@ -238,6 +238,18 @@ pub enum DeliverError {
         source: io::Error,
     },
 
+    /// The token of a watching command runs out and cannot be renewed, and the command did not
+    /// log in itself, so it cannot get another.
+    #[error(
+        "the token expires in {seconds}s and cannot be renewed (not renewable, or at its maximum \
+         TTL); give the command a longer-lived token, or let it log in itself with --auth-method \
+         so it can log in again"
+    )]
+    TokenRunningOut {
+        /// Seconds left.
+        seconds: u64,
+    },
+
     /// Logging in with an auth method failed.
     #[error("login with {method} at auth/{mount}/login failed: {reason}")]
     Login {

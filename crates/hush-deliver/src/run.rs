@@ -31,6 +31,9 @@
 //! standard error, sends the child SIGTERM, then SIGKILL if it has not exited after `--grace`
 //! (default 10s), and starts it again with the new environment. A failed refresh is reported
 //! and the child keeps running. When the child exits by itself, hush exits with its code.
+//! The token stays valid for as long as hush watches: it is renewed once a third of its TTL is
+//! left, and when it cannot be renewed any more (its maximum TTL), hush logs in again with
+//! `--auth-method` if it was given one.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -434,7 +437,7 @@ fn validate(args: &RunArgs) -> Result<(), DeliverError> {
 /// Runs `hush run`; returns the exit code hush should exit with.
 pub async fn run(args: RunArgs, client_cfg: ClientConfig) -> anyhow::Result<i32> {
     validate(&args)?;
-    let conn = Conn::connect(client_cfg, &args.auth).await?;
+    let mut conn = Conn::connect(client_cfg, &args.auth).await?;
     let mut base = base_env(args.reset_env);
     if args.auth.auth_method.is_some() {
         // The secret ID logged hush in; the child has no business with it.
@@ -467,6 +470,9 @@ pub async fn run(args: RunArgs, client_cfg: ClientConfig) -> anyhow::Result<i32>
                 stopping |= sig != Signal::SIGHUP;
             }
             _ = ticker.tick(), if args.watch && !stopping => {
+                if let Err(err) = conn.keep_token(args.interval).await {
+                    eprintln!("hush: {err}");
+                }
                 let fresh = match load_env(&conn, &args, &base).await {
                     Ok(fresh) => fresh,
                     Err(err) => {

@@ -20,7 +20,7 @@
 //! changes, the file is replaced and `--exec CMD` (run with `sh -c`) is started, e.g. to make
 //! a server reload its configuration. `--exec` also runs after the first render. A failed
 //! re-render keeps the previous file and is reported; hush keeps watching until it receives
-//! SIGINT or SIGTERM.
+//! SIGINT or SIGTERM. The token is kept valid meanwhile, as `hush run --watch` does.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -387,7 +387,7 @@ pub async fn template(args: TemplateArgs, client_cfg: ClientConfig) -> anyhow::R
         .map_err(|e| DeliverError::io("read the template", &args.input, e))?;
     check_syntax(&args.input.display().to_string(), &source)?;
     let conn = Conn::connect(client_cfg, &args.auth).await?;
-    let renderer = Renderer::load(&args.input, conn)?;
+    let mut renderer = Renderer::load(&args.input, conn)?;
 
     let mut last = renderer.render().await?;
     outfile::replace_atomically(&args.output, last.as_bytes())?;
@@ -416,6 +416,9 @@ pub async fn template(args: TemplateArgs, client_cfg: ClientConfig) -> anyhow::R
             _ = tokio::time::sleep(args.interval) => {}
             _ = interrupt.recv() => return Ok(()),
             _ = terminate.recv() => return Ok(()),
+        }
+        if let Err(err) = renderer.conn.keep_token(args.interval).await {
+            eprintln!("hush: {err}");
         }
         let rendered = match renderer.render().await {
             Ok(text) => text,

@@ -486,3 +486,98 @@ fn approle_login_then_run() {
     assert!(out.stderr.contains("auth/approle/login"), "{out:?}");
     assert!(!out.stdout.contains("child-started"));
 }
+
+/// Starts `deliver` (a watching `hush run` of secret/app printing TOKEN), sees `before`, waits
+/// `wait` (several token TTLs), changes the secret to `after` and checks the watcher still read
+/// it, with no failed refresh on the way.
+fn watcher_outlives_its_token(
+    server: &Server,
+    deliver: Deliver,
+    before: &str,
+    after: &str,
+    wait: Duration,
+) {
+    let mut hush = deliver
+        .child(&["printenv", "TOKEN", "+", "wait-signal"])
+        .spawn();
+    hush.expect_out(&format!("TOKEN={before}"), LONG);
+    hush.expect_out("ready", LONG);
+    std::thread::sleep(wait);
+    server.put("app", json!({ "TOKEN": after }));
+    hush.expect_err("hush: secrets changed (TOKEN); restarting", LONG);
+    hush.expect_out(&format!("TOKEN={after}"), LONG);
+    assert!(
+        hush.seen_err.iter().all(|l| !l.contains("could not")),
+        "no refresh failed: {:?}",
+        hush.seen_err
+    );
+    hush.signal(Signal::SIGTERM);
+    assert_eq!(hush.wait(LONG), 0);
+}
+
+/// A watcher outlives its token's TTL: hush renews it (a token from the configuration), and
+/// logs in again once renewal cannot go further (a login token at its maximum TTL).
+#[test]
+fn watch_keeps_its_token_alive_by_renewing_or_logging_in_again() {
+    let server = Server::start();
+    server.put("app", json!({"TOKEN": "v1"}));
+    server.api(
+        Method::PUT,
+        "sys/policies/acl/app",
+        Some(json!({"policy": "path \"secret/data/app\" { capabilities = [\"read\"] }"})),
+    );
+    let watch = || {
+        server
+            .cmd(&["run", "--path", "secret/app", "--watch"])
+            .args(&["--interval", "200ms", "--grace", "5s"])
+    };
+
+    // A renewable 2-second token given in the environment, watched for three TTLs.
+    let short = server
+        .api(
+            Method::POST,
+            "auth/token/create",
+            Some(json!({"policies": ["app"], "ttl": "2s"})),
+        )
+        .expect("token answer")["auth"]["client_token"]
+        .as_str()
+        .expect("client_token")
+        .to_owned();
+    watcher_outlives_its_token(
+        &server,
+        watch().token(&short),
+        "v1",
+        "v2",
+        Duration::from_secs(6),
+    );
+
+    // An AppRole login whose tokens live at most 3 seconds: renewal stops there, so hush logs
+    // in again.
+    server.api(
+        Method::POST,
+        "sys/auth/approle",
+        Some(json!({"type": "approle"})),
+    );
+    server.api(
+        Method::POST,
+        "auth/approle/role/watcher",
+        Some(json!({"token_policies": ["app"], "token_ttl": "2s", "token_max_ttl": "3s"})),
+    );
+    let role_id = server
+        .api(Method::GET, "auth/approle/role/watcher/role-id", None)
+        .expect("role id")["data"]["role_id"]
+        .as_str()
+        .expect("role_id")
+        .to_owned();
+    let secret_id = server
+        .api(Method::POST, "auth/approle/role/watcher/secret-id", None)
+        .expect("secret id")["data"]["secret_id"]
+        .as_str()
+        .expect("secret_id")
+        .to_owned();
+    let login = watch()
+        .args(&["--auth-method", "approle", "--role-id", &role_id])
+        .env("HUSH_SECRET_ID", &secret_id)
+        .env_remove("HUSH_TOKEN");
+    watcher_outlives_its_token(&server, login, "v2", "v3", Duration::from_secs(8));
+}
