@@ -62,7 +62,8 @@ def refused(call, status, message):
     """Runs a call that must be refused: checks the status (through hvac's exception class),
     the error message exactly as returned (a string, or a regex that must match it all), and
     that no token came back. Returns the hvac exception."""
-    expected = {400: hvac.exceptions.InvalidRequest, 403: hvac.exceptions.Forbidden}[status]
+    expected = {400: hvac.exceptions.InvalidRequest, 403: hvac.exceptions.Forbidden,
+                502: hvac.exceptions.BadGateway}[status]
     with pytest.raises(hvac.exceptions.VaultError) as info:
         call()
     e = info.value
@@ -1042,7 +1043,7 @@ def test_kubernetes_cluster_refuses_or_cannot_be_reached(root, dev_server, clust
     configure_kubernetes(root, cluster, tls_files, token_reviewer_jwt="eyJ.wrong.reviewer")
     c = anon(dev_server)
     token = cluster.service_account_token("prod", "web")
-    refused_login(c, lambda: c.auth.kubernetes.login("apps", token), 400, re.compile(
+    refused_login(c, lambda: c.auth.kubernetes.login("apps", token), 502, re.compile(
         rf"the Kubernetes API at {re.escape(cluster.url)} refused the TokenReview with HTTP "
         rf"401 .*token reviewer JWT must be valid.*"))
 
@@ -1052,7 +1053,7 @@ def test_kubernetes_cluster_refuses_or_cannot_be_reached(root, dev_server, clust
                                    kubernetes_ca_cert=tls_files["ca"].read_text(),
                                    token_reviewer_jwt=cluster.reviewer_jwt,
                                    disable_local_ca_jwt=True)
-    refused_login(c, lambda: c.auth.kubernetes.login("apps", token), 400, re.compile(
+    refused_login(c, lambda: c.auth.kubernetes.login("apps", token), 502, re.compile(
         rf"could not reach the Kubernetes API at {re.escape(dead)} for a TokenReview: .+; "
         rf"check kubernetes_host and kubernetes_ca_cert in auth/kubernetes/config"))
 
@@ -1061,7 +1062,7 @@ def test_kubernetes_cluster_refuses_or_cannot_be_reached(root, dev_server, clust
                                    kubernetes_ca_cert=trustme.CA().cert_pem.bytes().decode(),
                                    token_reviewer_jwt=cluster.reviewer_jwt,
                                    disable_local_ca_jwt=True)
-    refused_login(c, lambda: c.auth.kubernetes.login("apps", token), 400, re.compile(
+    refused_login(c, lambda: c.auth.kubernetes.login("apps", token), 502, re.compile(
         rf"could not reach the Kubernetes API at {re.escape(cluster.url)} for a TokenReview: "
         rf".*certificate.*"))
 

@@ -444,7 +444,7 @@ impl KubernetesBackend {
             .send()
             .await;
         let resp = sent.map_err(|e| {
-            CoreError::bad(format!(
+            CoreError::Upstream(format!(
                 "could not reach the Kubernetes API at {host} for a TokenReview: {}; check \
                  kubernetes_host and kubernetes_ca_cert in {}config",
                 chain(&e),
@@ -458,12 +458,12 @@ impl KubernetesBackend {
                     "the Kubernetes API at {host} rejected the service account token (HTTP 401)"
                 )))
             }
-            Err(HttpError::Status { status, body, .. }) => Err(CoreError::bad(format!(
+            Err(HttpError::Status { status, body, .. }) => Err(CoreError::Upstream(format!(
                 "the Kubernetes API at {host} refused the TokenReview with HTTP {status} \
                  ({body}); the token reviewer JWT must be valid and its service account needs \
                  permission to create TokenReviews (ClusterRole system:auth-delegator)"
             ))),
-            Err(e) => Err(CoreError::bad(format!(
+            Err(e) => Err(CoreError::Upstream(format!(
                 "TokenReview at the Kubernetes API {host} failed: {e}"
             ))),
         }

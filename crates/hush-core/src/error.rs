@@ -45,6 +45,11 @@ pub enum CoreError {
         /// Seconds until a retry can succeed (`Retry-After`).
         retry_after: u64,
     },
+    /// A service hush needs for the request failed or could not be reached: the Kubernetes API
+    /// for a TokenReview, an identity provider's keys (502). Not the client's fault, and not
+    /// counted as a failed login; clients may retry.
+    #[error("{0}")]
+    Upstream(String),
     /// An integrity error: stored data was tampered with (500; logged loudly).
     #[error(transparent)]
     Crypto(#[from] CryptoError),
@@ -67,6 +72,7 @@ impl CoreError {
             CoreError::NotFound(_) => 404,
             CoreError::UnsupportedOperation(_) => 405,
             CoreError::RateLimited { .. } => 429,
+            CoreError::Upstream(_) => 502,
             CoreError::Sealed => 503,
             CoreError::Crypto(_) | CoreError::Storage(_) | CoreError::Internal(_) => 500,
         }

@@ -262,6 +262,9 @@ fn failure(e: CoreError) -> HttpResponse {
         CoreError::Crypto(_) | CoreError::Storage(_) | CoreError::Internal(_) => {
             tracing::error!(error = %e, "request failed");
         }
+        CoreError::Upstream(_) => {
+            tracing::warn!(error = %e, "a service the request needed failed");
+        }
         _ => {}
     }
     let mut resp = error_response(status, &e.to_string());

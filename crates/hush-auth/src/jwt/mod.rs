@@ -564,11 +564,10 @@ impl JwtBackend {
             };
         }
         let kid = header.kid.as_deref();
-        let set = self
-            .keys
-            .keys(config, kid)
-            .await
-            .map_err(|e| CoreError::bad(format!("JWT verification keys unavailable: {e}")))?;
+        let set =
+            self.keys.keys(config, kid).await.map_err(|e| {
+                CoreError::Upstream(format!("JWT verification keys unavailable: {e}"))
+            })?;
         let candidates: Vec<&VerifyKey> = set
             .keys
             .iter()
