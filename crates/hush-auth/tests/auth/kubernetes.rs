@@ -477,7 +477,7 @@ async fn unreachable_cluster_and_bad_reviewer() {
         .login_fails(
             "auth/kubernetes/login",
             json!({"role": "web", "jwt": jwt}),
-            400,
+            502,
             "could not reach the Kubernetes API",
         )
         .await;
@@ -495,7 +495,7 @@ async fn unreachable_cluster_and_bad_reviewer() {
     h.login_fails(
         "auth/kubernetes/login",
         json!({"role": "web", "jwt": jwt}),
-        400,
+        502,
         "could not reach the Kubernetes API",
     )
     .await;
@@ -511,7 +511,7 @@ async fn unreachable_cluster_and_bad_reviewer() {
     h.login_fails(
         "auth/kubernetes/login",
         json!({"role": "web", "jwt": jwt}),
-        400,
+        502,
         "HTTP 401",
     )
     .await;
