@@ -23,6 +23,7 @@ import trustme
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from conftest import free_port
+from test_server import start
 from k8s_fixture import (
     CLUSTER_ISSUER,
     JwksServer,
@@ -875,6 +876,35 @@ def test_jwt_jwks_https_with_key_rotation(root, dev_server, tls_files):
             re.compile(r"the JWT is expired: .*"))
     finally:
         idp.stop()
+
+
+
+def test_jwt_provider_down_after_a_restart_is_a_502(tmp_path, servers, tls_files):
+    """After a restart hush has no cached keys: with the provider down, a login cannot be
+    checked at all. That is the provider's failure, not the client's: 502."""
+    key = rsa_key()
+    idp = JwksServer(keys=[rsa_jwk(key, "key-1")], tls=tls_files).start()
+    s = start(tmp_path, servers)
+    init = requests.put(f"{s.url}/v1/sys/init",
+                        json={"secret_shares": 1, "secret_threshold": 1}).json()
+    unseal_key = init["keys"][0]
+    requests.put(f"{s.url}/v1/sys/unseal", json={"key": unseal_key})
+    root = hvac.Client(url=s.url, token=init["root_token"])
+    try:
+        root.sys.enable_auth_method("jwt")
+        root.auth.jwt.configure(jwks_url=idp.jwks_url, jwks_ca_pem=tls_files["ca"].read_text(),
+                                bound_issuer=ISSUER)
+        jwt_role(root)
+        assert anon(s).auth.jwt.jwt_login(role="ci", jwt=sign(key, kid="key-1"))["auth"]
+    finally:
+        idp.stop()
+    s.kill()
+    s.start()
+    requests.put(f"{s.url}/v1/sys/unseal", json={"key": unseal_key})
+    c = anon(s)
+    refused_login(c, lambda: c.auth.jwt.jwt_login(role="ci", jwt=sign(key, kid="key-1")),
+                  502, re.compile(rf"JWT verification keys unavailable: could not fetch the "
+                                  rf"JWKS: could not reach {re.escape(idp.jwks_url)}: .+"))
 
 
 def test_jwt_jwks_unknown_kid_is_refetched_once(root, dev_server):
