@@ -465,7 +465,7 @@ impl Writeback {
         if end <= self.kicked {
             return;
         }
-        let start = self.previous.min(self.kicked);
+        let start = self.previous;
         if advise_dont_need(file, start, end - start) {
             self.previous = self.kicked;
             self.kicked = end;

@@ -239,12 +239,13 @@ impl MountTable {
         Ok(m.entry.clone())
     }
 
-    /// Whether a mount with this accessor is in the table.
-    pub fn has_accessor(&self, accessor: &str) -> bool {
+    /// The mount with this accessor, if it is in the table.
+    pub fn by_accessor(&self, accessor: &str) -> Option<Arc<Mounted>> {
         self.routes
             .load()
             .iter()
-            .any(|m| m.entry.accessor == accessor)
+            .find(|m| m.entry.accessor == accessor)
+            .cloned()
     }
 
     /// Moves a mount to another path, keeping its data (its storage is keyed by uuid).

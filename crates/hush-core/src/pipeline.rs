@@ -18,7 +18,7 @@ use crate::engine::EngineRequest;
 use crate::error::{CoreError, Result};
 use crate::logical::{MountInfo, Operation, Request, Response};
 use crate::mounts::Mounted;
-use crate::token::TokenEntry;
+use crate::token::{TokenEntry, TOKEN_STORE_ACCESSOR};
 
 /// Where a request goes.
 pub(crate) enum Target {
@@ -29,10 +29,6 @@ pub(crate) enum Target {
     /// A mounted engine or auth method.
     Mount(Arc<Mounted>),
 }
-
-/// The accessor of the built-in token auth method (`auth/token/`), which tokens created
-/// there carry as their issuing mount.
-pub const TOKEN_STORE_ACCESSOR: &str = "auth_token";
 
 /// Everything a core handler needs about the request it serves.
 pub struct Ctx<'a> {
@@ -258,9 +254,9 @@ async fn authenticate(
         ));
     }
     // Disabling an auth method revokes its tokens; this covers a revocation cut short.
-    if entry.mount_accessor != TOKEN_STORE_ACCESSOR
-        && !entry.mount_accessor.is_empty()
-        && !un.auth.has_accessor(&entry.mount_accessor)
+    if entry
+        .issuing_method()
+        .is_some_and(|accessor| un.auth.by_accessor(accessor).is_none())
     {
         return Err(CoreError::denied(
             "the auth method that issued this token is no longer enabled; log in again",

@@ -80,7 +80,18 @@ fn yes() -> bool {
     true
 }
 
+/// The accessor of the built-in token auth method (`auth/token/`), which tokens created
+/// there carry as their issuing mount.
+pub const TOKEN_STORE_ACCESSOR: &str = "auth_token";
+
 impl TokenEntry {
+    /// The accessor of the auth method that issued this token at a login; `None` for tokens
+    /// of the token store (created, or from before mounts were recorded).
+    pub fn issuing_method(&self) -> Option<&str> {
+        let a = self.mount_accessor.as_str();
+        (!a.is_empty() && a != TOKEN_STORE_ACCESSOR).then_some(a)
+    }
+
     /// Whether the token has expired at `now`.
     pub fn expired(&self, now_unix: i64) -> bool {
         matches!(self.expire_time, Some(t) if t <= now_unix)

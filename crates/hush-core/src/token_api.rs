@@ -8,10 +8,10 @@ use crate::engine::LoginRenewal;
 use crate::error::{CoreError, Result};
 use crate::logical::{map, AuthResponse, Operation, Response};
 use crate::mounts::Mounted;
-use crate::pipeline::{Ctx, TOKEN_STORE_ACCESSOR};
+use crate::pipeline::Ctx;
 use crate::sys::{rfc3339, unsupported};
 use crate::sys_api::{mount_ttls, strings, ttl_field};
-use crate::token::{NewToken, TokenEntry, TokenRole};
+use crate::token::{NewToken, TokenEntry, TokenRole, TOKEN_STORE_ACCESSOR};
 
 /// Root-protected token paths.
 pub fn requires_sudo(rel: &str) -> bool {
@@ -571,16 +571,8 @@ async fn renewal_limits(ctx: &Ctx<'_>, entry: &TokenEntry) -> Result<RenewalLimi
         max_ttl: entry.max_ttl,
         period: entry.period,
     };
-    let from_method =
-        !entry.mount_accessor.is_empty() && entry.mount_accessor != TOKEN_STORE_ACCESSOR;
-    let mount_max = if from_method {
-        let Some(m) = ctx
-            .un
-            .auth
-            .list()
-            .into_iter()
-            .find(|m| m.entry.accessor == entry.mount_accessor)
-        else {
+    let mount_max = if let Some(accessor) = entry.issuing_method() {
+        let Some(m) = ctx.un.auth.by_accessor(accessor) else {
             return Err(CoreError::bad(
                 "the auth method that issued this token is no longer enabled; log in again",
             ));
