@@ -29,6 +29,7 @@
 //!   secret ID except the secret ID itself.
 //! - `accessor/<hmac(role name)>/<hmac(accessor)>`: the HMAC of the secret ID it names.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
@@ -211,19 +212,6 @@ const SALT_KEY: &str = "salt";
 fn to_bytes<T: Serialize>(v: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(v)
         .map_err(|e| CoreError::Internal(format!("could not encode a record: {e}")))
-}
-
-fn check_role_name(name: &str) -> Result<()> {
-    crate::fields::check_name("role", name)?;
-    if !name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ' ' | '@'))
-    {
-        return Err(CoreError::bad(format!(
-            "invalid role name \"{name}\": use letters, digits, spaces, '-', '_', '.' and '@'"
-        )));
-    }
-    Ok(())
 }
 
 /// The properties with their own path below `role/:name/`, and the request fields each one
@@ -869,10 +857,10 @@ impl LogicalBackend for AppRoleBackend {
             return Err(no_handler(req.mount, path, KNOWN));
         };
         let (name, sub) = match rest.split_once('/') {
-            Some((n, s)) => (n.to_lowercase(), s),
-            None => (rest.to_lowercase(), ""),
+            Some((n, s)) => (n.to_string(), s),
+            None => (rest.to_string(), ""),
         };
-        check_role_name(&name)?;
+        crate::fields::check_name("role", &name)?;
         match (sub, op) {
             ("", Operation::Read) => match Self::load_role(req.view, &name).await? {
                 Some(r) => Ok(Response::data(r.to_data())),
@@ -914,13 +902,14 @@ impl LogicalBackend for AppRoleBackend {
     async fn exists(&self, req: &EngineRequest<'_>) -> Result<bool> {
         let path = req.path.trim_end_matches('/');
         match path.strip_prefix("role/") {
-            Some(name) if !name.contains('/') => Ok(req
-                .view
-                .get(&role_key(&name.to_lowercase()))
-                .await?
-                .is_some()),
+            Some(name) if !name.contains('/') => Ok(req.view.get(&role_key(name)).await?.is_some()),
             _ => Ok(true),
         }
+    }
+
+    fn canonical_path<'a>(&self, path: Cow<'a, str>) -> Result<Cow<'a, str>> {
+        // AppRole role names are case-insensitive, as in Vault.
+        hush_core::canonical::name_after(path, "role/", "role", true)
     }
 
     fn is_unauthenticated(&self, path: &str) -> bool {

@@ -195,22 +195,9 @@ pub(crate) fn kind_of(v: &Value) -> &'static str {
     }
 }
 
-/// Checks a user or role name taken from the path.
+/// Checks a user or role name taken from the path: the core's one naming rule.
 pub(crate) fn check_name(kind: &str, name: &str) -> Result<()> {
-    if name.is_empty() {
-        return Err(CoreError::bad(format!("missing {kind} name in the path")));
-    }
-    if name.len() > 4096 {
-        return Err(CoreError::bad(format!(
-            "the {kind} name is too long: at most 4096 bytes"
-        )));
-    }
-    if name.contains('/') || name.chars().any(char::is_control) {
-        return Err(CoreError::bad(format!(
-            "invalid {kind} name \"{name}\": names may not contain '/' or control characters"
-        )));
-    }
-    Ok(())
+    hush_core::canonical::check_name(kind, name)
 }
 
 /// The prefix Vault puts in front of a login's display name: the mount path with '/' as '-'

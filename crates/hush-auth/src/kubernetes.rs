@@ -19,6 +19,7 @@
 //! `disable_iss_validation` are accepted and stored for compatibility; the TokenReview is what
 //! validates the token.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
@@ -569,6 +570,10 @@ const KNOWN: &str = "config, role, role/:name and login";
 
 #[async_trait]
 impl LogicalBackend for KubernetesBackend {
+    fn canonical_path<'a>(&self, path: Cow<'a, str>) -> Result<Cow<'a, str>> {
+        hush_core::canonical::name_after(path, "role/", "role", false)
+    }
+
     async fn handle(&self, req: &EngineRequest<'_>) -> Result<Response> {
         let path = req.path.trim_end_matches('/');
         let op = req.operation;

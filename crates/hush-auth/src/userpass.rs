@@ -17,9 +17,12 @@
 
 use std::sync::OnceLock;
 
+use std::borrow::Cow;
+
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use async_trait::async_trait;
+use hush_core::canonical::name_after;
 use hush_core::engine::{EngineRequest, LogicalBackend, LoginRenewal};
 use hush_core::error::{CoreError, Result};
 use hush_core::logical::{Operation, Response, TokenParams};
@@ -277,37 +280,34 @@ impl LogicalBackend for UserpassBackend {
             };
         }
         if let Some(name) = path.strip_prefix("login/") {
-            let name = name.to_lowercase();
             return if writes(op) {
-                login(req, &name).await
+                login(req, name).await
             } else {
                 Err(unsupported(req.mount, path, "POST/PUT"))
             };
         }
         if let Some(rest) = path.strip_prefix("users/") {
             if let Some(name) = rest.strip_suffix("/password") {
-                let name = name.to_lowercase();
                 return if writes(op) {
-                    set_password(req, &name).await
+                    set_password(req, name).await
                 } else {
                     Err(unsupported(req.mount, path, "POST/PUT"))
                 };
             }
             if let Some(name) = rest.strip_suffix("/policies") {
-                let name = name.to_lowercase();
                 return if writes(op) {
-                    set_policies(req, &name).await
+                    set_policies(req, name).await
                 } else {
                     Err(unsupported(req.mount, path, "POST/PUT"))
                 };
             }
-            let name = rest.to_lowercase();
-            check_name("user", &name)?;
+            let name = rest;
+            check_name("user", name)?;
             return match op {
-                Operation::Read => read_user(req, &name).await,
-                Operation::Create | Operation::Update => write_user(req, &name).await,
+                Operation::Read => read_user(req, name).await,
+                Operation::Create | Operation::Update => write_user(req, name).await,
                 Operation::Delete => {
-                    req.view.delete(&user_key(&name)).await?;
+                    req.view.delete(&user_key(name)).await?;
                     Ok(Response::no_content())
                 }
                 _ => Err(unsupported(req.mount, path, "GET, POST/PUT and DELETE")),
@@ -319,13 +319,15 @@ impl LogicalBackend for UserpassBackend {
     async fn exists(&self, req: &EngineRequest<'_>) -> Result<bool> {
         let path = req.path.trim_end_matches('/');
         match path.strip_prefix("users/") {
-            Some(name) if !name.contains('/') => Ok(req
-                .view
-                .get(&user_key(&name.to_lowercase()))
-                .await?
-                .is_some()),
+            Some(name) if !name.contains('/') => Ok(req.view.get(&user_key(name)).await?.is_some()),
             _ => Ok(true),
         }
+    }
+
+    fn canonical_path<'a>(&self, path: Cow<'a, str>) -> Result<Cow<'a, str>> {
+        // Vault's usernames are case-insensitive: one lower-case form for the ACL and the store.
+        let path = name_after(path, "users/", "user", true)?;
+        name_after(path, "login/", "user", true)
     }
 
     fn is_unauthenticated(&self, path: &str) -> bool {
@@ -339,8 +341,8 @@ impl LogicalBackend for UserpassBackend {
     fn lockout_key(&self, req: &EngineRequest<'_>) -> Option<String> {
         req.path
             .strip_prefix("login/")
-            .map(|n| n.trim_end_matches('/').to_lowercase())
             .filter(|n| !n.is_empty())
+            .map(str::to_string)
     }
 }
 

@@ -98,6 +98,8 @@ pub struct Unsealed {
     pub auth: MountTable,
     /// Rate-limit quotas.
     pub quotas: crate::quotas::Quotas,
+    /// Logins whose credential check is under way, reserved against the lockout threshold.
+    pub logins_in_flight: crate::lockout::InFlight,
     saved_encryptions: AtomicU64,
 }
 
@@ -339,6 +341,7 @@ impl Core {
             mounts,
             auth,
             quotas,
+            logins_in_flight: crate::lockout::InFlight::default(),
             saved_encryptions: AtomicU64::new(saved),
         });
         crate::audit::restore_devices(&un).await?;

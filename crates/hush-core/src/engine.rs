@@ -2,6 +2,7 @@
 //! them. Engines receive requests that already passed the seal check, token resolution, the ACL
 //! and the audit log; they never check tokens or policies themselves.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -128,6 +129,15 @@ pub trait LogicalBackend: Send + Sync + 'static {
     /// instead of `create`. The default treats every write as an update.
     async fn exists(&self, _req: &EngineRequest<'_>) -> Result<bool> {
         Ok(true)
+    }
+
+    /// The canonical form of `path` (relative to the mount, already in the generic form of
+    /// [`crate::canonical::request_path`]): the form the ACL is checked against and
+    /// [`LogicalBackend::handle`] receives. Backends whose object names are case-insensitive
+    /// lower-case them here, and names that break [`crate::canonical::check_name`] are refused;
+    /// a handler never normalizes a name itself. The default keeps the path.
+    fn canonical_path<'a>(&self, path: Cow<'a, str>) -> Result<Cow<'a, str>> {
+        Ok(path)
     }
 
     /// Whether `path` (relative to the mount) can be called without a token (logins).

@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 
 pub mod audit;
+pub mod canonical;
 pub mod cidr;
 mod core;
 pub mod engine;

@@ -2,6 +2,7 @@
 //! auth mount. Counters live inside the barrier, so a lockout survives a restart. Failures are
 //! counted for names that do not exist too, so a lockout reveals nothing about which users do.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
@@ -101,6 +102,112 @@ fn names(user: Option<&str>, addr: Option<IpAddr>) -> Vec<String> {
         v.push(format!("addr:{a}"));
     }
     v
+}
+
+/// Logins whose expensive credential check (argon2, a JWT signature, a TokenReview) is under
+/// way, per lockout record. A guess is reserved against the threshold *before* it is checked,
+/// so however many arrive at once, at most `threshold` wrong guesses are ever checked for one
+/// user or one address: `stored failures + checks in flight` may not reach the threshold.
+/// Beyond that a login waits for the checks in flight to finish (they may be the user's own
+/// concurrent logins, which succeed) and is then let in or refused as the counters say.
+#[derive(Default)]
+pub struct InFlight {
+    /// Serializes the read-then-reserve decision.
+    gate: tokio::sync::Mutex<()>,
+    counts: parking_lot::Mutex<HashMap<String, u64>>,
+    done: tokio::sync::Notify,
+}
+
+/// A reserved login attempt; dropping it (after any failure was recorded) frees the slot.
+pub struct Reservation<'a> {
+    flight: &'a InFlight,
+    keys: Vec<String>,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if self.keys.is_empty() {
+            return;
+        }
+        let mut counts = self.flight.counts.lock();
+        for k in &self.keys {
+            if let Some(n) = counts.get_mut(k) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    counts.remove(k);
+                }
+            }
+        }
+        drop(counts);
+        self.flight.done.notify_waiters();
+    }
+}
+
+/// How long a login waits for the checks ahead of it before it is refused as locked.
+const RESERVE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Refuses a login while its user or client address is locked, and otherwise reserves its
+/// attempt against the threshold (see [`InFlight`]). Keep the reservation until the failure,
+/// if any, has been recorded with [`failure`].
+pub async fn reserve<'a>(
+    un: &'a Unsealed,
+    entry: &MountEntry,
+    user: Option<&str>,
+    addr: Option<IpAddr>,
+    now: i64,
+) -> Result<Reservation<'a>> {
+    let flight = &un.logins_in_flight;
+    let s = settings(entry);
+    if s.disabled {
+        return Ok(Reservation {
+            flight,
+            keys: Vec::new(),
+        });
+    }
+    let deadline = tokio::time::Instant::now() + RESERVE_WAIT;
+    loop {
+        let gate = flight.gate.lock().await;
+        check(un, entry, user, addr, now).await?;
+        let mut keys = Vec::new();
+        let mut full = false;
+        for name in names(user, addr) {
+            let key = record_key(&entry.accessor, &name);
+            let rec: Option<Record> = un.view.get_json(&key).await?;
+            let stored = rec.map_or(0, |r| {
+                let stale = r.locked_until.is_some_and(|u| u <= now)
+                    || now - r.last_failure > s.counter_reset as i64;
+                if stale {
+                    0
+                } else {
+                    r.failures
+                }
+            });
+            let pending = flight.counts.lock().get(&key).copied().unwrap_or(0);
+            if stored + pending >= s.threshold {
+                full = true;
+            }
+            keys.push(key);
+        }
+        if !full {
+            let mut counts = flight.counts.lock();
+            for k in &keys {
+                *counts.entry(k.clone()).or_insert(0) += 1;
+            }
+            return Ok(Reservation { flight, keys });
+        }
+        // Register for the wake-up before letting others in, so none is missed.
+        let notified = flight.done.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        drop(gate);
+        if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            return Err(CoreError::InvalidCredentials(
+                "too many failed logins are being checked for this user or address: try again \
+                 later"
+                    .into(),
+            ));
+        }
+    }
 }
 
 /// Refuses a login while its user or client address is locked.

@@ -8,6 +8,7 @@
 //! Engines and auth methods sit behind [`crate::engine::LogicalBackend`]; `sys/` and
 //! `auth/token/` are the core's own handlers, behind the same checks.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use hush_policy::{Acl, Capability};
@@ -101,7 +102,14 @@ fn capability(op: Operation) -> Capability {
 
 /// Runs one request through the pipeline.
 pub async fn handle(core: &Core, mut req: Request) -> Result<Response> {
-    req.path = req.path.trim_start_matches('/').to_string();
+    // One canonical path, before anything looks at it: the ACL and the handler see the same name.
+    let generic = match crate::canonical::request_path(&req.path, req.operation)? {
+        Cow::Borrowed(p) if p.len() == req.path.len() => None,
+        other => Some(other.into_owned()),
+    };
+    if let Some(p) = generic {
+        req.path = p;
+    }
     // Unauthenticated sys endpoints work while sealed and are not audited (as in Vault).
     if let Some(resp) = crate::sys::handle_unauthenticated(core, &req).await {
         return resp;
@@ -114,7 +122,21 @@ pub async fn handle(core: &Core, mut req: Request) -> Result<Response> {
 
     // The route is decided first (it tells whether sudo is needed), but a routing error is only
     // revealed to an authenticated client: without a valid token every path is 403.
-    let routed = route(&un, &req.path);
+    let routed = route(&un, &req.path).and_then(|(target, rel)| {
+        let canonical = match &target {
+            Target::Sys => crate::sys_api::canonical_path(Cow::Borrowed(&rel))?,
+            Target::Token => crate::token_api::canonical_path(Cow::Borrowed(&rel))?,
+            Target::Mount(m) => m.backend.canonical_path(Cow::Borrowed(&rel))?,
+        };
+        match canonical {
+            Cow::Borrowed(_) => Ok((target, rel)),
+            Cow::Owned(c) => {
+                let prefix = req.path.len() - rel.len();
+                req.path = format!("{}{c}", &req.path[..prefix]);
+                Ok((target, c))
+            }
+        }
+    });
     let (unauthenticated, sudo) = match &routed {
         Ok((Target::Mount(m), rel)) => (
             m.backend.is_unauthenticated(rel),
@@ -351,10 +373,21 @@ async fn dispatch(ctx: &Ctx<'_>, target: Target) -> Result<Response> {
             };
             let user = m.backend.lockout_key(&ereq);
             let now = now_unix();
-            if user.is_some() {
-                crate::lockout::check(ctx.un, &m.entry, user.as_deref(), ctx.req.client_addr, now)
-                    .await?;
-            }
+            // The attempt is reserved before the expensive check, so parallel guesses cannot
+            // all be checked before the first failure is counted.
+            let reservation = match user {
+                Some(_) => Some(
+                    crate::lockout::reserve(
+                        ctx.un,
+                        &m.entry,
+                        user.as_deref(),
+                        ctx.req.client_addr,
+                        now,
+                    )
+                    .await?,
+                ),
+                None => None,
+            };
             let result = m.backend.handle(&ereq).await;
             if user.is_some() {
                 match &result {
@@ -372,6 +405,7 @@ async fn dispatch(ctx: &Ctx<'_>, target: Target) -> Result<Response> {
                     Err(_) => {}
                 }
             }
+            drop(reservation);
             let mut resp = result?;
             if resp.mount_type.is_none() {
                 resp.mount_type = Some(m.entry.kind.clone());

@@ -2,6 +2,7 @@
 //! devices, key management and seal. Every handler here ran behind the token, ACL and audit
 //! checks of the pipeline.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -35,6 +36,18 @@ pub fn requires_sudo(rel: &str, op: Operation) -> bool {
         }
         _ => false,
     }
+}
+
+/// The canonical form of a `sys/` path (see [`crate::canonical`]): policy names lower-cased as
+/// Vault does; policy, quota and mount-path names checked against the one naming rule.
+pub fn canonical_path(rel: Cow<'_, str>) -> Result<Cow<'_, str>> {
+    use crate::canonical::{mount_path_after, name_after};
+    let rel = name_after(rel, "policies/acl/", "policy", true)?;
+    let rel = name_after(rel, "policy/", "policy", true)?;
+    let rel = name_after(rel, "quotas/rate-limit/", "quota", false)?;
+    let rel = mount_path_after(rel, "mounts/")?;
+    let rel = mount_path_after(rel, "auth/")?;
+    mount_path_after(rel, "audit/")
 }
 
 /// `sys/` paths that answer without a token (beyond those that work while sealed).

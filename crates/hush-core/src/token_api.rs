@@ -1,6 +1,8 @@
 //! `auth/token/`: creating, looking up, renewing and revoking tokens, token roles, and the
 //! token issued at the end of every login.
 
+use std::borrow::Cow;
+
 use serde_json::{json, Map, Value};
 
 use crate::core::now_unix;
@@ -17,6 +19,13 @@ use crate::token::{NewToken, TokenEntry, TokenRole, TOKEN_STORE_ACCESSOR};
 pub fn requires_sudo(rel: &str) -> bool {
     let rel = rel.trim_end_matches('/');
     rel == "revoke-orphan" || rel == "accessors" || rel == "tidy"
+}
+
+/// The canonical form of a path below `auth/token/`: token role names follow the one naming
+/// rule (case-sensitive, as in Vault).
+pub fn canonical_path(rel: Cow<'_, str>) -> Result<Cow<'_, str>> {
+    let rel = crate::canonical::name_after(rel, "roles/", "token role", false)?;
+    crate::canonical::name_after(rel, "create/", "token role", false)
 }
 
 fn str_field<'a>(data: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>> {

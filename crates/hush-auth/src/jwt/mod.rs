@@ -28,6 +28,7 @@
 mod claims;
 mod keys;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
@@ -702,6 +703,10 @@ const KNOWN: &str = "config, role, role/:name and login";
 
 #[async_trait]
 impl LogicalBackend for JwtBackend {
+    fn canonical_path<'a>(&self, path: Cow<'a, str>) -> Result<Cow<'a, str>> {
+        hush_core::canonical::name_after(path, "role/", "role", false)
+    }
+
     async fn handle(&self, req: &EngineRequest<'_>) -> Result<Response> {
         let path = req.path.trim_end_matches('/');
         let op = req.operation;

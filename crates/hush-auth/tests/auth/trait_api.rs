@@ -96,10 +96,14 @@ fn login_paths_are_unauthenticated_and_nothing_else() {
 fn lockout_keys() {
     let none = Map::new();
     let up = backend("userpass");
+    // The pipeline hands the backend its canonical path: user names in lower case.
+    let canonical = up.canonical_path("login/Alice".into()).unwrap();
+    assert_eq!(canonical, "login/alice");
     assert_eq!(
-        lockout(up.as_ref(), "userpass", "login/Alice", &none).as_deref(),
+        lockout(up.as_ref(), "userpass", &canonical, &none).as_deref(),
         Some("alice")
     );
+    assert!(up.canonical_path("login/ alice".into()).is_err());
     assert_eq!(lockout(up.as_ref(), "userpass", "users/alice", &none), None);
     let ar = backend("approle");
     let body = obj(json!({"role_id": "rid-1", "secret_id": "s"}));
