@@ -119,6 +119,9 @@ pub async fn handle(core: &Core, mut req: Request) -> Result<Response> {
     }
     let un = core.unsealed().ok_or(CoreError::Sealed)?;
     un.quotas.check(&req.path, req.client_addr)?;
+    if let Some(ttl) = req.wrap_ttl {
+        req.wrap_ttl = Some(crate::wrapping::whole_seconds(ttl)?);
+    }
 
     // The route is decided first (it tells whether sudo is needed), but a routing error is only
     // revealed to an authenticated client: without a valid token every path is 403.

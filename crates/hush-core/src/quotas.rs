@@ -295,8 +295,11 @@ pub async fn handle(ctx: &Ctx<'_>, rel: &str) -> Result<Response> {
                 .ok_or_else(|| {
                     CoreError::bad("'rate' is required: requests allowed per interval")
                 })?;
-            if rate <= 0.0 {
-                return Err(CoreError::bad("'rate' must be greater than 0"));
+            if !(rate >= 1.0 && rate.is_finite()) {
+                return Err(CoreError::bad(format!(
+                    "'rate' must be at least 1 request per interval, got {rate}; for fewer \
+                     requests, set a longer 'interval' (e.g. rate=1, interval=\"10s\")"
+                )));
             }
             let interval = secs(data.get("interval"), "interval")?
                 .or(existing.as_ref().map(|q| q.interval))

@@ -16,6 +16,12 @@ use serde_json::{Map, Value};
 use crate::error::{CoreError, Result};
 use crate::view::{View, ViewOp};
 
+/// The most ancestors a usable token may have: every one is checked on each use.
+const MAX_CHAIN: usize = 4096;
+
+/// The largest `num_uses` a token may have (Vault's signed 64-bit limit).
+pub const MAX_NUM_USES: u64 = i64::MAX as u64;
+
 /// A stored token. The token itself is never stored: its storage key is HMAC(salt, token).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TokenEntry {
@@ -281,6 +287,14 @@ impl TokenStore {
             }
             None => format!("hvs.{}", random_string(32)?),
         };
+        // u64::MAX marks a token whose last use is under way; Vault stores num_uses as a
+        // signed 64-bit count, so nothing above that is a real limit.
+        if new.num_uses > MAX_NUM_USES {
+            return Err(CoreError::bad(format!(
+                "num_uses {} is too large: at most {MAX_NUM_USES} (0 means unlimited)",
+                new.num_uses
+            )));
+        }
         let id_hash = self.hash_token(&token);
         if self.lookup_hash(&id_hash).await?.is_some() {
             return Err(CoreError::bad("a token with this id already exists"));
@@ -355,13 +369,17 @@ impl TokenStore {
         if entry.expired(now_unix) {
             return Err(CoreError::denied("token expired"));
         }
-        // A child lives no longer than its parent: check the (cached, short) chain.
+        // A child lives no longer than any ancestor: walk the whole (cached) chain, without
+        // recursion. A chain longer than any real tree fails closed.
         let mut parent = entry.parent.clone();
         let mut depth = 0;
         while let Some(p) = parent {
             depth += 1;
-            if depth > 64 {
-                break;
+            if depth > MAX_CHAIN {
+                return Err(CoreError::denied(format!(
+                    "the token has more than {MAX_CHAIN} ancestors; create it from a token \
+                     nearer the root"
+                )));
             }
             match self.lookup_hash(&p).await? {
                 Some(pe) if !pe.expired(now_unix) => parent = pe.parent.clone(),

@@ -29,6 +29,18 @@ pub const DEFAULT_WRAP_TTL: Duration = Duration::from_secs(300);
 /// The most a response can stay wrapped.
 pub const MAX_WRAP_TTL: Duration = Duration::from_secs(31 * 24 * 3600);
 
+/// A requested wrap TTL as the whole seconds a wrapping token lives: fractions round up, and
+/// anything under one second is refused (it would make a token of TTL 0, which never expires).
+pub fn whole_seconds(ttl: Duration) -> Result<Duration> {
+    if ttl < Duration::from_secs(1) {
+        return Err(CoreError::bad(format!(
+            "the wrap TTL {ttl:?} is under one second: give at least \"1s\" (X-Vault-Wrap-TTL)"
+        )));
+    }
+    let secs = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
+    Ok(Duration::from_secs(secs))
+}
+
 #[derive(Serialize, Deserialize)]
 struct Wrapped {
     data: Option<Map<String, Value>>,
