@@ -32,6 +32,7 @@
 
 pub mod duration;
 mod error;
+pub mod nesting;
 mod raw;
 mod server;
 pub mod time;

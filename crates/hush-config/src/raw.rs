@@ -138,6 +138,15 @@ pub(crate) fn parse_json(text: &str, file: &str) -> Result<Raw, ConfigError> {
 /// `labeled` lists the top-level block names that take exactly one type label (`storage "sqlite"`),
 /// so that a missing or extra label gets a precise message instead of a confusing one later.
 pub(crate) fn parse_hcl(text: &str, file: &str, labeled: &[&str]) -> Result<Raw, ConfigError> {
+    if let Err(e) = crate::nesting::check(text, crate::nesting::MAX_NESTING) {
+        return Err(ConfigError::Syntax {
+            file: file.to_string(),
+            format: "HCL",
+            line: e.line,
+            column: 0,
+            message: e.to_string(),
+        });
+    }
     let mut body = hcl::parse(text).map_err(|e| hcl_syntax_error(e, file))?;
     let lowered = lower_body(&body, file, "the top level", Some(labeled));
     wipe_body(&mut body);

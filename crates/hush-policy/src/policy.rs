@@ -105,6 +105,9 @@ impl Policy {
     }
 }
 
+/// The largest policy text accepted (Vault has no limit; real policies are a few KiB).
+pub const MAX_POLICY_BYTES: usize = 1 << 20;
+
 /// Parses a policy written in HCL or in Vault's JSON form.
 ///
 /// HCL: `path "secret/*" { capabilities = ["read", "list"] }`, including Vault's legacy
@@ -129,6 +132,25 @@ pub fn parse(name: &str, text: &str) -> Result<Policy, PolicyError> {
             message: "the policy text is empty; write at least one block such as \
                       `path \"secret/*\" { capabilities = [\"read\"] }`"
                 .to_string(),
+        });
+    }
+    if text.len() > MAX_POLICY_BYTES {
+        return Err(PolicyError::Invalid {
+            path: None,
+            line: None,
+            message: format!(
+                "the policy text is {} bytes, more than the limit of {MAX_POLICY_BYTES}; split \
+                 it into several policies",
+                text.len()
+            ),
+        });
+    }
+    // Checked before any parser runs: the HCL parser recurses once per bracket level.
+    if let Err(e) = hush_config::nesting::check(text, hush_config::nesting::MAX_NESTING) {
+        return Err(PolicyError::Syntax {
+            line: e.line,
+            column: 1,
+            message: e.to_string(),
         });
     }
     let raw = if source::looks_like_json(text) {

@@ -1,0 +1,52 @@
+"""Deeply nested input is refused with a clear error and never crashes the server or the CLI."""
+
+import subprocess
+
+import pytest
+import requests
+
+from conftest import HUSH_BIN
+
+ROOT = {"X-Vault-Token": "root"}
+
+
+def nested(kind, depth):
+    if kind == "[":
+        return "[" * depth + "]" * depth
+    if kind == "{":
+        return '{"a":' * depth + "1" + "}" * depth
+    return "[{(" * (depth // 3) + ")}]" * (depth // 3)
+
+
+@pytest.mark.parametrize("depth", [500, 5000, 100000])
+@pytest.mark.parametrize("kind", ["[", "{", "mixed"])
+def test_deep_policies_are_400_and_the_server_stays_up(dev_server, kind, depth):
+    bodies = [
+        f'path "secret/*" {{ capabilities = ["read"] allowed_parameters = {{ "x" = {nested(kind, depth)} }} }}',
+        f'{{"path": {{"secret/*": {{"capabilities": {nested(kind, depth)}}}}}}}',
+        f'x = "${{{nested(kind, depth)}}}"',
+    ]
+    for text in bodies:
+        r = requests.put(f"{dev_server.url}/v1/sys/policies/acl/deep", json={"policy": text},
+                         headers=ROOT, timeout=30)
+        assert r.status_code == 400, r.text[:300]
+        assert "nested" in r.json()["errors"][0] or "syntax" in r.json()["errors"][0], r.text[:300]
+    # The server is alive and nothing was stored.
+    assert requests.get(f"{dev_server.url}/v1/sys/health", timeout=10).status_code == 200
+    assert requests.get(f"{dev_server.url}/v1/sys/policies/acl/deep", headers=ROOT).status_code == 404
+
+
+def test_a_policy_over_the_size_limit_is_400(dev_server):
+    text = 'path "secret/*" { capabilities = ["read"] }\n' + "# filler\n" * 200_000
+    r = requests.put(f"{dev_server.url}/v1/sys/policies/acl/big", json={"policy": text},
+                     headers=ROOT, timeout=30)
+    assert r.status_code == 400 and "limit" in r.json()["errors"][0], r.text[:300]
+
+
+def test_a_deeply_nested_config_file_is_a_clear_error(tmp_path):
+    cfg = tmp_path / "deep.hcl"
+    cfg.write_text('storage "inmem" {}\nx = ' + nested("[", 100000) + "\n")
+    out = subprocess.run([HUSH_BIN, "server", "--config", str(cfg)], capture_output=True,
+                         text=True, timeout=30)
+    assert out.returncode == 1, (out.returncode, out.stderr[-500:])
+    assert "nested more than 64 levels" in out.stderr, out.stderr[-500:]
