@@ -167,6 +167,22 @@ async fn handle(State(core): State<Arc<Core>>, req: HttpRequest) -> HttpResponse
             );
         }
     }
+    // A declared length over the limit is refused before a byte of the body is read.
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!(
+                "the request body ({} bytes, from Content-Length) is larger than the limit of \
+                 {MAX_BODY_BYTES} bytes (32 MiB)",
+                declared.unwrap_or_default()
+            ),
+        );
+    }
     let data = if matches!(op, Operation::Update | Operation::Patch | Operation::Create) {
         let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
             Ok(b) => b,

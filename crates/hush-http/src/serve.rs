@@ -17,6 +17,14 @@ use crate::api::ClientAddr;
 /// How long a TLS handshake may take before the connection is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a client may take to send a request's headers (Vault's `http_read_header_timeout`
+/// default): a connection trickling a byte at a time is dropped instead of held forever.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The least time between two "accept failed" warnings, so that running out of file
+/// descriptors is reported without flooding the log.
+const ACCEPT_WARN_INTERVAL: Duration = Duration::from_secs(10);
+
 /// Serves `app` on `listener` (TLS when `tls` is given) until `shutdown` flips to true, then lets
 /// in-flight requests finish. Public so benchmarks can measure the bare stack.
 pub async fn serve(
@@ -27,13 +35,24 @@ pub async fn serve(
 ) {
     let graceful = GracefulShutdown::new();
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    let mut last_warning: Option<std::time::Instant> = None;
+    let mut failures = 0u64;
     loop {
         let (stream, addr) = tokio::select! {
             res = listener.accept() => match res {
                 Ok(conn) => conn,
                 Err(e) => {
                     // Running out of file descriptors must not end the loop; back off briefly.
-                    tracing::warn!(error = %e, "accept failed");
+                    failures += 1;
+                    if last_warning.is_none_or(|t| t.elapsed() >= ACCEPT_WARN_INTERVAL) {
+                        tracing::warn!(
+                            error = %e,
+                            failures,
+                            "accept failed (too many open connections or files?); retrying"
+                        );
+                        last_warning = Some(std::time::Instant::now());
+                        failures = 0;
+                    }
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -44,12 +63,22 @@ pub async fn serve(
         let app = app.clone();
         match &acceptor {
             None => {
-                let conn = builder()
-                    .serve_connection_with_upgrades(TokioIo::new(stream), service(app, addr))
-                    .into_owned();
-                let conn = graceful.watch(conn);
+                let watcher = graceful.watcher();
                 tokio::spawn(async move {
-                    let _ = conn.await;
+                    // hyper's header timer starts with the first byte: a client that connects
+                    // and sends nothing is dropped here.
+                    let mut first = [0u8; 1];
+                    if !matches!(
+                        tokio::time::timeout(HEADER_READ_TIMEOUT, stream.peek(&mut first)).await,
+                        Ok(Ok(1..))
+                    ) {
+                        tracing::debug!(client = %addr, "connection sent nothing; closed");
+                        return;
+                    }
+                    let conn = builder()
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service(app, addr))
+                        .into_owned();
+                    let _ = watcher.watch(conn).await;
                 });
             }
             Some(acceptor) => {
@@ -87,7 +116,15 @@ pub async fn serve(
 }
 
 fn builder() -> Builder<TokioExecutor> {
-    Builder::new(TokioExecutor::new())
+    let mut b = Builder::new(TokioExecutor::new());
+    b.http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    b.http2()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .keep_alive_interval(Some(Duration::from_secs(60)))
+        .keep_alive_timeout(Duration::from_secs(20));
+    b
 }
 
 fn service(

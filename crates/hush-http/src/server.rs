@@ -179,6 +179,7 @@ pub async fn run(opts: ServerOptions) -> anyhow::Result<()> {
     for w in &cfg.warnings {
         tracing::warn!("{w}");
     }
+    raise_open_file_limit();
 
     if opts.dev {
         let address = opts
@@ -294,17 +295,41 @@ fn print_dev_banner(l: &ListenerConfig, key: &str, token: &str) {
     );
 }
 
+/// Raises the soft limit on open files to the hard limit: every connection is a file, and the
+/// common default soft limit (1024, or 256 on some systems) is reached by a few hundred idle
+/// clients.
+fn raise_open_file_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+            Ok(()) => tracing::info!(from = soft, to = hard, "raised the open-file limit"),
+            Err(e) => tracing::warn!(soft, hard, error = %e, "could not raise the open-file limit"),
+        },
+        Ok((soft, _)) => tracing::info!(limit = soft, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "could not read the open-file limit"),
+    }
+}
+
+/// Waits for SIGTERM or SIGINT. SIGHUP, which stops a process by default, is caught and the
+/// server keeps running.
 async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let term = signal(SignalKind::terminate());
     let int = signal(SignalKind::interrupt());
-    match (term, int) {
-        (Ok(mut term), Ok(mut int)) => {
+    let hup = signal(SignalKind::hangup());
+    match (term, int, hup) {
+        (Ok(mut term), Ok(mut int), Ok(mut hup)) => loop {
             tokio::select! {
-                _ = term.recv() => {},
-                _ = int.recv() => {},
+                _ = term.recv() => return,
+                _ = int.recv() => return,
+                _ = hup.recv() => {
+                    tracing::info!(
+                        "SIGHUP received: the server keeps running (restart it to apply new \
+                         TLS certificates or configuration)"
+                    );
+                }
             }
-        }
+        },
         _ => {
             let _ = tokio::signal::ctrl_c().await;
         }
