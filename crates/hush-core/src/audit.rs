@@ -262,6 +262,23 @@ impl FileDevice {
         self.salt.hmac(input)
     }
 
+    /// A credential the request carries in its path: where it starts and its HMAC.
+    fn credential(&self, req: &Request) -> Option<(usize, String)> {
+        let at = req.credential_at?;
+        let salt = self.salt()?;
+        let cred = req.path.get(at..).filter(|c| !c.is_empty())?;
+        Some((at, salt.hmac(cred)))
+    }
+
+    /// An error text as logged: a credential from the path (which errors may quote) HMAC'd.
+    fn error_text(&self, req: &Request, e: &CoreError) -> String {
+        let text = error_text(e);
+        match self.credential(req) {
+            Some((at, hmac)) => text.replace(&req.path[at..], &hmac),
+            None => text,
+        }
+    }
+
     /// The salt to HMAC with, or `None` when the device logs raw values.
     fn salt(&self) -> Option<&Salt> {
         (!self.opts.log_raw).then_some(&self.salt)
@@ -426,7 +443,10 @@ impl FileDevice {
                 salt: None,
             },
             namespace: Namespace { id: "root" },
-            path: &req.path,
+            path: match self.credential(req) {
+                Some((at, hmac)) => format!("{}{hmac}", &req.path[..at]).into(),
+                None => req.path.as_str().into(),
+            },
             data: (!req.data.is_empty()).then_some(HmacdData {
                 data: &req.data,
                 salt,
@@ -472,7 +492,7 @@ struct RequestOut<'a> {
     client_token: Hmacd<'a>,
     client_token_accessor: Hmacd<'a>,
     namespace: Namespace,
-    path: &'a str,
+    path: std::borrow::Cow<'a, str>,
     data: Option<HmacdData<'a>>,
     remote_address: String,
     wrap_ttl: u64,
@@ -536,7 +556,7 @@ impl AuditDevice for FileDevice {
         when: RequestEntry,
     ) -> std::result::Result<RequestMemo, String> {
         let shared = self.shared_part(req, token)?;
-        let error = error.map(error_text);
+        let error = error.map(|e| self.error_text(req, e));
         let line = self.line("request", &shared, None, error.as_deref())?;
         let written = match when {
             RequestEntry::WriteNow => self.sink.append_serialized(line).await,
@@ -584,7 +604,7 @@ impl AuditDevice for FileDevice {
                 response.warnings = (!r.warnings.is_empty()).then_some(r.warnings.as_slice());
                 response.status_code = r.status;
             }
-            Err(e) => error = Some(error_text(e)),
+            Err(e) => error = Some(self.error_text(req, e)),
         }
         let shared = match memo.0 {
             Some(shared) => shared,

@@ -130,6 +130,15 @@ pub fn mount_path_after<'a>(rel: Cow<'a, str>, prefix: &str) -> Result<Cow<'a, s
     Ok(rel)
 }
 
+/// The offset of what follows the first of `prefixes` that `rel` starts with, when something
+/// does: the start of a credential carried in the path.
+pub fn credential_after(rel: &str, prefixes: &[&str]) -> Option<usize> {
+    prefixes
+        .iter()
+        .find(|p| rel.len() > p.len() && rel.starts_with(*p))
+        .map(|p| p.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

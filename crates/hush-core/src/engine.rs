@@ -140,6 +140,12 @@ pub trait LogicalBackend: Send + Sync + 'static {
         Ok(path)
     }
 
+    /// Where in `path` (relative to the mount) a credential begins, for paths that carry one
+    /// (a token, a secret ID): the audit log records that part HMAC'd. The default: none.
+    fn credential_in_path(&self, _path: &str) -> Option<usize> {
+        None
+    }
+
     /// Whether `path` (relative to the mount) can be called without a token (logins).
     fn is_unauthenticated(&self, _path: &str) -> bool {
         false

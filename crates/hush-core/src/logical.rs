@@ -60,6 +60,9 @@ pub struct Request {
     pub wrap_ttl: Option<Duration>,
     /// The mount the request was routed to, for the audit log (set by the core).
     pub mount: Option<MountInfo>,
+    /// Where in `path` a credential begins (`auth/token/lookup/<token>`): the audit log records
+    /// that part HMAC'd, as it does every token (set by the core from the route).
+    pub credential_at: Option<usize>,
 }
 
 /// Which mount a request reached, as the audit log records it.
@@ -85,6 +88,7 @@ impl Request {
             client_addr: None,
             wrap_ttl: None,
             mount: None,
+            credential_at: None,
         }
     }
 

@@ -152,7 +152,13 @@ pub async fn handle(core: &Core, mut req: Request) -> Result<Response> {
         Ok((Target::Token, rel)) => (false, crate::token_api::requires_sudo(rel)),
         Err(_) => (false, false),
     };
-    if let Ok((target, _)) = &routed {
+    if let Ok((target, rel)) = &routed {
+        let credential = match target {
+            Target::Sys => crate::sys_api::credential_in_path(rel),
+            Target::Token => crate::token_api::credential_in_path(rel),
+            Target::Mount(m) => m.backend.credential_in_path(rel),
+        };
+        req.credential_at = credential.map(|at| req.path.len() - rel.len() + at);
         req.mount = Some(match target {
             Target::Sys => MountInfo {
                 point: "sys/".into(),

@@ -50,6 +50,14 @@ pub fn canonical_path(rel: Cow<'_, str>) -> Result<Cow<'_, str>> {
     mount_path_after(rel, "audit/")
 }
 
+/// Where a wrapping token begins in a `sys/` path (`wrapping/unwrap/<token>` and the like).
+pub fn credential_in_path(rel: &str) -> Option<usize> {
+    crate::canonical::credential_after(
+        rel,
+        &["wrapping/unwrap/", "wrapping/lookup/", "wrapping/rewrap/"],
+    )
+}
+
 /// `sys/` paths that answer without a token (beyond those that work while sealed).
 pub fn is_unauthenticated(rel: &str) -> bool {
     rel.trim_end_matches('/') == "wrapping/lookup"

@@ -28,6 +28,23 @@ pub fn canonical_path(rel: Cow<'_, str>) -> Result<Cow<'_, str>> {
     crate::canonical::name_after(rel, "create/", "token role", false)
 }
 
+/// Token-store paths whose last part is a token or an accessor.
+const CREDENTIAL_PATHS: &[&str] = &[
+    "lookup/",
+    "revoke/",
+    "revoke-orphan/",
+    "renew/",
+    "lookup-accessor/",
+    "revoke-accessor/",
+    "renew-accessor/",
+];
+
+/// Where a token or accessor begins in a path below `auth/token/` (see
+/// [`crate::engine::LogicalBackend::credential_in_path`]).
+pub fn credential_in_path(rel: &str) -> Option<usize> {
+    crate::canonical::credential_after(rel, CREDENTIAL_PATHS)
+}
+
 fn str_field<'a>(data: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>> {
     match data.get(field) {
         None | Some(Value::Null) => Ok(None),
