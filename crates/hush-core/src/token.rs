@@ -165,7 +165,18 @@ pub struct TokenRole {
 
 const SALT_KEY: &str = "salt";
 const ID_PREFIX: &str = "id/";
-const ACCESSOR_PREFIX: &str = "accessor/";
+/// The accessor index: `accessor-hash/<HMAC(salt, accessor)>` -> [`AccessorIndex`]. Like token
+/// IDs, accessors appear in storage keys only as salted hashes.
+const ACCESSOR_PREFIX: &str = "accessor-hash/";
+/// The index as it was first stored, keyed by the plain accessor; moved at unseal.
+const LEGACY_ACCESSOR_PREFIX: &str = "accessor/";
+
+/// One entry of the accessor index (inside the barrier).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct AccessorIndex {
+    id_hash: String,
+    accessor: String,
+}
 const PARENT_PREFIX: &str = "parent/";
 const ROLE_PREFIX: &str = "roles/";
 
@@ -222,6 +233,11 @@ pub struct NewToken {
     pub mount_accessor: String,
 }
 
+fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(v)
+        .map_err(|e| CoreError::Internal(format!("could not encode a record: {e}")))
+}
+
 /// The token store of one unsealed core.
 pub struct TokenStore {
     view: View,
@@ -243,12 +259,50 @@ impl TokenStore {
                 hash::HmacKey::new(&s)
             }
         };
-        Ok(TokenStore {
+        let store = TokenStore {
             view,
             salt,
             cache: RwLock::new(HashMap::new()),
             uses: tokio::sync::Mutex::new(()),
-        })
+        };
+        store.migrate_accessor_index().await?;
+        Ok(store)
+    }
+
+    /// Moves index entries keyed by a plain accessor to their salted-hash keys, each in one
+    /// transaction, so a crash midway leaves every accessor findable.
+    async fn migrate_accessor_index(&self) -> Result<()> {
+        for accessor in self.view.list(LEGACY_ACCESSOR_PREFIX).await? {
+            if accessor.ends_with('/') {
+                continue;
+            }
+            let old = format!("{LEGACY_ACCESSOR_PREFIX}{accessor}");
+            let Some(id_hash) = self.view.get(&old).await? else {
+                continue;
+            };
+            let index = AccessorIndex {
+                id_hash: String::from_utf8_lossy(&id_hash).into_owned(),
+                accessor: accessor.clone(),
+            };
+            self.view
+                .transaction(vec![
+                    ViewOp::Put(self.accessor_key(&accessor), to_json(&index)?),
+                    ViewOp::Delete(old),
+                ])
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The storage key of an accessor's index entry.
+    fn accessor_key(&self, accessor: &str) -> String {
+        // A prefix keeps the accessor's hash distinct from any token ID's hash.
+        let mut input = b"accessor:".to_vec();
+        input.extend_from_slice(accessor.as_bytes());
+        format!(
+            "{ACCESSOR_PREFIX}{}",
+            hush_crypto::hash::to_hex(&self.salt.sign(&input))
+        )
     }
 
     /// The salted hash under which a token is stored.
@@ -328,8 +382,11 @@ impl TokenStore {
                 serde_json::to_vec(&entry).map_err(|e| CoreError::Internal(e.to_string()))?,
             ),
             ViewOp::Put(
-                format!("{ACCESSOR_PREFIX}{}", entry.accessor),
-                id_hash.as_bytes().to_vec(),
+                self.accessor_key(&entry.accessor),
+                to_json(&AccessorIndex {
+                    id_hash: id_hash.clone(),
+                    accessor: entry.accessor.clone(),
+                })?,
             ),
         ];
         if let Some(parent) = &new.parent {
@@ -403,15 +460,14 @@ impl TokenStore {
         if accessor.is_empty() || accessor.contains('/') {
             return Ok(None);
         }
-        let Some(hash) = self
+        let Some(index) = self
             .view
-            .get(&format!("{ACCESSOR_PREFIX}{accessor}"))
+            .get_json::<AccessorIndex>(&self.accessor_key(accessor))
             .await?
         else {
             return Ok(None);
         };
-        let hash = String::from_utf8_lossy(&hash).to_string();
-        self.lookup_hash(&hash).await
+        self.lookup_hash(&index.id_hash).await
     }
 
     /// Spends one use of a limited-use token. Returns true when that was the last use: the
@@ -473,7 +529,7 @@ impl TokenStore {
         self.cache.write().remove(id_hash);
         let mut ops = vec![ViewOp::Delete(format!("{ID_PREFIX}{id_hash}"))];
         if let Some(e) = &entry {
-            ops.push(ViewOp::Delete(format!("{ACCESSOR_PREFIX}{}", e.accessor)));
+            ops.push(ViewOp::Delete(self.accessor_key(&e.accessor)));
             if let Some(p) = &e.parent {
                 ops.push(ViewOp::Delete(format!("{PARENT_PREFIX}{p}/{id_hash}")));
             }
@@ -520,13 +576,27 @@ impl TokenStore {
 
     /// All accessors.
     pub async fn accessors(&self) -> Result<Vec<String>> {
-        Ok(self
-            .view
-            .list(ACCESSOR_PREFIX)
-            .await?
-            .into_iter()
-            .filter(|a| !a.ends_with('/'))
-            .collect())
+        let mut out = Vec::new();
+        for (_, index) in self.accessor_index().await? {
+            out.push(index.accessor);
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Every accessor index entry with its storage key.
+    async fn accessor_index(&self) -> Result<Vec<(String, AccessorIndex)>> {
+        let mut out = Vec::new();
+        for name in self.view.list(ACCESSOR_PREFIX).await? {
+            if name.ends_with('/') {
+                continue;
+            }
+            let key = format!("{ACCESSOR_PREFIX}{name}");
+            if let Some(index) = self.view.get_json::<AccessorIndex>(&key).await? {
+                out.push((key, index));
+            }
+        }
+        Ok(out)
     }
 
     /// Removes expired tokens (with their subtrees), accessors that point nowhere, and parent
@@ -558,13 +628,14 @@ impl TokenStore {
                 None => {}
             }
         }
-        for acc in self.accessors().await? {
-            let key = format!("{ACCESSOR_PREFIX}{acc}");
-            if let Some(h) = self.view.get(&key).await? {
-                let h = String::from_utf8_lossy(&h).to_string();
-                if self.view.get(&format!("{ID_PREFIX}{h}")).await?.is_none() {
-                    self.view.delete(&key).await?;
-                }
+        for (key, index) in self.accessor_index().await? {
+            if self
+                .view
+                .get(&format!("{ID_PREFIX}{}", index.id_hash))
+                .await?
+                .is_none()
+            {
+                self.view.delete(&key).await?;
             }
         }
         for parent in self.view.list(PARENT_PREFIX).await? {
