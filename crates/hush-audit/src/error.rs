@@ -22,6 +22,15 @@ pub enum AuditError {
         source: std::io::Error,
     },
 
+    /// The path is not one an audit log may be written to.
+    #[error("audit log path \"{path}\" is refused: {reason}")]
+    Refused {
+        /// The file path given to `open`.
+        path: String,
+        /// Why, and what to do instead.
+        reason: String,
+    },
+
     /// The path exists but is not a regular file (a directory, socket, device...).
     #[error(
         "audit log path \"{path}\" exists but is not a regular file; point the audit device at a \

@@ -2,9 +2,9 @@
 //! for stdout and per-batch fsync, one writer thread with group commit), chain resumption.
 
 use std::fmt;
-use std::fs::{DirBuilder, File, OpenOptions, Permissions};
+use std::fs::{File, OpenOptions, Permissions};
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -953,6 +953,26 @@ impl Writer {
     }
 }
 
+/// Whether the file's first line is a chained audit entry (read from offset 0, at most 1 MiB).
+fn starts_with_chained_line(file: &File) -> std::io::Result<bool> {
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 16 * 1024];
+    let mut offset = 0u64;
+    while buf.len() < (1 << 20) {
+        let n = file.read_at(&mut chunk, offset)?;
+        if n == 0 {
+            break;
+        }
+        offset += n as u64;
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(end) = buf.iter().position(|b| *b == b'\n') {
+            buf.truncate(end);
+            return Ok(parse_line(&buf).is_ok());
+        }
+    }
+    Ok(parse_line(&buf).is_ok())
+}
+
 /// The blocking part of `open` for a file path.
 fn open_file(
     path: &str,
@@ -963,20 +983,34 @@ fn open_file(
         path: path.to_owned(),
         source,
     };
+    let refused = |reason: String| AuditError::Refused {
+        path: path.to_owned(),
+        reason,
+    };
     let p = Path::new(path);
+    // Nothing is created but the log itself: a path under a directory that does not exist is
+    // a mistake (or an attempt to plant a file somewhere new), not a request to make one.
     if let Some(parent) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(parent)
-            .map_err(io_err)?;
+        if !parent.is_dir() {
+            return Err(refused(format!(
+                "its directory {} does not exist; create it (mode 0700) first",
+                parent.display()
+            )));
+        }
     }
-    // Read access is needed to resume the chain from the file's end.
+    if std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(refused(
+            "it is a symbolic link; give the path of the log file itself".into(),
+        ));
+    }
+    // Read access is needed to resume the chain from the file's end. O_NOFOLLOW closes the
+    // window between the check above and the open.
     let file = OpenOptions::new()
         .read(true)
         .append(true)
         .create(true)
         .mode(0o600)
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
         .open(p)
         .map_err(io_err)?;
     let meta = file.metadata().map_err(io_err)?;
@@ -984,6 +1018,15 @@ fn open_file(
         return Err(AuditError::NotAFile {
             path: path.to_owned(),
         });
+    }
+    // An existing file is only ever appended to if it already is an audit log: its first line
+    // is a chained entry. Anything else (a key file, a config) is left exactly as it is.
+    if meta.len() > 0 && !starts_with_chained_line(&file).map_err(io_err)? {
+        return Err(refused(
+            "the file exists and is not a hush audit log (its first line is not a chained audit \
+             entry); it was left unchanged: choose a new file name"
+                .into(),
+        ));
     }
     let mut warnings = Vec::new();
     let mode = meta.permissions().mode() & 0o7777;

@@ -29,8 +29,11 @@ fn entry(i: u64) -> Value {
     })
 }
 
+/// A log path in an existing directory (sinks never create directories).
 fn log_path(dir: &tempfile::TempDir) -> PathBuf {
-    dir.path().join("logs").join("audit.log")
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    logs.join("audit.log")
 }
 
 /// Writes a fresh log of `n` entries and returns its head.
@@ -559,12 +562,6 @@ async fn log_file_is_private() {
     write_log(&path, 1).await;
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
-    let dir_mode = std::fs::metadata(path.parent().unwrap())
-        .unwrap()
-        .permissions()
-        .mode()
-        & 0o777;
-    assert_eq!(dir_mode, 0o700);
 
     // An existing file readable by others is tightened, with a warning.
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -986,7 +983,7 @@ async fn queued_lines_go_out_with_the_next_append() {
     assert!(verify_file(&path, Some(&sink.head())).ok);
 
     // Files synced per batch go through the writer thread: queued means written there.
-    let every = dir.path().join("logs").join("every.log");
+    let every = log_path(&dir).with_file_name("every.log");
     let (strict, _) = FileSink::open_with_policy(
         every.to_str().unwrap(),
         DEVICE,
@@ -1001,4 +998,42 @@ async fn queued_lines_go_out_with_the_next_append() {
         .unwrap();
     assert_eq!(read_lines(&every).len(), 1);
     strict.close().await;
+}
+
+#[tokio::test]
+async fn paths_that_are_not_audit_logs_are_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no").join("such").join("audit.log");
+    let err = FileSink::open(missing.to_str().unwrap(), DEVICE, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuditError::Refused { .. }), "{err}");
+    assert!(err.to_string().contains("does not exist"), "{err}");
+    assert!(!dir.path().join("no").exists());
+
+    let key = dir.path().join("seal.key");
+    std::fs::write(&key, b"not a log, no newline").unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let err = FileSink::open(key.to_str().unwrap(), DEVICE, None)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not a hush audit log"), "{err}");
+    assert_eq!(std::fs::read(&key).unwrap(), b"not a log, no newline");
+    let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640);
+
+    let target = log_path(&dir);
+    write_log(&target, 2).await;
+    let link = dir.path().join("link.log");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let err = FileSink::open(link.to_str().unwrap(), DEVICE, None)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("symbolic link"), "{err}");
+    // The real log itself still opens and continues its chain.
+    let (sink, report) = FileSink::open(target.to_str().unwrap(), DEVICE, None)
+        .await
+        .unwrap();
+    assert!(report.is_clean(), "{:?}", report.warnings);
+    sink.close().await;
 }

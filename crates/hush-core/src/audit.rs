@@ -73,6 +73,11 @@ impl RequestMemos {
 pub struct AuditBroker {
     devices: RwLock<Vec<Arc<dyn AuditDevice>>>,
     files: RwLock<Vec<Arc<FileDevice>>>,
+    /// Enabled devices that could not be opened, with the reason: they fail every request
+    /// (no other device wrote it) until they open or an operator disables them.
+    broken: RwLock<Vec<(AuditEntry, String)>>,
+    /// When opening the broken devices was last retried (unix seconds).
+    last_retry: std::sync::atomic::AtomicI64,
     /// Serializes enabling and disabling.
     pub(crate) change: tokio::sync::Mutex<()>,
 }
@@ -115,6 +120,41 @@ impl AuditBroker {
         self.files.read().clone()
     }
 
+    /// Records an enabled device that cannot write, and why.
+    pub fn add_broken(&self, entry: AuditEntry, reason: String) {
+        let mut broken = self.broken.write();
+        broken.retain(|(e, _)| e.path != entry.path);
+        broken.push((entry, reason));
+    }
+
+    /// Forgets a broken device (disabled, or open again); returns whether one was there.
+    pub fn remove_broken(&self, path: &str) -> bool {
+        let mut broken = self.broken.write();
+        let before = broken.len();
+        broken.retain(|(e, _)| e.path != path);
+        broken.len() != before
+    }
+
+    /// The enabled devices that cannot write, with the reason.
+    pub fn broken(&self) -> Vec<(AuditEntry, String)> {
+        self.broken.read().clone()
+    }
+
+    /// Why nothing could be recorded: every broken device and its reason.
+    fn no_device_error(&self, what: &str) -> CoreError {
+        let reasons: Vec<String> = self
+            .broken
+            .read()
+            .iter()
+            .map(|(e, r)| format!("device \"{}\": {r}", e.path))
+            .collect();
+        CoreError::Internal(format!(
+            "no audit device could record the {what}, so it was refused ({}); fix the log file \
+             or disable the device with a root token (hush audit disable <path>)",
+            reasons.join("; ")
+        ))
+    }
+
     fn snapshot(&self) -> Vec<Arc<dyn AuditDevice>> {
         self.devices.read().clone()
     }
@@ -130,7 +170,10 @@ impl AuditBroker {
     ) -> Result<RequestMemos> {
         let devices = self.snapshot();
         if devices.is_empty() {
-            return Ok(RequestMemos::default());
+            if self.broken.read().is_empty() {
+                return Ok(RequestMemos::default());
+            }
+            return Err(self.no_device_error("request"));
         }
         let mut ok = false;
         let mut memos = Vec::with_capacity(devices.len());
@@ -162,7 +205,10 @@ impl AuditBroker {
     ) -> Result<()> {
         let devices = self.snapshot();
         if devices.is_empty() {
-            return Ok(());
+            if self.broken.read().is_empty() {
+                return Ok(());
+            }
+            return Err(self.no_device_error("response"));
         }
         let mut ok = false;
         for d in &devices {
@@ -690,16 +736,56 @@ pub async fn restore_devices(un: &Unsealed) -> Result<()> {
     let table: AuditTable = un.view.get_json(TABLE_KEY).await?.unwrap_or_default();
     for entry in table.entries {
         let path = entry.path.clone();
-        match open_device(un, entry).await {
+        match open_device(un, entry.clone()).await {
             Ok(d) => un.audit.add_file(d),
-            // Requests keep failing closed: with devices configured and none writing, nothing
-            // is served unrecorded.
+            // The device stays enabled and fails requests: nothing is served unrecorded.
             Err(e) => {
-                tracing::error!(device = %path, error = %e, "audit device could not be opened")
+                tracing::error!(
+                    device = %path,
+                    error = %e,
+                    "audit device could not be opened: requests are refused until it can write \
+                     or is disabled"
+                );
+                un.audit.add_broken(entry, e.to_string());
             }
         }
     }
     Ok(())
+}
+
+/// How often opening a broken device is retried while requests arrive.
+const RETRY_INTERVAL_SECS: i64 = 5;
+
+/// Tries again, at most every few seconds, to open the enabled devices that could not be
+/// opened; one that opens records requests from then on.
+pub async fn retry_broken(un: &Unsealed) {
+    use std::sync::atomic::Ordering;
+    if un.audit.broken.read().is_empty() {
+        return;
+    }
+    let now = crate::core::now_unix();
+    let last = un.audit.last_retry.load(Ordering::Relaxed);
+    if now - last < RETRY_INTERVAL_SECS
+        || un
+            .audit
+            .last_retry
+            .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+    {
+        return;
+    }
+    let _guard = un.audit.change.lock().await;
+    for (entry, _) in un.audit.broken() {
+        let path = entry.path.clone();
+        match open_device(un, entry.clone()).await {
+            Ok(d) => {
+                un.audit.remove_broken(&path);
+                un.audit.add_file(d);
+                tracing::info!(device = %path, "audit device opened again: requests are served");
+            }
+            Err(e) => un.audit.add_broken(entry, e.to_string()),
+        }
+    }
 }
 
 /// Saves every device's chain head inside the barrier (periodically and at shutdown).
@@ -728,6 +814,14 @@ pub fn list(un: &Unsealed) -> Response {
     let mut data = Map::new();
     for d in un.audit.files() {
         data.insert(d.entry.path.clone(), device_json(&d.entry));
+    }
+    // Devices that cannot write are still enabled: listed, with why they fail.
+    for (entry, reason) in un.audit.broken() {
+        let mut v = device_json(&entry);
+        if let Some(o) = v.as_object_mut() {
+            o.insert("error".into(), json!(reason));
+        }
+        data.insert(entry.path.clone(), v);
     }
     Response::data_top_level(data)
 }
@@ -822,6 +916,7 @@ pub async fn handle_path(ctx: &Ctx<'_>, p: &str) -> Result<Response> {
                 un.view.delete(&head_key(&d.entry.device_id)).await?;
                 d.sink.close().await;
             }
+            un.audit.remove_broken(&path);
             Ok(Response::no_content())
         }
         op => Err(crate::sys::unsupported(&ctx.req.path, op, "PUT and DELETE")),

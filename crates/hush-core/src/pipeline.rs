@@ -218,10 +218,30 @@ pub async fn handle(core: &Core, mut req: Request) -> Result<Response> {
         }
         _ => RequestEntry::WriteNow,
     };
-    let memos = un
+    crate::audit::retry_broken(&un).await;
+    // With every audit device broken, nothing is served, except what repairs the log: a root
+    // token may still list, disable or enable devices (`sys/audit...`), recorded in the server
+    // log.
+    let repairs_audit = denial.is_none()
+        && token.as_ref().is_some_and(|t| t.is_root())
+        && matches!(&routed, Ok((Target::Sys, rel)) if rel == "audit" || rel.starts_with("audit/"));
+    let memos = match un
         .audit
         .log_request(&req, token.as_deref(), denial.as_ref(), when)
-        .await?;
+        .await
+    {
+        Ok(m) => m,
+        Err(e) if repairs_audit => {
+            tracing::error!(
+                path = %req.path,
+                operation = req.operation.as_str(),
+                error = %e,
+                "served a root token's audit-device change that no audit device could record"
+            );
+            Default::default()
+        }
+        Err(e) => return Err(e),
+    };
     if let Some(e) = denial {
         return Err(e);
     }
@@ -257,9 +277,14 @@ pub async fn handle(core: &Core, mut req: Request) -> Result<Response> {
             un.tokens.revoke_tree(&t.id_hash).await?;
         }
     }
-    un.audit
+    match un
+        .audit
         .log_response(&req, token.as_deref(), &result, memos)
-        .await?;
+        .await
+    {
+        Err(e) if !repairs_audit => return Err(e),
+        _ => {}
+    }
     result
 }
 
