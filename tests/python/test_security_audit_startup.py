@@ -99,3 +99,25 @@ def test_file_path_may_not_point_at_other_files(dev_server, tmp_path):
     r = requests.put(f"{dev_server.url}/v1/sys/audit/good", headers=h,
                      json={"type": "file", "options": {"file_path": str(ok)}})
     assert r.status_code == 204, r.text
+
+
+def test_log_directory_removed_while_running_fails_closed(dev_server, tmp_path):
+    h = {"X-Vault-Token": "root"}
+    logdir = tmp_path / "running"
+    logdir.mkdir()
+    r = requests.put(f"{dev_server.url}/v1/sys/audit/main", headers=h,
+                     json={"type": "file", "options": {"file_path": str(logdir / "audit.log")}})
+    assert r.status_code == 204, r.text
+    assert requests.get(f"{dev_server.url}/v1/sys/mounts", headers=h).status_code == 200
+    shutil.rmtree(logdir)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        r = requests.get(f"{dev_server.url}/v1/sys/mounts", headers=h)
+        if r.status_code != 200:
+            break
+        time.sleep(0.2)
+    assert r.status_code == 500 and "deleted" in r.text, r.text
+    assert "audit log file was deleted" in dev_server.output()
+    # The root token can still take the device out; then requests flow again.
+    assert requests.delete(f"{dev_server.url}/v1/sys/audit/main", headers=h).status_code == 204
+    assert requests.get(f"{dev_server.url}/v1/sys/mounts", headers=h).status_code == 200

@@ -346,6 +346,31 @@ impl Direct {
         }
     }
 
+    /// Stops the device if its file was unlinked (deleted, or its directory removed): lines
+    /// appended to it would reach no file anyone can read. Checked once a second by the
+    /// syncer, not per request.
+    fn check_linked(&self) {
+        use std::os::unix::fs::MetadataExt;
+        let unlinked = match self.sync_file.metadata() {
+            Ok(m) => m.nlink() == 0,
+            Err(_) => false,
+        };
+        if !unlinked {
+            return;
+        }
+        let mut st = lock(&self.chain);
+        if st.failed.is_none() {
+            tracing::error!(
+                device = %self.device,
+                "audit log file was deleted (or its directory removed) while in use; the device \
+                 stopped accepting entries: restore the directory and restart the server, or \
+                 disable the device"
+            );
+            st.failed =
+                Some("the log file was deleted (or its directory removed) while in use".to_owned());
+        }
+    }
+
     /// Makes every line queued so far durable; returns the head that is now durable.
     fn sync(&self) -> Result<ChainHead, AuditError> {
         let head = {
@@ -426,6 +451,7 @@ fn run_syncer(
         match stop.recv_timeout(tick) {
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                 if last_sync.elapsed() >= every {
+                    direct.check_linked();
                     // A failure is recorded in the state (and logged); appends report it.
                     let _ = direct.sync();
                     last_sync = std::time::Instant::now();

@@ -176,6 +176,7 @@ impl AuditBroker {
             return Err(self.no_device_error("request"));
         }
         let mut ok = false;
+        let mut failures = Vec::new();
         let mut memos = Vec::with_capacity(devices.len());
         for d in devices {
             match d.log_request(req, token, error, when).await {
@@ -183,15 +184,20 @@ impl AuditBroker {
                     ok = true;
                     memos.push((d, memo));
                 }
-                Err(e) => tracing::error!(device = d.path(), error = %e, "audit device failed"),
+                Err(e) => {
+                    tracing::error!(device = d.path(), error = %e, "audit device failed");
+                    failures.push(format!("device \"{}\": {e}", d.path()));
+                }
             }
         }
         if ok {
             Ok(RequestMemos(memos))
         } else {
-            Err(CoreError::Internal(
-                "no audit device could record the request, so it was refused".into(),
-            ))
+            Err(CoreError::Internal(format!(
+                "no audit device could record the request, so it was refused ({}); fix the log \
+                 file or disable the device with a root token (hush audit disable <path>)",
+                failures.join("; ")
+            )))
         }
     }
 
