@@ -157,6 +157,7 @@ def test_no_acknowledged_write_is_lost_across_sigkills(tmp_path, servers):
 
     port = free_port()
     audit_log = tmp_path / "audit" / "audit.log"
+    audit_log.parent.mkdir(mode=0o700)  # audit devices never create directories
     config = tmp_path / "hush.hcl"
     config.write_text(
         f"""
