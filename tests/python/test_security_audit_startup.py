@@ -45,6 +45,8 @@ def test_unopenable_device_at_start_refuses_requests_until_fixed_or_disabled(tmp
     assert listed.status_code == 200, listed.text
     assert "main/" in listed.json()["data"] and listed.json()["data"]["main/"]["error"]
     assert "audit device could not be opened" in s.output()
+    health = requests.get(f"{s.url}/v1/sys/health").json()
+    assert [f["path"] for f in health["audit_failures"]] == ["main/"], health
 
     # Once the directory is back, the device opens again by itself.
     logdir.mkdir()
@@ -56,6 +58,7 @@ def test_unopenable_device_at_start_refuses_requests_until_fixed_or_disabled(tmp
         time.sleep(0.5)
     assert r.status_code == 200, r.text
     assert "lookup-self" in (logdir / "audit.log").read_text()
+    assert "audit_failures" not in requests.get(f"{s.url}/v1/sys/health").json()
 
     # Broken again at the next start: the root token can disable it, then requests flow.
     shutil.rmtree(logdir)

@@ -264,6 +264,19 @@ fn health(core: &Core, data: &Map<String, Value>) -> Result<Response> {
     if let (Some(un), Some(obj)) = (un, body.as_object_mut()) {
         obj.insert("cluster_name".into(), json!(un.cluster.cluster_name));
         obj.insert("cluster_id".into(), json!(un.cluster.cluster_id));
+        // hush's own field, present only when an enabled audit device cannot be opened (so
+        // requests are refused). Only device paths: this endpoint needs no token, and the
+        // reasons (which name files) are in `sys/audit` and the server log.
+        let broken: Vec<String> = un.audit.broken().into_iter().map(|(e, _)| e.path).collect();
+        if !broken.is_empty() {
+            obj.insert(
+                "audit_failures".into(),
+                json!(broken
+                    .iter()
+                    .map(|p| json!({"path": p, "error": "the device's log cannot be opened"}))
+                    .collect::<Vec<_>>()),
+            );
+        }
     }
     Ok(Response::raw(code, body))
 }
