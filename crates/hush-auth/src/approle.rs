@@ -856,33 +856,30 @@ impl LogicalBackend for AppRoleBackend {
         let Some(rest) = path.strip_prefix("role/") else {
             return Err(no_handler(req.mount, path, KNOWN));
         };
-        let (name, sub) = match rest.split_once('/') {
-            Some((n, s)) => (n.to_string(), s),
-            None => (rest.to_string(), ""),
-        };
-        crate::fields::check_name("role", &name)?;
+        let (name, sub) = rest.split_once('/').unwrap_or((rest, ""));
+        crate::fields::check_name("role", name)?;
         match (sub, op) {
-            ("", Operation::Read) => match Self::load_role(req.view, &name).await? {
+            ("", Operation::Read) => match Self::load_role(req.view, name).await? {
                 Some(r) => Ok(Response::data(r.to_data())),
                 None => Ok(not_found()),
             },
-            ("", Operation::Create | Operation::Update) => self.write_role(req, &name).await,
-            ("", Operation::Delete) => self.delete_role(req, &name).await,
+            ("", Operation::Create | Operation::Update) => self.write_role(req, name).await,
+            ("", Operation::Delete) => self.delete_role(req, name).await,
             ("", _) => Err(unsupported(req.mount, path, "GET, POST/PUT and DELETE")),
-            ("role-id", _) => self.role_id(req, &name).await,
-            ("secret-id", Operation::List) => self.list_secret_ids(req, &name).await,
-            ("secret-id", _) if writes => self.create_secret_id(req, &name, false).await,
+            ("role-id", _) => self.role_id(req, name).await,
+            ("secret-id", Operation::List) => self.list_secret_ids(req, name).await,
+            ("secret-id", _) if writes => self.create_secret_id(req, name, false).await,
             ("secret-id", _) => Err(unsupported(req.mount, path, "POST/PUT and LIST")),
-            ("custom-secret-id", _) if writes => self.create_secret_id(req, &name, true).await,
-            ("secret-id/lookup", _) if writes => self.lookup_secret(req, &name, false).await,
+            ("custom-secret-id", _) if writes => self.create_secret_id(req, name, true).await,
+            ("secret-id/lookup", _) if writes => self.lookup_secret(req, name, false).await,
             ("secret-id/destroy", _) if writes || op == Operation::Delete => {
-                self.destroy_secret(req, &name, false).await
+                self.destroy_secret(req, name, false).await
             }
             ("secret-id-accessor/lookup", _) if writes => {
-                self.lookup_secret(req, &name, true).await
+                self.lookup_secret(req, name, true).await
             }
             ("secret-id-accessor/destroy", _) if writes || op == Operation::Delete => {
-                self.destroy_secret(req, &name, true).await
+                self.destroy_secret(req, name, true).await
             }
             (
                 "custom-secret-id"
@@ -893,7 +890,7 @@ impl LogicalBackend for AppRoleBackend {
                 _,
             ) => Err(unsupported(req.mount, path, "POST/PUT")),
             (prop, _) => match PROPERTIES.iter().find(|(p, _)| *p == prop) {
-                Some((_, fields)) => self.property(req, &name, fields).await,
+                Some((_, fields)) => self.property(req, name, fields).await,
                 None => Err(no_handler(req.mount, path, KNOWN)),
             },
         }

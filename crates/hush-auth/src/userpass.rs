@@ -15,9 +15,8 @@
 //!
 //! Storage (inside the mount's encrypted view): `user/<name>` holds [`UserEntry`] as JSON.
 
-use std::sync::OnceLock;
-
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};

@@ -140,18 +140,19 @@ impl AuditBroker {
         self.broken.read().clone()
     }
 
-    /// Why nothing could be recorded: every broken device and its reason.
-    fn no_device_error(&self, what: &str) -> CoreError {
-        let reasons: Vec<String> = self
-            .broken
-            .read()
-            .iter()
-            .map(|(e, r)| format!("device \"{}\": {r}", e.path))
-            .collect();
+    /// Why nothing could be recorded: each failing device (`failures`, plus those that could
+    /// not be opened) and its reason.
+    fn no_device_error(&self, what: &str, mut failures: Vec<String>) -> CoreError {
+        failures.extend(
+            self.broken
+                .read()
+                .iter()
+                .map(|(e, r)| format!("device \"{}\": {r}", e.path)),
+        );
         CoreError::Internal(format!(
             "no audit device could record the {what}, so it was refused ({}); fix the log file \
              or disable the device with a root token (hush audit disable <path>)",
-            reasons.join("; ")
+            failures.join("; ")
         ))
     }
 
@@ -173,7 +174,7 @@ impl AuditBroker {
             if self.broken.read().is_empty() {
                 return Ok(RequestMemos::default());
             }
-            return Err(self.no_device_error("request"));
+            return Err(self.no_device_error("request", Vec::new()));
         }
         let mut ok = false;
         let mut failures = Vec::new();
@@ -193,11 +194,7 @@ impl AuditBroker {
         if ok {
             Ok(RequestMemos(memos))
         } else {
-            Err(CoreError::Internal(format!(
-                "no audit device could record the request, so it was refused ({}); fix the log \
-                 file or disable the device with a root token (hush audit disable <path>)",
-                failures.join("; ")
-            )))
+            Err(self.no_device_error("request", failures))
         }
     }
 
@@ -214,7 +211,7 @@ impl AuditBroker {
             if self.broken.read().is_empty() {
                 return Ok(());
             }
-            return Err(self.no_device_error("response"));
+            return Err(self.no_device_error("response", Vec::new()));
         }
         let mut ok = false;
         for d in &devices {

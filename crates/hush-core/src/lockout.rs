@@ -86,6 +86,18 @@ struct Record {
     locked_until: Option<i64>,
 }
 
+impl Record {
+    /// The failures that still count at `now`: none once a lock expired or the counter reset.
+    fn live_failures(&self, s: &Settings, now: i64) -> u64 {
+        let expired_lock = self.locked_until.is_some_and(|u| u <= now);
+        if expired_lock || now - self.last_failure > s.counter_reset as i64 {
+            0
+        } else {
+            self.failures
+        }
+    }
+}
+
 fn record_key(mount_accessor: &str, name: &str) -> String {
     format!(
         "{PREFIX}{mount_accessor}/{}",
@@ -167,21 +179,20 @@ pub async fn reserve<'a>(
     let deadline = tokio::time::Instant::now() + RESERVE_WAIT;
     loop {
         let gate = flight.gate.lock().await;
-        check(un, entry, user, addr, now).await?;
         let mut keys = Vec::new();
         let mut full = false;
         for name in names(user, addr) {
             let key = record_key(&entry.accessor, &name);
             let rec: Option<Record> = un.view.get_json(&key).await?;
-            let stored = rec.map_or(0, |r| {
-                let stale = r.locked_until.is_some_and(|u| u <= now)
-                    || now - r.last_failure > s.counter_reset as i64;
-                if stale {
-                    0
-                } else {
-                    r.failures
+            if let Some(until) = rec.as_ref().and_then(|r| r.locked_until) {
+                if until > now {
+                    return Err(CoreError::InvalidCredentials(format!(
+                        "too many failed logins: this login is locked for {} more seconds",
+                        until - now
+                    )));
                 }
-            });
+            }
+            let stored = rec.map_or(0, |r| r.live_failures(&s, now));
             let pending = flight.counts.lock().get(&key).copied().unwrap_or(0);
             if stored + pending >= s.threshold {
                 full = true;
@@ -210,35 +221,6 @@ pub async fn reserve<'a>(
     }
 }
 
-/// Refuses a login while its user or client address is locked.
-pub async fn check(
-    un: &Unsealed,
-    entry: &MountEntry,
-    user: Option<&str>,
-    addr: Option<IpAddr>,
-    now: i64,
-) -> Result<()> {
-    let s = settings(entry);
-    if s.disabled {
-        return Ok(());
-    }
-    for name in names(user, addr) {
-        let rec: Option<Record> = un
-            .view
-            .get_json(&record_key(&entry.accessor, &name))
-            .await?;
-        if let Some(until) = rec.and_then(|r| r.locked_until) {
-            if until > now {
-                return Err(CoreError::InvalidCredentials(format!(
-                    "too many failed logins: this login is locked for {} more seconds",
-                    until - now
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Counts a failed login.
 pub async fn failure(
     un: &Unsealed,
@@ -259,8 +241,7 @@ pub async fn failure(
             last_failure: now,
             locked_until: None,
         });
-        let expired_lock = rec.locked_until.is_some_and(|u| u <= now);
-        if expired_lock || now - rec.last_failure > s.counter_reset as i64 {
+        if rec.live_failures(&s, now) == 0 {
             rec.failures = 0;
             rec.locked_until = None;
         }

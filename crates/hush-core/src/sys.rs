@@ -267,15 +267,14 @@ fn health(core: &Core, data: &Map<String, Value>) -> Result<Response> {
         // hush's own field, present only when an enabled audit device cannot be opened (so
         // requests are refused). Only device paths: this endpoint needs no token, and the
         // reasons (which name files) are in `sys/audit` and the server log.
-        let broken: Vec<String> = un.audit.broken().into_iter().map(|(e, _)| e.path).collect();
-        if !broken.is_empty() {
-            obj.insert(
-                "audit_failures".into(),
-                json!(broken
-                    .iter()
-                    .map(|p| json!({"path": p, "error": "the device's log cannot be opened"}))
-                    .collect::<Vec<_>>()),
-            );
+        let failures: Vec<Value> = un
+            .audit
+            .broken()
+            .into_iter()
+            .map(|(e, _)| json!({"path": e.path, "error": "the device's log cannot be opened"}))
+            .collect();
+        if !failures.is_empty() {
+            obj.insert("audit_failures".into(), Value::Array(failures));
         }
     }
     Ok(Response::raw(code, body))

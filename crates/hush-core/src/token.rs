@@ -170,6 +170,8 @@ const ID_PREFIX: &str = "id/";
 const ACCESSOR_PREFIX: &str = "accessor-hash/";
 /// The index as it was first stored, keyed by the plain accessor; moved at unseal.
 const LEGACY_ACCESSOR_PREFIX: &str = "accessor/";
+const PARENT_PREFIX: &str = "parent/";
+const ROLE_PREFIX: &str = "roles/";
 
 /// One entry of the accessor index (inside the barrier).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -177,8 +179,6 @@ struct AccessorIndex {
     id_hash: String,
     accessor: String,
 }
-const PARENT_PREFIX: &str = "parent/";
-const ROLE_PREFIX: &str = "roles/";
 
 /// Alphabet of generated tokens and accessors.
 const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -377,10 +377,7 @@ impl TokenStore {
             mount_accessor: new.mount_accessor,
         };
         let mut ops = vec![
-            ViewOp::Put(
-                format!("{ID_PREFIX}{id_hash}"),
-                serde_json::to_vec(&entry).map_err(|e| CoreError::Internal(e.to_string()))?,
-            ),
+            ViewOp::Put(format!("{ID_PREFIX}{id_hash}"), to_json(&entry)?),
             ViewOp::Put(
                 self.accessor_key(&entry.accessor),
                 to_json(&AccessorIndex {
@@ -576,10 +573,12 @@ impl TokenStore {
 
     /// All accessors.
     pub async fn accessors(&self) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        for (_, index) in self.accessor_index().await? {
-            out.push(index.accessor);
-        }
+        let mut out: Vec<String> = self
+            .accessor_index()
+            .await?
+            .into_iter()
+            .map(|(_, index)| index.accessor)
+            .collect();
         out.sort();
         Ok(out)
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceExt;
@@ -61,50 +61,30 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        match &acceptor {
-            None => {
-                let watcher = graceful.watcher();
-                tokio::spawn(async move {
-                    // hyper's header timer starts with the first byte: a client that connects
-                    // and sends nothing is dropped here.
-                    let mut first = [0u8; 1];
-                    if !matches!(
-                        tokio::time::timeout(HEADER_READ_TIMEOUT, stream.peek(&mut first)).await,
-                        Ok(Ok(1..))
-                    ) {
-                        tracing::debug!(client = %addr, "connection sent nothing; closed");
-                        return;
-                    }
-                    let conn = builder()
-                        .serve_connection_with_upgrades(TokioIo::new(stream), service(app, addr))
-                        .into_owned();
-                    let _ = watcher.watch(conn).await;
-                });
+        let acceptor = acceptor.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            // hyper's header timer starts with the first byte: a client that connects and
+            // sends nothing is dropped here.
+            let mut first = [0u8; 1];
+            if !matches!(
+                tokio::time::timeout(HEADER_READ_TIMEOUT, stream.peek(&mut first)).await,
+                Ok(Ok(1..))
+            ) {
+                tracing::debug!(client = %addr, "connection sent nothing; closed");
+                return;
             }
-            Some(acceptor) => {
-                let acceptor = acceptor.clone();
-                let watcher = graceful.watcher();
-                tokio::spawn(async move {
-                    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream))
-                        .await
-                    {
-                        Ok(Ok(s)) => s,
-                        Ok(Err(e)) => {
-                            tracing::debug!(client = %addr, error = %e, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => {
-                            tracing::debug!(client = %addr, "TLS handshake timed out");
-                            return;
-                        }
-                    };
-                    let conn = builder()
-                        .serve_connection_with_upgrades(TokioIo::new(tls), service(app, addr))
-                        .into_owned();
-                    let _ = watcher.watch(conn).await;
-                });
+            let Some(acceptor) = acceptor else {
+                return serve_http(stream, app, addr, watcher).await;
+            };
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => serve_http(tls, app, addr, watcher).await,
+                Ok(Err(e)) => {
+                    tracing::debug!(client = %addr, error = %e, "TLS handshake failed");
+                }
+                Err(_) => tracing::debug!(client = %addr, "TLS handshake timed out"),
             }
-        }
+        });
     }
     drop(listener);
     if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown())
@@ -113,6 +93,18 @@ pub async fn serve(
     {
         tracing::warn!("some connections were still busy after 30s and were closed");
     }
+}
+
+/// Serves HTTP/1.1 and HTTP/2 on one accepted (and, for TLS, handshaken) connection until it
+/// ends or the graceful shutdown finishes it.
+async fn serve_http<I>(io: I, app: axum::Router, addr: SocketAddr, watcher: Watcher)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let conn = builder()
+        .serve_connection_with_upgrades(TokioIo::new(io), service(app, addr))
+        .into_owned();
+    let _ = watcher.watch(conn).await;
 }
 
 fn builder() -> Builder<TokioExecutor> {
