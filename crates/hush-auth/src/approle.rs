@@ -875,9 +875,7 @@ impl LogicalBackend for AppRoleBackend {
             ("secret-id/destroy", _) if writes || op == Operation::Delete => {
                 self.destroy_secret(req, name, false).await
             }
-            ("secret-id-accessor/lookup", _) if writes => {
-                self.lookup_secret(req, name, true).await
-            }
+            ("secret-id-accessor/lookup", _) if writes => self.lookup_secret(req, name, true).await,
             ("secret-id-accessor/destroy", _) if writes || op == Operation::Delete => {
                 self.destroy_secret(req, name, true).await
             }
