@@ -1,19 +1,27 @@
 //! A bound on nesting, checked before any recursive parser sees outside input.
 //!
-//! The HCL parser (and the code that walks what it returns) recurses once per bracket level, so
-//! a small text nested a few hundred levels deep would overflow a thread's stack and abort the
-//! whole server. This scan is iterative and runs first: text nested deeper than the limit is
-//! refused with an error that names the limit and the line.
+//! The HCL parser (and the code that walks what it returns) recurses once per bracket level and
+//! once per operator of an expression (`!!!!x`, `1+1+1+...`, `a ? b : c ? ...`), so a small text
+//! nested a few hundred levels deep would overflow a thread's stack and abort the whole server.
+//! This scan is iterative and runs first: text nested deeper than the limit is refused with an
+//! error that names the limit and the line.
+//!
+//! The scan knows HCL's lexical structure (quoted strings with `${...}` and `%{...}` inside,
+//! heredocs, comments) and counts, for every open bracket, the operators of the expression
+//! being written inside it: the depth of a point in the text is the number of brackets around
+//! it plus the operators before it in each enclosing expression. That is an upper bound of the
+//! parser's recursion there. An expression ends at a comma, and at a newline where newlines
+//! separate items (the top level, blocks and objects), which resets its count.
 
-/// The deepest nesting of `[`, `{` and `(` accepted in policy and configuration text. Real
-/// policies and configurations use fewer than ten levels.
+/// The deepest nesting accepted in policy and configuration text, counting brackets and
+/// operators. Real policies and configurations use fewer than ten levels.
 pub const MAX_NESTING: usize = 64;
 
 /// Text nested deeper than [`MAX_NESTING`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "brackets are nested more than {limit} levels deep at line {line}; no policy or \
-     configuration needs that many: flatten the structure"
+    "brackets and operators are nested more than {limit} levels deep at line {line}; no policy \
+     or configuration needs that many: flatten the structure"
 )]
 pub struct TooDeep {
     /// The limit that was crossed.
@@ -22,26 +30,193 @@ pub struct TooDeep {
     pub line: usize,
 }
 
-/// Refuses `text` if its brackets nest more than `limit` levels. Brackets inside strings and
-/// comments are counted too: that can only make the check stricter, never let deep input by,
-/// and interpolations inside strings (`"${[...]}"`) are parsed recursively as well.
+/// What an open frame of the scan is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// The document itself (items separated by newlines).
+    Top,
+    /// `{`: a block body or an object (items separated by newlines or commas).
+    Brace,
+    /// `[` or `(`: items separated by commas; newlines continue the expression.
+    Bracket,
+    /// `${` or `%{` inside a string or heredoc: code up to the matching `}`.
+    Interp,
+    /// Inside a quoted string.
+    Quoted,
+    /// Inside a heredoc; `marker` indexes the text of its closing marker.
+    Heredoc { marker: (usize, usize) },
+}
+
+struct Frame {
+    kind: Kind,
+    /// Operators of the current expression in this frame.
+    ops: usize,
+}
+
+impl Frame {
+    /// What this frame adds to the depth.
+    fn weight(&self) -> usize {
+        let own = usize::from(self.kind != Kind::Top);
+        own + self.ops
+    }
+}
+
+/// Refuses `text` if its brackets and operators nest more than `limit` levels. Unbalanced
+/// closers never lower the depth below the document's own level, so stray ones cannot hide a
+/// deep run after them.
 pub fn check(text: &str, limit: usize) -> Result<(), TooDeep> {
+    let b = text.as_bytes();
+    let mut stack = vec![Frame {
+        kind: Kind::Top,
+        ops: 0,
+    }];
     let mut depth = 0usize;
     let mut line = 1usize;
-    for b in text.bytes() {
-        match b {
-            b'[' | b'{' | b'(' => {
-                depth += 1;
-                if depth > limit {
-                    return Err(TooDeep { limit, line });
+    let mut i = 0usize;
+    let deeper = |depth: &mut usize, by: usize, line: usize| {
+        *depth += by;
+        if *depth > limit {
+            Err(TooDeep { limit, line })
+        } else {
+            Ok(())
+        }
+    };
+    while i < b.len() {
+        let c = b[i];
+        let next = b.get(i + 1).copied();
+        if c == b'\n' {
+            line += 1;
+        }
+        let top = stack.len() - 1;
+        match stack[top].kind {
+            Kind::Quoted => match c {
+                b'\\' => i += 1,
+                b'"' => {
+                    stack.pop();
+                }
+                b'$' | b'%' if next == Some(c) => i += 1,
+                b'$' | b'%' if next == Some(b'{') => {
+                    stack.push(Frame {
+                        kind: Kind::Interp,
+                        ops: 0,
+                    });
+                    deeper(&mut depth, 1, line)?;
+                    i += 1;
+                }
+                _ => {}
+            },
+            Kind::Heredoc { marker } => {
+                if c == b'\n' {
+                    // A line that is the marker alone (indented for `<<-`) ends the heredoc.
+                    let end = b[i + 1..]
+                        .iter()
+                        .position(|&x| x == b'\n')
+                        .map_or(b.len(), |p| i + 1 + p);
+                    let candidate = text.get(i + 1..end).unwrap_or("").trim();
+                    if candidate == &text[marker.0..marker.1] {
+                        stack.pop();
+                        i = end;
+                        continue;
+                    }
+                } else if (c == b'$' || c == b'%') && next == Some(c) {
+                    i += 1;
+                } else if (c == b'$' || c == b'%') && next == Some(b'{') {
+                    stack.push(Frame {
+                        kind: Kind::Interp,
+                        ops: 0,
+                    });
+                    deeper(&mut depth, 1, line)?;
+                    i += 1;
                 }
             }
-            b']' | b'}' | b')' => depth = depth.saturating_sub(1),
-            b'\n' => line += 1,
-            _ => {}
+            kind => match c {
+                b'"' => stack.push(Frame {
+                    kind: Kind::Quoted,
+                    ops: 0,
+                }),
+                b'#' => {
+                    i = skip_line(b, i);
+                    continue;
+                }
+                b'/' if next == Some(b'/') => {
+                    i = skip_line(b, i);
+                    continue;
+                }
+                b'/' if next == Some(b'*') => {
+                    let end = text[i + 2..].find("*/").map_or(b.len(), |p| i + 2 + p + 2);
+                    line += text[i..end].bytes().filter(|&x| x == b'\n').count();
+                    i = end;
+                    continue;
+                }
+                b'<' if next == Some(b'<') => {
+                    // `<<MARKER` or `<<-MARKER`: the marker runs to the end of the line.
+                    let start = i + 2 + usize::from(b.get(i + 2) == Some(&b'-'));
+                    let end = skip_line(b, start);
+                    let marker = text[start..end].trim();
+                    if marker.is_empty() {
+                        deeper(&mut depth, 2, line)?;
+                        stack[top].ops += 2;
+                        i += 2;
+                        continue;
+                    }
+                    let from =
+                        start + (text[start..end].len() - text[start..end].trim_start().len());
+                    stack.push(Frame {
+                        kind: Kind::Heredoc {
+                            marker: (from, from + marker.len()),
+                        },
+                        ops: 0,
+                    });
+                    i = end;
+                    continue;
+                }
+                b'{' | b'[' | b'(' => {
+                    stack.push(Frame {
+                        kind: if c == b'{' {
+                            Kind::Brace
+                        } else {
+                            Kind::Bracket
+                        },
+                        ops: 0,
+                    });
+                    deeper(&mut depth, 1, line)?;
+                }
+                b'}' | b']' | b')' if stack.len() > 1 => {
+                    if let Some(f) = stack.pop() {
+                        depth -= f.weight();
+                    }
+                }
+                b',' => {
+                    depth -= stack[top].ops;
+                    stack[top].ops = 0;
+                }
+                b'\n' if matches!(kind, Kind::Top | Kind::Brace) => {
+                    depth -= stack[top].ops;
+                    stack[top].ops = 0;
+                }
+                b'!' | b'-' | b'+' | b'*' | b'/' | b'%' | b'<' | b'>' | b'&' | b'|' | b'?' => {
+                    stack[top].ops += 1;
+                    deeper(&mut depth, 1, line)?;
+                }
+                b'=' if next == Some(b'=') => {
+                    stack[top].ops += 1;
+                    deeper(&mut depth, 1, line)?;
+                    i += 1;
+                }
+                _ => {}
+            },
         }
+        i += 1;
     }
     Ok(())
+}
+
+/// The index of the newline ending the line that `i` is on (or the end of the text).
+fn skip_line(b: &[u8], i: usize) -> usize {
+    b[i..]
+        .iter()
+        .position(|&x| x == b'\n')
+        .map_or(b.len(), |p| i + p)
 }
 
 #[cfg(test)]
@@ -61,5 +236,44 @@ mod tests {
         // Closers never go below zero, so stray ones cannot hide a deep run after them.
         let stray = format!("{}{}", "]".repeat(100), "[".repeat(65));
         assert!(check(&stray, MAX_NESTING).is_err());
+    }
+
+    #[test]
+    fn operator_chains_count_as_nesting() {
+        for chain in [
+            format!("x = {}true", "!".repeat(65)),
+            format!("x = {}1", "-".repeat(65)),
+            format!("x = {}", vec!["1"; 66].join("+")),
+            format!("x = {}2", "true ? 1 : ".repeat(65)),
+            format!("x = [\n{}]", vec!["1"; 66].join("\n*")),
+            format!("x = \"${{{}}}\"", vec!["a"; 66].join("||")),
+            format!("x = <<EOT\n${{{}}}\nEOT\n", vec!["a"; 66].join("==")),
+        ] {
+            assert!(check(&chain, MAX_NESTING).is_err(), "{chain:.40}");
+        }
+    }
+
+    #[test]
+    fn separate_expressions_do_not_add_up() {
+        let lines = vec!["a = -1 + 2 * 3"; 1000].join("\n");
+        assert!(check(&lines, MAX_NESTING).is_ok());
+        let list = format!("a = [{}]", vec!["-1"; 1000].join(", "));
+        assert!(check(&list, MAX_NESTING).is_ok());
+        let block = format!("path \"x\" {{\n{}\n}}", vec!["a = !b"; 1000].join("\n"));
+        assert!(check(&block, MAX_NESTING).is_ok());
+        // Operators inside strings, comments and heredoc text are not code.
+        let text = format!(
+            "a = \"{0}\"\n# {0}\n// {0}\n/* {0}\n*/\nb = <<-EOT\n  {0}\n  EOT\nc = \"$${{{0}\"\n",
+            "-".repeat(500)
+        );
+        assert!(check(&text, MAX_NESTING).is_ok());
+        let json = format!(
+            "{{\"path\": {{{}}}}}",
+            (0..500)
+                .map(|n| format!("\"secret/my-app-{n}/*\": {{\"capabilities\": [\"read\"]}}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        assert!(check(&json, MAX_NESTING).is_ok());
     }
 }

@@ -256,6 +256,17 @@ fn lower_body(
 fn evaluate(attr: &hcl::Attribute, file: &str, stanza: &str) -> Result<Raw, ConfigError> {
     use hcl::eval::{Context, ErrorKind, Evaluate};
 
+    if let Some(what) = not_literal(attr.expr()) {
+        return Err(ConfigError::InvalidValue {
+            file: file.to_string(),
+            stanza: stanza.to_string(),
+            key: attr.key().to_string(),
+            reason: format!(
+                "{what} are not supported; hush configuration values must be literals (quoted \
+                 strings, numbers, true/false, lists and objects of them)"
+            ),
+        });
+    }
     let mut value = attr.expr().evaluate(&Context::new()).map_err(|error| {
         // Only variants that cannot echo a literal value are shown in detail.
         let detail = match error.kind() {
@@ -276,6 +287,34 @@ fn evaluate(attr: &hcl::Attribute, file: &str, stanza: &str) -> Result<Raw, Conf
     let lowered = lower_value(&value, file, stanza, attr.key());
     wipe_value(&mut value);
     lowered
+}
+
+/// Names what makes `expr` more than a literal, if anything does. Arithmetic is refused rather
+/// than evaluated: `0/0` or `1e308*10` has no finite value for any setting. Recursion is bounded
+/// by the nesting check that ran before the parser.
+fn not_literal(expr: &hcl::Expression) -> Option<&'static str> {
+    use hcl::expr::{Expression as E, Operation};
+    match expr {
+        E::Array(items) => items.iter().find_map(not_literal),
+        E::Object(entries) => entries.values().find_map(not_literal),
+        E::Parenthesis(inner) => not_literal(inner),
+        E::Operation(op) => match op.as_ref() {
+            Operation::Unary(u) => not_literal(&u.expr),
+            Operation::Binary(_) => Some("arithmetic and comparison operators"),
+        },
+        E::Conditional(_) => Some("conditional expressions"),
+        E::ForExpr(_) => Some("for expressions"),
+        E::TemplateExpr(t) => match hcl::template::Template::from_expr(t) {
+            Ok(tpl) => tpl.elements().iter().find_map(|e| match e {
+                hcl::template::Element::Literal(_) => None,
+                hcl::template::Element::Interpolation(i) => not_literal(&i.expr),
+                hcl::template::Element::Directive(_) => Some("template directives (`%{...}`)"),
+            }),
+            // The evaluator reports the template's own syntax error.
+            Err(_) => None,
+        },
+        _ => None,
+    }
 }
 
 fn lower_value(

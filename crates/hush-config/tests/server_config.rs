@@ -1174,3 +1174,36 @@ fn cache_size_must_be_a_whole_number() {
     );
     assert_mentions(&message, &["cache_size", "disable_cache = true"]);
 }
+
+#[test]
+fn expressions_that_are_not_literals_are_refused_before_evaluation() {
+    // `0/0` and `1e308*10` have no finite value: the evaluator must never see them.
+    for (text, what) in [
+        ("ui = 0/0", "arithmetic"),
+        ("max_lease_ttl = 1e308 * 10", "arithmetic"),
+        ("ui = true ? 1 : 2", "conditional"),
+        ("cluster_name = \"${0/0}\"", "arithmetic"),
+        (
+            "cluster_name = \"%{if true}x%{endif}\"",
+            "template directives",
+        ),
+        ("cluster_name = [for x in [1] : x]", "for expressions"),
+    ] {
+        let message = error(text, "expr.hcl");
+        assert_mentions(&message, &[what, "must be literals", "expr.hcl"]);
+    }
+    // Unary minus and parentheses still reach the validators, which judge the value.
+    let message = error("default_lease_ttl = -(3600)", "neg.hcl");
+    assert!(!message.contains("must be literals"), "{message}");
+}
+
+#[test]
+fn operator_chains_are_refused_as_too_deep() {
+    for text in [
+        format!("ui = {}true", "!".repeat(100_000)),
+        format!("ui = {}", vec!["1"; 100_000].join("+")),
+    ] {
+        let message = error(&text, "deep.hcl");
+        assert_mentions(&message, &["nested more than 64 levels"]);
+    }
+}

@@ -306,6 +306,23 @@ fn render_blocking(
     conn: Conn,
     handle: Handle,
 ) -> Result<Zeroizing<String>, DeliverError> {
+    render_with(name, source, move |path| {
+        handle
+            .block_on(read_for_template(&conn, path))
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// Renders `source` with `secret(path)` answered by `lookup` (called once per path; its error
+/// text becomes the template error). The server-backed renderer and the fuzz harness share it.
+pub fn render_with<F>(
+    name: &str,
+    source: &str,
+    lookup: F,
+) -> Result<Zeroizing<String>, DeliverError>
+where
+    F: Fn(&str) -> Result<BTreeMap<String, Value>, String> + Send + Sync + 'static,
+{
     let missing: Arc<Mutex<Option<(String, String)>>> = Arc::default();
     let cache: Arc<Mutex<BTreeMap<String, Value>>> = Arc::default();
     let mut env = base_env();
@@ -314,9 +331,7 @@ fn render_blocking(
         if let Some(found) = cache.lock().ok().and_then(|c| c.get(&path).cloned()) {
             return Ok(found);
         }
-        let data = handle
-            .block_on(read_for_template(&conn, &path))
-            .map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))?;
+        let data = lookup(&path).map_err(|e| Error::new(ErrorKind::InvalidOperation, e))?;
         let value = Value::from_object(SecretMap {
             path: path.clone(),
             data,

@@ -149,14 +149,14 @@ fn address_url(l: &ListenerConfig) -> String {
 }
 
 /// The secrets engines this binary can mount.
-fn engines() -> hush_core::engine::Registry {
+pub fn engines() -> hush_core::engine::Registry {
     let mut r = hush_core::engine::Registry::new();
     hush_engines::register(&mut r);
     r
 }
 
 /// The auth methods this binary can enable.
-fn auth_methods() -> hush_core::engine::Registry {
+pub fn auth_methods() -> hush_core::engine::Registry {
     let mut r = hush_core::engine::Registry::new();
     hush_auth::register(&mut r);
     r
