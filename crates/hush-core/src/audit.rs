@@ -283,7 +283,15 @@ pub struct FileDevice {
     /// (request and response, `auth` and `request` blocks), and a client reuses its token.
     /// Only HMACs are kept, keyed by the token store's salted hash: no plaintext token.
     token_hmacs: parking_lot::Mutex<std::collections::HashMap<String, Arc<TokenHmacs>>>,
+    /// For requests reading this device's head (`sys/audit-head/<path>`), by request id: the
+    /// head before the request's own entry. A copy of the log taken before the request ends
+    /// there, so that is the head a verifier must compare it with.
+    heads_before: parking_lot::Mutex<std::collections::VecDeque<(String, ChainHead)>>,
 }
+
+/// Bounds [`FileDevice::heads_before`]: entries are taken by their handler at once, so only
+/// requests that failed between their entry and their handler leave one behind.
+const HEADS_BEFORE_MAX: usize = 64;
 
 /// The token and accessor of one token as a device logs them.
 struct TokenHmacs {
@@ -299,6 +307,23 @@ impl FileDevice {
     /// The chain head of the log written so far.
     pub fn head(&self) -> ChainHead {
         self.sink.head()
+    }
+
+    /// The head before the entry of request `request_id`, if that request reads this device's
+    /// head (else `None`; the current head is then the answer).
+    pub fn head_before(&self, request_id: &str) -> Option<ChainHead> {
+        let mut heads = self.heads_before.lock();
+        let at = heads.iter().position(|(id, _)| id == request_id)?;
+        heads.remove(at).map(|(_, head)| head)
+    }
+
+    /// True when `req` reads this device's chain head.
+    fn reads_own_head(&self, req: &Request) -> bool {
+        req.operation == Operation::Read
+            && req
+                .path
+                .strip_prefix("sys/audit-head/")
+                .is_some_and(|p| p == self.entry.path.trim_end_matches('/'))
     }
 
     /// The stored entry.
@@ -607,12 +632,22 @@ impl AuditDevice for FileDevice {
         let shared = self.shared_part(req, token)?;
         let error = error.map(|e| self.error_text(req, e));
         let line = self.line("request", &shared, None, error.as_deref())?;
+        // Read before this entry is chained: a concurrent entry may come in between, which
+        // leaves an earlier point of the same chain, still a valid head for a copy.
+        let before = self.reads_own_head(req).then(|| self.sink.head());
         let written = match when {
             RequestEntry::WriteNow => self.sink.append_serialized(line).await,
             // The response entry's append writes every line queued before it, this one too.
             RequestEntry::WithResponse => self.sink.queue_serialized(line).await,
         };
         written.map_err(|e| e.to_string())?;
+        if let Some(head) = before {
+            let mut heads = self.heads_before.lock();
+            if heads.len() >= HEADS_BEFORE_MAX {
+                heads.pop_front();
+            }
+            heads.push_back((req.id.clone(), head));
+        }
         Ok(RequestMemo(Some(shared)))
     }
 
@@ -719,6 +754,7 @@ async fn open_device(un: &Unsealed, entry: AuditEntry) -> Result<Arc<FileDevice>
     };
     let device = Arc::new(FileDevice {
         token_hmacs: parking_lot::Mutex::new(std::collections::HashMap::new()),
+        heads_before: parking_lot::Mutex::new(std::collections::VecDeque::new()),
         entry,
         sink,
         salt,
@@ -950,8 +986,10 @@ pub async fn audit_hash(ctx: &Ctx<'_>, p: &str) -> Result<Response> {
     Ok(Response::data(map(json!({ "hash": d.hash(&input) }))))
 }
 
-/// `GET sys/audit-head/:path` (hush's own path): the chain head the server has written, so that
-/// `hush audit verify` can tell a log cut short at its end from an intact one.
+/// `GET sys/audit-head/:path` (hush's own path): the chain head the server had written when
+/// this request arrived (before this request's own entry), so that `hush audit verify` can
+/// tell a log cut short at its end from an intact one, and a copy taken just before asking
+/// compares equal.
 pub fn audit_head(ctx: &Ctx<'_>, p: &str) -> Result<Response> {
     if ctx.req.operation != Operation::Read {
         return Err(crate::sys::unsupported(
@@ -968,7 +1006,7 @@ pub fn audit_head(ctx: &Ctx<'_>, p: &str) -> Result<Response> {
         .into_iter()
         .find(|d| d.entry.path == path)
         .ok_or_else(|| CoreError::NotFound(format!("no audit device at \"{path}\"")))?;
-    let head = d.head();
+    let head = d.head_before(&ctx.req.id).unwrap_or_else(|| d.head());
     Ok(Response::data(map(json!({
         "path": path,
         "seq": head.seq,
