@@ -131,6 +131,8 @@ struct Shared {
     head: Mutex<ChainHead>,
     lines: AtomicU64,
     batches: AtomicU64,
+    /// Why the sink stopped accepting entries, once it did.
+    failed: Mutex<Option<String>>,
 }
 
 struct Job {
@@ -338,6 +340,7 @@ impl Direct {
                     "audit device write failed; the device stopped accepting entries"
                 );
                 st.failed = Some(e.to_string());
+                *lock(&self.shared.failed) = st.failed.clone();
                 Err(AuditError::Write {
                     device: self.device.clone(),
                     source: Arc::new(e),
@@ -363,11 +366,12 @@ impl Direct {
             tracing::error!(
                 device = %self.device,
                 "audit log file was deleted (or its directory removed) while in use; the device \
-                 stopped accepting entries: restore the directory and restart the server, or \
-                 disable the device"
+                 stopped accepting entries: it opens the path again by itself once its \
+                 directory exists (or disable the device)"
             );
             st.failed =
                 Some("the log file was deleted (or its directory removed) while in use".to_owned());
+            *lock(&self.shared.failed) = st.failed.clone();
         }
     }
 
@@ -397,6 +401,7 @@ impl Direct {
                 "audit device fsync failed; the device stopped accepting entries"
             );
             lock(&self.chain).failed = Some(e.to_string());
+            *lock(&self.shared.failed) = Some(e.to_string());
             return Err(AuditError::Write {
                 device: self.device.clone(),
                 source: Arc::new(e),
@@ -562,6 +567,30 @@ impl FileSink {
         expected_head: Option<ChainHead>,
         policy: SyncPolicy,
     ) -> Result<(FileSink, OpenReport), AuditError> {
+        Self::open_inner(path, device_id, expected_head, policy, false).await
+    }
+
+    /// Continues the chain at `head` in the file at `path`, after the previous file was
+    /// rotated away (renamed by logrotate, say): a new or empty file there is what rotation
+    /// leaves, so it starts with seq `head.seq + 1` linked to `head` and no warning. The file
+    /// that is still there (nothing was rotated) resumes as [`FileSink::open`] would, and the
+    /// same files are refused.
+    pub async fn open_rotated(
+        path: &str,
+        device_id: &str,
+        head: ChainHead,
+        policy: SyncPolicy,
+    ) -> Result<(FileSink, OpenReport), AuditError> {
+        Self::open_inner(path, device_id, Some(head), policy, true).await
+    }
+
+    async fn open_inner(
+        path: &str,
+        device_id: &str,
+        expected_head: Option<ChainHead>,
+        policy: SyncPolicy,
+        rotated: bool,
+    ) -> Result<(FileSink, OpenReport), AuditError> {
         let (output, report) = if path == STDOUT {
             let report = OpenReport {
                 head: expected_head.clone().unwrap_or_else(ChainHead::genesis),
@@ -576,12 +605,13 @@ impl FileSink {
             (Output::Stdout, report)
         } else {
             let (p, d, e) = (path.to_owned(), device_id.to_owned(), expected_head.clone());
-            let (file, report) = tokio::task::spawn_blocking(move || open_file(&p, &d, e.as_ref()))
-                .await
-                .map_err(|e| AuditError::Interrupted {
-                    path: path.to_owned(),
-                    reason: e.to_string(),
-                })??;
+            let (file, report) =
+                tokio::task::spawn_blocking(move || open_file(&p, &d, e.as_ref(), rotated))
+                    .await
+                    .map_err(|e| AuditError::Interrupted {
+                        path: path.to_owned(),
+                        reason: e.to_string(),
+                    })??;
             (Output::File(file), report)
         };
         if report.head.seq == u64::MAX {
@@ -596,6 +626,7 @@ impl FileSink {
             head: Mutex::new(report.head.clone()),
             lines: AtomicU64::new(0),
             batches: AtomicU64::new(0),
+            failed: Mutex::new(None),
         });
         let mode = match (policy, output) {
             (SyncPolicy::Interval(every), Output::File(file)) => {
@@ -758,6 +789,12 @@ impl FileSink {
                 answer.await.map_err(|_| self.closed())?
             }
         }
+    }
+
+    /// Why the sink stopped accepting entries (a failed write or sync, or its file unlinked),
+    /// if it did. A stopped sink stays stopped: re-open the path to go on.
+    pub fn failure(&self) -> Option<String> {
+        lock(&self.shared.failed).clone()
     }
 
     /// The head of the last line written (the open head before any append).
@@ -965,6 +1002,7 @@ impl Writer {
                     );
                     let e = Arc::new(e);
                     failed = Some(e.to_string());
+                    *lock(&self.shared.failed) = failed.clone();
                     for job in batch.drain(..) {
                         let _ = job.reply.send(Err(AuditError::Write {
                             device: self.device.clone(),
@@ -1004,6 +1042,7 @@ fn open_file(
     path: &str,
     device: &str,
     expected: Option<&ChainHead>,
+    rotated: bool,
 ) -> Result<(File, OpenReport), AuditError> {
     let io_err = |source| AuditError::Open {
         path: path.to_owned(),
@@ -1080,6 +1119,7 @@ fn open_file(
     let last_line = rev.next_line().map_err(io_err)?;
     let (head, resumed_from, file_head) = match last_line {
         None => match expected {
+            Some(e) if rotated => (e.clone(), ResumeSource::ExpectedHead, None),
             Some(e) if e.seq > 0 => {
                 warnings.push(OpenWarning::HeadMismatch {
                     expected: e.clone(),

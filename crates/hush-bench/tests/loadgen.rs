@@ -19,7 +19,12 @@ async fn serve(router: axum::Router) -> (SocketAddr, watch::Sender<bool>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = watch::channel(false);
-    tokio::spawn(hush_http::serve_router(listener, None, router, rx));
+    tokio::spawn(hush_http::serve_router(
+        listener,
+        hush_http::ServeOptions::default(),
+        router,
+        rx,
+    ));
     (addr, tx)
 }
 

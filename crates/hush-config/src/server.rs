@@ -56,6 +56,11 @@ pub const LISTENER_KEYS: &[&str] = &[
     "tls_require_and_verify_client_cert",
     "tls_min_version",
     "tls_max_version",
+    "http_read_header_timeout",
+    "http_read_timeout",
+    "http_write_timeout",
+    "http_idle_timeout",
+    "max_connections",
 ];
 
 /// Vault listener keys that are accepted but have no effect in hush (hush has no cluster port,
@@ -184,7 +189,30 @@ pub struct ListenerConfig {
     pub tls_min_version: Option<TlsVersion>,
     /// `tls_max_version`: highest TLS version to accept (`None`: TLS 1.3).
     pub tls_max_version: Option<TlsVersion>,
+    /// `http_read_header_timeout` (Vault's name and default, 10 s): how long a client may take
+    /// to send a request's headers, and to send anything at all after connecting. Zero
+    /// disables it.
+    pub http_read_header_timeout: Duration,
+    /// `http_read_timeout` (Vault's default, 30 s): how long reading a request's body may take.
+    /// Zero disables it.
+    pub http_read_timeout: Duration,
+    /// `http_write_timeout` (Vault's default, 0: none): how long writing to a client may stall
+    /// (a client that stops reading its response).
+    pub http_write_timeout: Duration,
+    /// `http_idle_timeout` (Vault's default, 5 min): how long a connection may stay silent.
+    /// Zero disables it.
+    pub http_idle_timeout: Duration,
+    /// `max_connections` (hush's own): connections this listener serves at once; a few more
+    /// are accepted for health checks only. `None`: derived from the open-file limit.
+    pub max_connections: Option<u64>,
 }
+
+/// Vault's default `http_read_header_timeout`.
+pub const DEFAULT_HTTP_READ_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Vault's default `http_read_timeout`.
+pub const DEFAULT_HTTP_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Vault's default `http_idle_timeout`.
+pub const DEFAULT_HTTP_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl Default for ListenerConfig {
     /// A listener as Vault would configure an empty `listener "tcp" {}`: the default address
@@ -199,6 +227,11 @@ impl Default for ListenerConfig {
             tls_require_and_verify_client_cert: false,
             tls_min_version: None,
             tls_max_version: None,
+            http_read_header_timeout: DEFAULT_HTTP_READ_HEADER_TIMEOUT,
+            http_read_timeout: DEFAULT_HTTP_READ_TIMEOUT,
+            http_write_timeout: Duration::ZERO,
+            http_idle_timeout: DEFAULT_HTTP_IDLE_TIMEOUT,
+            max_connections: None,
         }
     }
 }
@@ -928,6 +961,25 @@ fn parse_listener(
             "tls_max_version" => {
                 listener.tls_max_version = Some(tls_version_value(&scope, key, value)?);
             }
+            "http_read_header_timeout" => {
+                listener.http_read_header_timeout = duration_value(&scope, key, value)?;
+            }
+            "http_read_timeout" => listener.http_read_timeout = duration_value(&scope, key, value)?,
+            "http_write_timeout" => {
+                listener.http_write_timeout = duration_value(&scope, key, value)?;
+            }
+            "http_idle_timeout" => listener.http_idle_timeout = duration_value(&scope, key, value)?,
+            "max_connections" => {
+                let n = count_value(&scope, key, value)?;
+                if n == 0 {
+                    return Err(scope.invalid(
+                        key,
+                        "must be at least 1 (leave it out to derive it from the open-file limit)"
+                            .to_string(),
+                    ));
+                }
+                listener.max_connections = Some(n);
+            }
             other if IGNORED_LISTENER_KEYS.contains(&other) => ignored.push(other),
             other => return Err(scope.unknown(other, LISTENER_KEYS, IGNORED_LISTENER_KEYS)),
         }
@@ -936,6 +988,13 @@ fn parse_listener(
     // From here on, errors name the address: a file may hold several tcp listeners.
     let at = Scope::new(file, format!("listener \"tcp\" at {}", listener.address));
     warnings.extend(ignored.iter().map(|key| at.warning(key)));
+    if listener.http_read_header_timeout.is_zero() {
+        warnings.push(format!(
+            "{} in {}: http_read_header_timeout = 0 lets a client hold a connection open forever by \
+             sending its headers slowly; keep a timeout unless a proxy in front enforces one",
+            at.stanza, at.file
+        ));
+    }
     validate_tls(&at, &listener, warnings)?;
     Ok(listener)
 }

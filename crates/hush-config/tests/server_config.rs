@@ -91,6 +91,7 @@ fn expected_full() -> ServerConfig {
                 tls_require_and_verify_client_cert: true,
                 tls_min_version: Some(TlsVersion::Tls13),
                 tls_max_version: None,
+                ..ListenerConfig::default()
             },
         ],
         seal: Some(SealConfig::Static {
@@ -1206,4 +1207,49 @@ fn operator_chains_are_refused_as_too_deep() {
         let message = error(&text, "deep.hcl");
         assert_mentions(&message, &["nested more than 64 levels"]);
     }
+}
+
+#[test]
+fn listener_timeouts_and_connection_cap() {
+    let config = parse(
+        "listener \"tcp\" {\n  tls_disable = true\n  http_read_header_timeout = \"5s\"\n  \
+         http_read_timeout = 20\n  http_write_timeout = \"1m\"\n  http_idle_timeout = \"2m\"\n  \
+         max_connections = \"500\"\n}",
+        "t.hcl",
+    );
+    let l = &config.listeners[0];
+    assert_eq!(l.http_read_header_timeout, Duration::from_secs(5));
+    assert_eq!(l.http_read_timeout, Duration::from_secs(20));
+    assert_eq!(l.http_write_timeout, Duration::from_secs(60));
+    assert_eq!(l.http_idle_timeout, Duration::from_secs(120));
+    assert_eq!(l.max_connections, Some(500));
+    // Vault's defaults when nothing is said.
+    let l = &parse("listener \"tcp\" { tls_disable = true }", "d.hcl").listeners[0];
+    assert_eq!(l.http_read_header_timeout, Duration::from_secs(10));
+    assert_eq!(l.http_read_timeout, Duration::from_secs(30));
+    assert_eq!(l.http_write_timeout, Duration::ZERO);
+    assert_eq!(l.http_idle_timeout, Duration::from_secs(300));
+    assert_eq!(l.max_connections, None);
+    let message = error(
+        "listener \"tcp\" {\n tls_disable = true\n max_connections = 0\n}",
+        "z.hcl",
+    );
+    assert_mentions(&message, &["max_connections", "at least 1"]);
+    let message = error(
+        "listener \"tcp\" {\n tls_disable = true\n http_idle_timeout = \"soon\"\n}",
+        "z.hcl",
+    );
+    assert_mentions(&message, &["http_idle_timeout"]);
+    let config = parse(
+        "listener \"tcp\" {\n tls_disable = true\n http_read_header_timeout = 0\n}",
+        "w.hcl",
+    );
+    assert!(
+        config
+            .warnings
+            .iter()
+            .any(|w| w.contains("http_read_header_timeout = 0")),
+        "{:?}",
+        config.warnings
+    );
 }

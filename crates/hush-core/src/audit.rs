@@ -276,7 +276,13 @@ struct AuditTable {
 /// The `file` audit device: Vault's JSON lines, HMAC'd, hash-chained by [`hush_audit`].
 pub struct FileDevice {
     entry: AuditEntry,
-    sink: FileSink,
+    /// The open log. Replaced by [`FileDevice::reopen`] (SIGHUP after logrotate, or a log
+    /// whose file was removed once its directory is back); the chain goes on in the new file.
+    sink: arc_swap::ArcSwap<FileSink>,
+    /// Held shared by every append and exclusively by a reopen, so that no line reaches the old
+    /// file after the new one has taken over the chain's head.
+    reopen_gate: tokio::sync::RwLock<()>,
+    policy: SyncPolicy,
     salt: Salt,
     opts: HmacOptions,
     /// The HMAC'd token and accessor by token hash: each request logs them four times
@@ -306,7 +312,63 @@ const TOKEN_HMACS_MAX: usize = 4096;
 impl FileDevice {
     /// The chain head of the log written so far.
     pub fn head(&self) -> ChainHead {
-        self.sink.head()
+        self.sink.load().head()
+    }
+
+    /// Why the device stopped writing (a failed write or sync, or its file deleted), if it
+    /// did.
+    pub fn failure(&self) -> Option<String> {
+        self.sink.load().failure()
+    }
+
+    /// The log's path.
+    fn file_path(&self) -> &str {
+        self.entry
+            .options
+            .get("file_path")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+
+    /// Opens the device's path again and goes on writing the chain there: after logrotate
+    /// moved the file away (a new file starts with the next seq, linked to the last line of
+    /// the old one), or after a file that was deleted can be created again. The open rules are
+    /// those of enabling: a symlink or a file that is not this device's log is refused, and
+    /// the device keeps its current file. Lines that never reached a file (a failed write)
+    /// show as a gap the verifier reports, with a notice in the new file.
+    pub async fn reopen(&self) -> std::result::Result<(), String> {
+        let _gate = self.reopen_gate.write().await;
+        let old = self.sink.load_full();
+        if old.failure().is_none() {
+            // What was queued reaches the old file before the new one continues after it.
+            old.sync().await.map_err(|e| e.to_string())?;
+        }
+        let head = old.head();
+        let path = self.file_path().to_owned();
+        let device_id = &self.entry.device_id;
+        // A working log that is reopened was rotated; a failed one lost its file or its tail,
+        // which the open reports (and notes in the new file) as it would at start-up.
+        let opened = if old.failure().is_none() {
+            FileSink::open_rotated(&path, device_id, head, self.policy).await
+        } else {
+            FileSink::open_with_policy(&path, device_id, Some(head), self.policy).await
+        };
+        let (sink, report) = opened.map_err(|e| e.to_string())?;
+        for w in &report.warnings {
+            tracing::error!(device = %self.entry.path, file = %path, "audit log: {w}");
+        }
+        if let Some(notice) = sink.tamper_notice() {
+            sink.append(notice).await.map_err(|e| e.to_string())?;
+        }
+        self.sink.store(Arc::new(sink));
+        old.close().await;
+        Ok(())
+    }
+
+    /// Closes the log (the device is being disabled).
+    async fn close(&self) {
+        let _gate = self.reopen_gate.write().await;
+        self.sink.load().close().await;
     }
 
     /// The head before the entry of request `request_id`, if that request reads this device's
@@ -388,7 +450,9 @@ impl FileDevice {
         error: Option<&str>,
     ) -> std::result::Result<(), String> {
         let line = self.line(kind, shared, response, error)?;
+        let _gate = self.reopen_gate.read().await;
         self.sink
+            .load()
             .append_serialized(line)
             .await
             .map(|_| ())
@@ -634,11 +698,13 @@ impl AuditDevice for FileDevice {
         let line = self.line("request", &shared, None, error.as_deref())?;
         // Read before this entry is chained: a concurrent entry may come in between, which
         // leaves an earlier point of the same chain, still a valid head for a copy.
-        let before = self.reads_own_head(req).then(|| self.sink.head());
+        let _gate = self.reopen_gate.read().await;
+        let sink = self.sink.load();
+        let before = self.reads_own_head(req).then(|| sink.head());
         let written = match when {
-            RequestEntry::WriteNow => self.sink.append_serialized(line).await,
+            RequestEntry::WriteNow => sink.append_serialized(line).await,
             // The response entry's append writes every line queued before it, this one too.
-            RequestEntry::WithResponse => self.sink.queue_serialized(line).await,
+            RequestEntry::WithResponse => sink.queue_serialized(line).await,
         };
         written.map_err(|e| e.to_string())?;
         if let Some(head) = before {
@@ -756,13 +822,16 @@ async fn open_device(un: &Unsealed, entry: AuditEntry) -> Result<Arc<FileDevice>
         token_hmacs: parking_lot::Mutex::new(std::collections::HashMap::new()),
         heads_before: parking_lot::Mutex::new(std::collections::VecDeque::new()),
         entry,
-        sink,
+        sink: arc_swap::ArcSwap::from_pointee(sink),
+        reopen_gate: tokio::sync::RwLock::new(()),
+        policy,
         salt,
         opts,
     });
-    if let Some(notice) = device.sink.tamper_notice() {
+    if let Some(notice) = device.sink.load().tamper_notice() {
         device
             .sink
+            .load()
             .append(notice)
             .await
             .map_err(|e| CoreError::Internal(e.to_string()))?;
@@ -799,9 +868,6 @@ const RETRY_INTERVAL_SECS: i64 = 5;
 /// opened; one that opens records requests from then on.
 pub async fn retry_broken(un: &Unsealed) {
     use std::sync::atomic::Ordering;
-    if un.audit.broken.read().is_empty() {
-        return;
-    }
     let now = crate::core::now_unix();
     let last = un.audit.last_retry.load(Ordering::Relaxed);
     if now - last < RETRY_INTERVAL_SECS
@@ -811,6 +877,15 @@ pub async fn retry_broken(un: &Unsealed) {
             .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
             .is_err()
     {
+        return;
+    }
+    let failed: Vec<Arc<FileDevice>> = un
+        .audit
+        .files()
+        .into_iter()
+        .filter(|d| d.failure().is_some())
+        .collect();
+    if un.audit.broken.read().is_empty() && failed.is_empty() {
         return;
     }
     let _guard = un.audit.change.lock().await;
@@ -825,6 +900,41 @@ pub async fn retry_broken(un: &Unsealed) {
             Err(e) => un.audit.add_broken(entry, e.to_string()),
         }
     }
+    // A device whose file was deleted, or whose write failed, opens its path again.
+    for d in failed {
+        match d.reopen().await {
+            Ok(()) => tracing::info!(
+                device = %d.entry.path,
+                file = %d.file_path(),
+                "audit device opened its log again: requests are served"
+            ),
+            Err(e) => tracing::warn!(
+                device = %d.entry.path,
+                error = %e,
+                "audit device still cannot write; retrying in {RETRY_INTERVAL_SECS} s"
+            ),
+        }
+    }
+}
+
+/// Opens every file device's log again at its path (SIGHUP, after logrotate moved the files
+/// away). Returns one line per device that could not, naming it and why; those keep their
+/// current file.
+pub async fn reopen_all(un: &Unsealed) -> Vec<String> {
+    let _guard = un.audit.change.lock().await;
+    let mut errors = Vec::new();
+    for d in un.audit.files() {
+        if d.file_path() == hush_audit::STDOUT {
+            continue;
+        }
+        match d.reopen().await {
+            Ok(()) => {
+                tracing::info!(device = %d.entry.path, file = %d.file_path(), "audit log reopened")
+            }
+            Err(e) => errors.push(format!("audit device \"{}\": {e}", d.entry.path)),
+        }
+    }
+    errors
 }
 
 /// Saves every device's chain head inside the barrier (periodically and at shutdown).
@@ -953,7 +1063,7 @@ pub async fn handle_path(ctx: &Ctx<'_>, p: &str) -> Result<Response> {
             }
             if let Some(d) = un.audit.remove_file(&path) {
                 un.view.delete(&head_key(&d.entry.device_id)).await?;
-                d.sink.close().await;
+                d.close().await;
             }
             un.audit.remove_broken(&path);
             Ok(Response::no_content())

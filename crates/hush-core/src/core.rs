@@ -602,6 +602,16 @@ impl Core {
         }
     }
 
+    /// Opens every audit log again at its path, so that logrotate's renamed files are
+    /// closed and the chain continues in new ones (SIGHUP). Returns what could not be
+    /// reopened; those devices keep writing their current files. Sealed: nothing to do.
+    pub async fn reopen_audit_logs(&self) -> Vec<String> {
+        match self.unsealed() {
+            Some(un) => crate::audit::reopen_all(&un).await,
+            None => Vec::new(),
+        }
+    }
+
     /// Saves state that must outlive the process (graceful shutdown).
     pub async fn shutdown(&self) {
         if let Some(un) = self.unsealed() {

@@ -184,7 +184,29 @@ async fn handle(State(core): State<Arc<Core>>, req: HttpRequest) -> HttpResponse
         );
     }
     let data = if matches!(op, Operation::Update | Operation::Patch | Operation::Create) {
-        let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        let read = axum::body::to_bytes(body, MAX_BODY_BYTES);
+        let read_timeout = parts
+            .extensions
+            .get::<crate::serve::ReadTimeout>()
+            .map(|t| t.0)
+            .filter(|t| !t.is_zero());
+        let read = match read_timeout {
+            None => read.await,
+            Some(limit) => match tokio::time::timeout(limit, read).await {
+                Ok(r) => r,
+                Err(_) => {
+                    return error_response(
+                        StatusCode::REQUEST_TIMEOUT,
+                        &format!(
+                            "the request body did not arrive within {} s (the listener's \
+                             http_read_timeout)",
+                            limit.as_secs_f64()
+                        ),
+                    )
+                }
+            },
+        };
+        let bytes = match read {
             Ok(b) => b,
             Err(_) => {
                 return error_response(

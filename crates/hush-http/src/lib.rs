@@ -11,7 +11,7 @@ mod tls;
 
 use std::path::PathBuf;
 
-pub use serve::serve as serve_router;
+pub use serve::{serve as serve_router, Limits, ServeOptions};
 pub use server::run;
 
 /// How `hush server` was asked to run, from its command line.

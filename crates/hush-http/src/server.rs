@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
+use arc_swap::ArcSwap;
 use hush_config::{ListenerConfig, SealConfig, ServerConfig, StorageConfig};
 use hush_core::{Core, CoreConfig};
 use hush_crypto::seal::{parse_key_material, StaticSeal};
@@ -30,7 +31,12 @@ pub fn default_data_dir() -> PathBuf {
     PathBuf::from("hush-data")
 }
 
-fn init_logging(level: &str) -> anyhow::Result<()> {
+/// Changes the log level of the running server (SIGHUP).
+type LogReload =
+    tracing_subscriber::reload::Handle<tracing_subscriber::EnvFilter, tracing_subscriber::Registry>;
+
+/// The filter for a log level name, or an error naming the accepted ones.
+fn log_filter(level: &str) -> anyhow::Result<tracing_subscriber::EnvFilter> {
     let level = match level.to_ascii_lowercase().as_str() {
         "trace" => "trace",
         "debug" => "debug",
@@ -40,16 +46,26 @@ fn init_logging(level: &str) -> anyhow::Result<()> {
         other => bail!("unknown log level \"{other}\": use trace, debug, info, warn or error"),
     };
     // Dependencies stay at warn: their debug output is noise and could include request details.
-    let filter = tracing_subscriber::EnvFilter::new(format!(
+    Ok(tracing_subscriber::EnvFilter::new(format!(
         "warn,hush={level},hush_core={level},hush_http={level},hush_storage={level}"
-    ));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    )))
+}
+
+fn init_logging(level: &str) -> anyhow::Result<Option<LogReload>> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(log_filter(level)?);
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .try_init();
-    Ok(())
+        .with_target(false);
+    // A subscriber set before (tests running several servers in one process) stays.
+    Ok(tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .try_init()
+        .ok()
+        .map(|()| handle))
 }
 
 /// Resolves a static seal key reference: `env://VAR`, `file:///path`, or the key itself.
@@ -95,11 +111,11 @@ fn static_seal(cfg: &SealConfig) -> anyhow::Result<StaticSeal> {
 
 async fn bind(
     l: &ListenerConfig,
-) -> anyhow::Result<(TcpListener, Option<Arc<rustls::ServerConfig>>)> {
+) -> anyhow::Result<(TcpListener, Option<Arc<ArcSwap<rustls::ServerConfig>>>)> {
     let tls = if l.tls_disable {
         None
     } else {
-        Some(crate::tls::server_config(l)?)
+        Some(Arc::new(ArcSwap::new(crate::tls::server_config(l)?)))
     };
     let listener = TcpListener::bind(&l.address).await.map_err(|e| {
         anyhow!(
@@ -175,11 +191,11 @@ pub async fn run(opts: ServerOptions) -> anyhow::Result<()> {
         .clone()
         .or_else(|| cfg.log_level.clone())
         .unwrap_or_else(|| "info".into());
-    init_logging(&level)?;
+    let log_reload = init_logging(&level)?;
     for w in &cfg.warnings {
         tracing::warn!("{w}");
     }
-    raise_open_file_limit();
+    let open_files = raise_open_file_limit();
 
     if opts.dev {
         let address = opts
@@ -251,15 +267,33 @@ pub async fn run(opts: ServerOptions) -> anyhow::Result<()> {
     let app = crate::api::router(core.clone());
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();
-    for ((listener, tls), url) in bound {
-        tracing::info!(address = %url, "listening");
+    let mut reloadable = Vec::new();
+    let listeners = cfg.listeners.len();
+    for (l, ((listener, tls), url)) in cfg.listeners.iter().zip(bound) {
+        let limits = listener_limits(l, open_files, listeners);
+        tracing::info!(
+            address = %url,
+            max_connections = limits.max_connections,
+            "listening"
+        );
+        if let Some(tls) = &tls {
+            reloadable.push((l.clone(), Arc::clone(tls)));
+        }
+        let opts = crate::serve::ServeOptions { tls, limits };
         tasks.push(tokio::spawn(crate::serve::serve(
             listener,
-            tls,
+            opts,
             app.clone(),
             shutdown_rx.clone(),
         )));
     }
+    let reload = Reload {
+        config_files: opts.config_files.clone(),
+        log_level_flag: opts.log_level.is_some(),
+        log: log_reload,
+        tls: reloadable,
+        core: core.clone(),
+    };
     tracing::info!(
         storage = %storage_desc,
         initialized = core.is_initialized(),
@@ -273,7 +307,7 @@ pub async fn run(opts: ServerOptions) -> anyhow::Result<()> {
         tracing::info!("not initialized yet: run `hush init`");
     }
 
-    wait_for_signal().await;
+    wait_for_signal(&reload).await;
     tracing::info!("shutting down: finishing requests in flight");
     let _ = shutdown_tx.send(true);
     for t in tasks {
@@ -297,22 +331,115 @@ fn print_dev_banner(l: &ListenerConfig, key: &str, token: &str) {
 
 /// Raises the soft limit on open files to the hard limit: every connection is a file, and the
 /// common default soft limit (1024, or 256 on some systems) is reached by a few hundred idle
-/// clients.
-fn raise_open_file_limit() {
+/// clients. Returns the limit in force.
+fn raise_open_file_limit() -> Option<u64> {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
     match getrlimit(Resource::RLIMIT_NOFILE) {
         Ok((soft, hard)) if soft < hard => match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
-            Ok(()) => tracing::info!(from = soft, to = hard, "raised the open-file limit"),
-            Err(e) => tracing::warn!(soft, hard, error = %e, "could not raise the open-file limit"),
+            Ok(()) => {
+                tracing::info!(from = soft, to = hard, "raised the open-file limit");
+                Some(hard)
+            }
+            Err(e) => {
+                tracing::warn!(soft, hard, error = %e, "could not raise the open-file limit");
+                Some(soft)
+            }
         },
-        Ok((soft, _)) => tracing::info!(limit = soft, "open-file limit"),
-        Err(e) => tracing::warn!(error = %e, "could not read the open-file limit"),
+        Ok((soft, _)) => {
+            tracing::info!(limit = soft, "open-file limit");
+            Some(soft)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the open-file limit");
+            None
+        }
     }
 }
 
-/// Waits for SIGTERM or SIGINT. SIGHUP, which stops a process by default, is caught and the
-/// server keeps running.
-async fn wait_for_signal() {
+/// Descriptors kept out of the connection caps: storage, audit logs, TLS files, the health
+/// headroom of each listener.
+const RESERVED_FILES: u64 = 128;
+
+/// The most connections a listener serves by default, however high the open-file limit.
+const DEFAULT_MAX_CONNECTIONS: u64 = 65_536;
+
+/// A listener's limits from its configuration; without `max_connections`, the open-file limit
+/// (less what the server needs for itself and the health headroom) shared by the listeners.
+fn listener_limits(l: &ListenerConfig, open_files: Option<u64>, listeners: usize) -> crate::Limits {
+    let listeners = listeners.max(1) as u64;
+    let derived = open_files.map_or(4096, |n| {
+        let headroom = crate::serve::HEALTH_HEADROOM as u64 * listeners;
+        (n.saturating_sub(RESERVED_FILES + headroom) / listeners).clamp(16, DEFAULT_MAX_CONNECTIONS)
+    });
+    let max = l.max_connections.unwrap_or(derived);
+    crate::Limits {
+        header_read_timeout: l.http_read_header_timeout,
+        read_timeout: l.http_read_timeout,
+        write_timeout: l.http_write_timeout,
+        idle_timeout: l.http_idle_timeout,
+        max_connections: usize::try_from(max).unwrap_or(usize::MAX),
+    }
+}
+
+/// What SIGHUP reloads.
+struct Reload {
+    config_files: Vec<PathBuf>,
+    /// `--log-level` was given: it wins over the file's `log_level`, also on reload.
+    log_level_flag: bool,
+    log: Option<LogReload>,
+    tls: Vec<(ListenerConfig, Arc<ArcSwap<rustls::ServerConfig>>)>,
+    core: Arc<Core>,
+}
+
+impl Reload {
+    /// As Vault does on SIGHUP: reopen the audit logs (logrotate), load the TLS certificates
+    /// again, and apply the configuration's `log_level`. What fails is logged and the old
+    /// state stays; the server never stops for it.
+    async fn run(&self) {
+        tracing::info!(
+            "SIGHUP received: reopening audit logs, reloading TLS certificates and the log level"
+        );
+        for e in self.core.reopen_audit_logs().await {
+            tracing::error!(
+                "reopening after SIGHUP failed: {e}; the device keeps its current file"
+            );
+        }
+        for (l, current) in &self.tls {
+            match crate::tls::server_config(l) {
+                Ok(cfg) => {
+                    current.store(cfg);
+                    tracing::info!(address = %l.address, "TLS certificate reloaded");
+                }
+                Err(e) => tracing::error!(
+                    address = %l.address,
+                    "could not reload the TLS certificate, the old one stays in use: {e:#}"
+                ),
+            }
+        }
+        if self.log_level_flag || self.config_files.is_empty() {
+            return;
+        }
+        let level = match ServerConfig::load_files(&self.config_files) {
+            Ok(cfg) => cfg.log_level.unwrap_or_else(|| "info".into()),
+            Err(e) => {
+                tracing::error!("could not read the configuration again, the log level stays: {e}");
+                return;
+            }
+        };
+        match (log_filter(&level), &self.log) {
+            (Ok(filter), Some(handle)) => match handle.reload(filter) {
+                Ok(()) => tracing::info!(level = %level, "log level set"),
+                Err(e) => tracing::error!("could not change the log level: {e}"),
+            },
+            (Err(e), _) => tracing::error!("log_level in the configuration: {e:#}"),
+            (Ok(_), None) => {}
+        }
+    }
+}
+
+/// Waits for SIGTERM or SIGINT. SIGHUP, which stops a process by default, reloads (see
+/// [`Reload::run`]) and the server keeps running.
+async fn wait_for_signal(reload: &Reload) {
     use tokio::signal::unix::{signal, SignalKind};
     let term = signal(SignalKind::terminate());
     let int = signal(SignalKind::interrupt());
@@ -322,12 +449,7 @@ async fn wait_for_signal() {
             tokio::select! {
                 _ = term.recv() => return,
                 _ = int.recv() => return,
-                _ = hup.recv() => {
-                    tracing::info!(
-                        "SIGHUP received: the server keeps running (restart it to apply new \
-                         TLS certificates or configuration)"
-                    );
-                }
+                _ = hup.recv() => reload.run().await,
             }
         },
         _ => {

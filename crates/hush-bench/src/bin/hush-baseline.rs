@@ -38,7 +38,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let server = tokio::spawn(hush_http::serve_router(
         listener,
-        None,
+        hush_http::ServeOptions::default(),
         hush_bench::baseline::router(),
         shutdown_rx,
     ));
