@@ -296,7 +296,10 @@ fn not_literal(expr: &hcl::Expression) -> Option<&'static str> {
     use hcl::expr::{Expression as E, Operation};
     match expr {
         E::Array(items) => items.iter().find_map(not_literal),
-        E::Object(entries) => entries.values().find_map(not_literal),
+        E::Object(entries) => entries.iter().find_map(|(key, value)| match key {
+            hcl::expr::ObjectKey::Expression(k) => not_literal(k).or_else(|| not_literal(value)),
+            _ => not_literal(value),
+        }),
         E::Parenthesis(inner) => not_literal(inner),
         E::Operation(op) => match op.as_ref() {
             Operation::Unary(u) => not_literal(&u.expr),

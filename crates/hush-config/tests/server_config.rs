@@ -1183,6 +1183,7 @@ fn expressions_that_are_not_literals_are_refused_before_evaluation() {
         ("ui = 0/0", "arithmetic"),
         ("max_lease_ttl = 1e308 * 10", "arithmetic"),
         ("ui = true ? 1 : 2", "conditional"),
+        ("ui = {\n(1/0) = \"x\"\n}", "arithmetic"),
         ("cluster_name = \"${0/0}\"", "arithmetic"),
         (
             "cluster_name = \"%{if true}x%{endif}\"",
