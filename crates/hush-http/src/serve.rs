@@ -35,6 +35,10 @@ const ACCEPT_WARN_INTERVAL: Duration = Duration::from_secs(10);
 /// still see that the server is alive, and learns that it is full.
 pub const HEALTH_HEADROOM: usize = 16;
 
+/// How long a connection over the cap may take to send its request: a health check asks at
+/// once, and a client that only holds the connection must not keep the headroom full.
+const HEADROOM_HEADER_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// The paths a connection over the cap may still use.
 const HEALTH_PATHS: &[&str] = &["/v1/sys/health", "/v1/sys/seal-status", "/v1/sys/leader"];
 
@@ -133,6 +137,13 @@ pub async fn serve(
                  only (503 otherwise)",
                 None,
             );
+        }
+        let mut limits = limits;
+        if health_only {
+            limits.header_read_timeout = match limits.header_read_timeout {
+                t if t.is_zero() => HEADROOM_HEADER_TIMEOUT,
+                t => t.min(HEADROOM_HEADER_TIMEOUT),
+            };
         }
         let _ = stream.set_nodelay(true);
         let app = app.clone();
