@@ -14,84 +14,27 @@ use serde_json::{json, Map, Value};
 
 /// Whether the request carries `field` with a non-null value.
 pub(crate) fn has(data: &Map<String, Value>, field: &str) -> bool {
-    data.get(field).is_some_and(|v| !v.is_null())
+    hush_core::fields::has(data, field)
 }
 
 /// An optional string field.
 pub(crate) fn opt_str(data: &Map<String, Value>, field: &str) -> Result<Option<String>> {
-    match data.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(v @ (Value::Number(_) | Value::Bool(_))) => Ok(Some(v.to_string())),
-        Some(v) => Err(CoreError::bad(format!(
-            "'{field}' must be a string, got {}",
-            kind_of(v)
-        ))),
-    }
+    hush_core::fields::string(data, field)
 }
 
-/// An optional boolean field (true/false or their usual string forms).
+/// An optional boolean field.
 pub(crate) fn opt_bool(data: &Map<String, Value>, field: &str) -> Result<Option<bool>> {
-    match data.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
-            "true" | "1" | "t" => Ok(Some(true)),
-            "false" | "0" | "f" | "" => Ok(Some(false)),
-            _ => Err(CoreError::bad(format!(
-                "'{field}' must be true or false, got \"{s}\""
-            ))),
-        },
-        Some(Value::Number(n)) if n.as_u64() == Some(0) || n.as_u64() == Some(1) => {
-            Ok(Some(n.as_u64() == Some(1)))
-        }
-        Some(v) => Err(CoreError::bad(format!(
-            "'{field}' must be true or false, got {v}"
-        ))),
-    }
+    hush_core::fields::bool(data, field)
 }
 
 /// An optional whole number of 0 or more.
 pub(crate) fn opt_u64(data: &Map<String, Value>, field: &str) -> Result<Option<u64>> {
-    let bad = |v: &Value| {
-        CoreError::bad(format!(
-            "'{field}' must be a whole number of 0 or more, got {v}"
-        ))
-    };
-    match data.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v @ Value::Number(n)) => match n.as_u64() {
-            Some(n) => Ok(Some(n)),
-            // Integral floats such as 5.0 come from some JSON encoders.
-            None => match n.as_f64() {
-                Some(f) if f >= 0.0 && f.fract() == 0.0 && f < 9.0e15 => Ok(Some(f as u64)),
-                _ => Err(bad(v)),
-            },
-        },
-        Some(v @ Value::String(s)) => {
-            let s = s.trim();
-            if s.is_empty() {
-                return Ok(Some(0));
-            }
-            s.parse::<u64>().map(Some).map_err(|_| bad(v))
-        }
-        Some(v) => Err(bad(v)),
-    }
+    hush_core::fields::u64(data, field)
 }
 
 /// An optional TTL: a Go duration string ("1h30m") or whole seconds. "" means 0.
 pub(crate) fn opt_ttl(data: &Map<String, Value>, field: &str) -> Result<Option<u64>> {
-    match data.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(Some(0)),
-        Some(v) => hush_config::duration::parse_duration_value(v)
-            .map(|d| Some(d.as_secs()))
-            .map_err(|e| {
-                CoreError::bad(format!(
-                    "'{field}': {e} (give whole seconds such as 3600 or a duration such as \"1h\")"
-                ))
-            }),
-    }
+    hush_core::fields::seconds(data, field)
 }
 
 /// An optional number of seconds that may be negative (the JWT leeways use -1 for "off"): an
@@ -128,8 +71,7 @@ pub(crate) fn opt_signed_secs(data: &Map<String, Value>, field: &str) -> Result<
 
 /// An optional list of strings: a JSON list or a comma-separated string.
 pub(crate) fn opt_list(data: &Map<String, Value>, field: &str) -> Result<Option<Vec<String>>> {
-    let list = hush_core::sys_api::strings(data, field)?;
-    Ok(list.map(|items| items.into_iter().filter(|s| !s.is_empty()).collect()))
+    hush_core::fields::strings(data, field)
 }
 
 /// An optional list of CIDR blocks, each validated.
@@ -150,49 +92,12 @@ pub(crate) fn opt_string_map(
     data: &Map<String, Value>,
     field: &str,
 ) -> Result<Option<BTreeMap<String, String>>> {
-    let bad = || {
-        CoreError::bad(format!(
-            "'{field}' must be an object of string values such as {{\"team\": \"payments\"}} \
-             (or that object encoded as a JSON string)"
-        ))
-    };
-    let obj = match data.get(field) {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::String(s)) if s.trim().is_empty() => return Ok(Some(BTreeMap::new())),
-        Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
-            Ok(Value::Object(m)) => m,
-            _ => return Err(bad()),
-        },
-        Some(Value::Object(m)) => m.clone(),
-        Some(_) => return Err(bad()),
-    };
-    let mut out = BTreeMap::new();
-    for (k, v) in obj {
-        match v {
-            Value::String(s) => {
-                out.insert(k, s);
-            }
-            other => {
-                return Err(CoreError::bad(format!(
-                    "'{field}': the value of \"{k}\" must be a string, got {}",
-                    kind_of(&other)
-                )))
-            }
-        }
-    }
-    Ok(Some(out))
+    hush_core::fields::string_map(data, field)
 }
 
 /// A name for people of the kind of a JSON value.
 pub(crate) fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
+    hush_core::fields::kind(v)
 }
 
 /// Checks a user or role name taken from the path: the core's one naming rule.

@@ -9,6 +9,7 @@ pub mod cidr;
 mod core;
 pub mod engine;
 pub mod error;
+pub mod fields;
 pub mod lockout;
 pub mod logical;
 pub mod mounts;

@@ -78,22 +78,9 @@ fn opt_u8(data: &Map<String, Value>, field: &str) -> Result<Option<u8>> {
     }
 }
 
-/// Reads an optional boolean field (true/false or their string forms).
+/// Reads an optional boolean field ([`crate::fields`]'s rule); absent is false.
 pub fn opt_bool(data: &Map<String, Value>, field: &str) -> Result<bool> {
-    match data.get(field) {
-        None | Some(Value::Null) => Ok(false),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(Value::String(s)) => match s.trim() {
-            "true" | "1" | "t" | "T" | "TRUE" | "True" => Ok(true),
-            "false" | "0" | "f" | "F" | "FALSE" | "False" | "" => Ok(false),
-            _ => Err(CoreError::bad(format!(
-                "'{field}' must be true or false, got \"{s}\""
-            ))),
-        },
-        Some(v) => Err(CoreError::bad(format!(
-            "'{field}' must be true or false, got {v}"
-        ))),
-    }
+    Ok(crate::fields::bool(data, field)?.unwrap_or(false))
 }
 
 fn check_shares(shares: u8, threshold: u8, what: &str) -> Result<()> {

@@ -75,20 +75,11 @@ pub async fn exists(un: &Unsealed, rel: &str) -> Result<bool> {
 }
 
 fn str_field<'a>(data: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>> {
-    match data.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.as_str())),
-        Some(v) => Err(CoreError::bad(format!(
-            "'{field}' must be a string, got {v}"
-        ))),
-    }
+    crate::fields::str(data, field)
 }
 
 fn bool_field(data: &Map<String, Value>, field: &str) -> Result<Option<bool>> {
-    if data.get(field).is_none_or(Value::is_null) {
-        return Ok(None);
-    }
-    crate::sys::opt_bool(data, field).map(Some)
+    crate::fields::bool(data, field)
 }
 
 /// Parses a TTL field: Go duration string or integer seconds. "system" and "" mean 0 (default).
@@ -103,28 +94,7 @@ pub fn ttl_field(data: &Map<String, Value>, field: &str) -> Result<Option<u64>> 
 }
 
 fn string_list(data: &Map<String, Value>, field: &str) -> Result<Option<Vec<String>>> {
-    match data.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(
-            s.split(',')
-                .map(|p| p.trim().to_string())
-                .filter(|p| !p.is_empty())
-                .collect(),
-        )),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|i| match i {
-                Value::String(s) => Ok(s.trim().to_string()),
-                other => Err(CoreError::bad(format!(
-                    "'{field}' must be a list of strings, found {other}"
-                ))),
-            })
-            .collect::<Result<Vec<_>>>()
-            .map(Some),
-        Some(v) => Err(CoreError::bad(format!(
-            "'{field}' must be a list of strings or a comma-separated string, got {v}"
-        ))),
-    }
+    crate::fields::strings(data, field)
 }
 
 /// Reads a list-of-strings field (exposed for the token store and auth methods).

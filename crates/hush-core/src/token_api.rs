@@ -46,31 +46,15 @@ pub fn credential_in_path(rel: &str) -> Option<usize> {
 }
 
 fn str_field<'a>(data: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>> {
-    match data.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.as_str())),
-        Some(v) => Err(CoreError::bad(format!(
-            "'{field}' must be a string, got {v}"
-        ))),
-    }
+    crate::fields::str(data, field)
 }
 
 fn bool_field(data: &Map<String, Value>, field: &str) -> Result<Option<bool>> {
-    if data.get(field).is_none_or(Value::is_null) {
-        return Ok(None);
-    }
-    crate::sys::opt_bool(data, field).map(Some)
+    crate::fields::bool(data, field)
 }
 
 fn uint_field(data: &Map<String, Value>, field: &str) -> Result<Option<u64>> {
-    match data.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) if n.as_u64().is_some() => Ok(n.as_u64()),
-        Some(Value::String(s)) if s.trim().parse::<u64>().is_ok() => Ok(s.trim().parse().ok()),
-        Some(v) => Err(CoreError::bad(format!(
-            "'{field}' must be a whole number of 0 or more, got {v}"
-        ))),
-    }
+    crate::fields::u64(data, field)
 }
 
 /// Normalizes a policy list as Vault does: trimmed, lowercase, sorted, without duplicates;
