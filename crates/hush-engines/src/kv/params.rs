@@ -25,14 +25,7 @@ pub(crate) fn get<'a>(data: &'a Map<String, Value>, field: &str) -> Option<&'a V
 /// A short description of a JSON value's type, for error messages (never the value itself:
 /// it could be secret).
 pub(crate) fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
+    hush_core::fields::kind(v)
 }
 
 /// A non-negative whole number, from a JSON number or a decimal string.
