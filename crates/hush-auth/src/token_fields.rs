@@ -53,23 +53,56 @@ impl Default for TokenFields {
     }
 }
 
-/// The request fields [`TokenFields::update`] reads (new and legacy names).
-pub const FIELD_NAMES: &[&str] = &[
-    "token_policies",
-    "policies",
-    "token_ttl",
-    "ttl",
-    "token_max_ttl",
-    "max_ttl",
-    "token_explicit_max_ttl",
-    "token_period",
-    "period",
-    "token_num_uses",
-    "token_type",
-    "token_bound_cidrs",
-    "bound_cidrs",
-    "token_no_default_policy",
-];
+/// The request fields [`TokenFields::update`] reads, for path tables. The handler reads them
+/// itself (legacy names included), so they are declared `Any`: their rules live in one place.
+pub const TOKEN_FIELDS: &[hush_core::framework::Field] = {
+    use hush_core::framework::{Field, FieldType::Any};
+    &[
+        Field::new(
+            "token_policies",
+            Any,
+            "Policies of issued tokens (list or comma-separated).",
+        ),
+        Field::new("policies", Any, "Old name of token_policies."),
+        Field::new(
+            "token_ttl",
+            Any,
+            "Initial TTL of issued tokens (duration or seconds).",
+        ),
+        Field::new("ttl", Any, "Old name of token_ttl."),
+        Field::new("token_max_ttl", Any, "Maximum TTL of issued tokens."),
+        Field::new("max_ttl", Any, "Old name of token_max_ttl."),
+        Field::new(
+            "token_explicit_max_ttl",
+            Any,
+            "A hard TTL limit that renewals cannot pass.",
+        ),
+        Field::new(
+            "token_period",
+            Any,
+            "Makes issued tokens periodic with this period.",
+        ),
+        Field::new("period", Any, "Old name of token_period."),
+        Field::new(
+            "token_num_uses",
+            Any,
+            "Uses of an issued token (0: unlimited).",
+        ),
+        Field::new("token_type", Any, "service, batch, or default."),
+        Field::new(
+            "token_bound_cidrs",
+            Any,
+            "CIDR blocks issued tokens may be used from.",
+        ),
+        Field::new("bound_cidrs", Any, "Old name of token_bound_cidrs."),
+        Field::new(
+            "token_no_default_policy",
+            Any,
+            "Leave the default policy out.",
+        ),
+    ]
+};
+
 
 /// Picks the value of a new-style field or its legacy alias; both at once is an error, as in
 /// Vault.

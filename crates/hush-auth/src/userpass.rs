@@ -29,11 +29,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
 
+use hush_core::framework::{Field, FieldType, PathSpec, Paths};
+
 use crate::fields::{
-    check_login_cidrs, check_name, display_name, list_response, no_handler, not_found, opt_str,
-    unsupported,
+    check_login_cidrs, check_name, display_name, list_response, not_found, opt_str,
 };
-use crate::token_fields::TokenFields;
+use crate::token_fields::{TokenFields, TOKEN_FIELDS};
 
 /// The message of every failed userpass login.
 pub const INVALID_CREDENTIALS: &str = "invalid username or password";
@@ -179,6 +180,7 @@ async fn write_user(req: &EngineRequest<'_>, name: &str) -> Result<Response> {
 }
 
 async fn read_user(req: &EngineRequest<'_>, name: &str) -> Result<Response> {
+    check_name("user", name)?;
     let Some(entry) = load(req, name).await? else {
         return Ok(not_found());
     };
@@ -257,62 +259,87 @@ async fn login(req: &EngineRequest<'_>, name: &str) -> Result<Response> {
     })
 }
 
-const KNOWN: &str =
-    "users, users/:name, users/:name/password, users/:name/policies and login/:name";
+/// Paths and handlers.
+fn paths() -> &'static Paths<UserpassBackend> {
+    static PATHS: OnceLock<Paths<UserpassBackend>> = OnceLock::new();
+    PATHS.get_or_init(|| {
+        let mut user_fields = vec![Field::new(
+            "password",
+            FieldType::String,
+            "The user's password (stored only as an argon2id hash).",
+        )];
+        user_fields.extend_from_slice(TOKEN_FIELDS);
+        Paths::new(
+            "this auth method",
+            "auth/",
+            vec![
+                PathSpec::new("users", "The users of this method.").op(
+                    Operation::List,
+                    "List the users.",
+                    |_, req, _| Box::pin(list_users(req)),
+                ),
+                PathSpec::new("users/{name}", "A user: its password and token settings.")
+                    .op(
+                        Operation::Read,
+                        "Read a user's token settings.",
+                        |_, req, c| Box::pin(read_user(req, c.get("name"))),
+                    )
+                    .op(
+                        Operation::Update,
+                        "Create or update a user.",
+                        |_, req, c| Box::pin(write_user(req, c.get("name"))),
+                    )
+                    .op(Operation::Delete, "Delete a user.", |_, req, c| {
+                        Box::pin(delete_user(req, c.get("name")))
+                    })
+                    .fields(&user_fields),
+                PathSpec::new("users/{name}/password", "Change a user's password.")
+                    .op(Operation::Update, "Set the password.", |_, req, c| {
+                        Box::pin(set_password(req, c.get("name")))
+                    })
+                    .fields(&user_fields[..1]),
+                PathSpec::new("users/{name}/policies", "Change a user's policies.")
+                    .op(Operation::Update, "Set the policies.", |_, req, c| {
+                        Box::pin(set_policies(req, c.get("name")))
+                    })
+                    .fields(&[
+                        Field::new(
+                            "token_policies",
+                            FieldType::Strings,
+                            "Policies of the user's tokens.",
+                        ),
+                        Field::new(
+                            "policies",
+                            FieldType::Strings,
+                            "Old name of token_policies.",
+                        ),
+                    ]),
+                PathSpec::new("login/{name}", "Log in with a username and password.")
+                    .op(Operation::Update, "Log in.", |_, req, c| {
+                        Box::pin(login(req, c.get("name")))
+                    })
+                    .fields(&user_fields[..1])
+                    .unauthenticated(),
+            ],
+        )
+    })
+}
 
-fn writes(op: Operation) -> bool {
-    matches!(op, Operation::Create | Operation::Update)
+async fn list_users(req: &EngineRequest<'_>) -> Result<Response> {
+    let keys = req.view.list("user/").await?;
+    Ok(list_response(keys))
+}
+
+async fn delete_user(req: &EngineRequest<'_>, name: &str) -> Result<Response> {
+    check_name("user", name)?;
+    req.view.delete(&user_key(name)).await?;
+    Ok(Response::no_content())
 }
 
 #[async_trait]
 impl LogicalBackend for UserpassBackend {
     async fn handle(&self, req: &EngineRequest<'_>) -> Result<Response> {
-        let path = req.path.trim_end_matches('/');
-        let op = req.operation;
-        if path == "users" {
-            return match op {
-                Operation::List => {
-                    let keys = req.view.list("user/").await?;
-                    Ok(list_response(keys))
-                }
-                _ => Err(unsupported(req.mount, path, "LIST")),
-            };
-        }
-        if let Some(name) = path.strip_prefix("login/") {
-            return if writes(op) {
-                login(req, name).await
-            } else {
-                Err(unsupported(req.mount, path, "POST/PUT"))
-            };
-        }
-        if let Some(rest) = path.strip_prefix("users/") {
-            if let Some(name) = rest.strip_suffix("/password") {
-                return if writes(op) {
-                    set_password(req, name).await
-                } else {
-                    Err(unsupported(req.mount, path, "POST/PUT"))
-                };
-            }
-            if let Some(name) = rest.strip_suffix("/policies") {
-                return if writes(op) {
-                    set_policies(req, name).await
-                } else {
-                    Err(unsupported(req.mount, path, "POST/PUT"))
-                };
-            }
-            let name = rest;
-            check_name("user", name)?;
-            return match op {
-                Operation::Read => read_user(req, name).await,
-                Operation::Create | Operation::Update => write_user(req, name).await,
-                Operation::Delete => {
-                    req.view.delete(&user_key(name)).await?;
-                    Ok(Response::no_content())
-                }
-                _ => Err(unsupported(req.mount, path, "GET, POST/PUT and DELETE")),
-            };
-        }
-        Err(no_handler(req.mount, path, KNOWN))
+        paths().handle(self, req).await
     }
 
     async fn exists(&self, req: &EngineRequest<'_>) -> Result<bool> {
@@ -330,7 +357,11 @@ impl LogicalBackend for UserpassBackend {
     }
 
     fn is_unauthenticated(&self, path: &str) -> bool {
-        path.starts_with("login/")
+        paths().is_unauthenticated(path)
+    }
+
+    fn changes_nothing(&self, path: &str, operation: Operation) -> bool {
+        paths().changes_nothing(path, operation)
     }
 
     async fn renew_login(&self, req: &LoginRenewal<'_>) -> Result<Option<TokenParams>> {

@@ -10,6 +10,7 @@ mod core;
 pub mod engine;
 pub mod error;
 pub mod fields;
+pub mod framework;
 pub mod lockout;
 pub mod logical;
 pub mod mounts;

@@ -1,0 +1,535 @@
+//! The path framework: a backend declares its paths as a table (the shape of Vault's
+//! `framework.Path`), and the framework matches requests, answers for operations and paths the
+//! table lacks, checks the declared fields with [`crate::fields`]' rules, warns about fields it
+//! does not know (as Vault does), and answers the [`LogicalBackend`](crate::engine::LogicalBackend)
+//! questions the pipeline asks (sudo, unauthenticated, changes nothing, credential segments)
+//! from the same table. It also describes the table as OpenAPI 3 paths.
+//!
+//! A pattern is `/`-separated segments: literals, `{name}` (one segment) or `{name*}` (the rest
+//! of the path, slashes included; last only).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use serde_json::{json, Map, Value};
+
+use crate::engine::EngineRequest;
+use crate::error::{CoreError, Result};
+use crate::fields;
+use crate::logical::{Operation, Response};
+
+/// What a handler returns.
+pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Result<Response>> + Send + 'a>>;
+
+/// A handler: the backend, the request, and the path's named segments.
+pub type Handler<B> = for<'a> fn(&'a B, &'a EngineRequest<'a>, &'a Captures) -> HandlerFuture<'a>;
+
+/// The named segments of a matched path.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Captures(Vec<(&'static str, String)>);
+
+impl Captures {
+    /// The segment named `name` (empty if the pattern has none of that name).
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+}
+
+/// How a field's value is read (see [`crate::fields`] for each rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    /// [`fields::bool`].
+    Bool,
+    /// [`fields::string`].
+    String,
+    /// [`fields::u64`].
+    Int,
+    /// [`fields::duration`].
+    Duration,
+    /// [`fields::strings`].
+    Strings,
+    /// [`fields::cidrs`].
+    Cidrs,
+    /// [`fields::string_map`].
+    StringMap,
+    /// Any JSON value; the handler reads it.
+    Any,
+}
+
+impl FieldType {
+    fn check(self, data: &Map<String, Value>, name: &str) -> Result<()> {
+        match self {
+            FieldType::Bool => fields::bool(data, name).map(drop),
+            FieldType::String => fields::string(data, name).map(drop),
+            FieldType::Int => fields::u64(data, name).map(drop),
+            FieldType::Duration => fields::duration(data, name).map(drop),
+            FieldType::Strings => fields::strings(data, name).map(drop),
+            FieldType::Cidrs => fields::cidrs(data, name).map(drop),
+            FieldType::StringMap => fields::string_map(data, name).map(drop),
+            FieldType::Any => Ok(()),
+        }
+    }
+
+    fn schema(self) -> Value {
+        match self {
+            FieldType::Bool => json!({"type": "boolean"}),
+            FieldType::String => json!({"type": "string"}),
+            FieldType::Int => json!({"type": "integer", "minimum": 0}),
+            FieldType::Duration => json!({"type": "string", "format": "duration"}),
+            FieldType::Strings | FieldType::Cidrs => {
+                json!({"type": "array", "items": {"type": "string"}})
+            }
+            FieldType::StringMap => {
+                json!({"type": "object", "additionalProperties": {"type": "string"}})
+            }
+            FieldType::Any => json!({}),
+        }
+    }
+}
+
+/// A request field a path reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    /// Its name in the body or query.
+    pub name: &'static str,
+    /// How it is read.
+    pub ty: FieldType,
+    /// What it means, for help and OpenAPI.
+    pub description: &'static str,
+}
+
+impl Field {
+    /// A field.
+    pub const fn new(name: &'static str, ty: FieldType, description: &'static str) -> Field {
+        Field {
+            name,
+            ty,
+            description,
+        }
+    }
+}
+
+/// One operation of a path.
+pub struct Op<B> {
+    /// The operation. `Update` serves `Create` too (and the reverse), as in Vault.
+    pub operation: Operation,
+    /// What runs.
+    pub handler: Handler<B>,
+    /// One line for help and OpenAPI.
+    pub summary: &'static str,
+}
+
+/// One path of a backend.
+pub struct PathSpec<B> {
+    /// The pattern, relative to the mount.
+    pub pattern: &'static str,
+    /// The operations it supports.
+    pub ops: Vec<Op<B>>,
+    /// The fields its operations read.
+    pub fields: Vec<Field>,
+    /// Callable without a token (logins).
+    pub unauthenticated: bool,
+    /// Needs the `sudo` capability.
+    pub sudo: bool,
+    /// Reads and lists change nothing (see
+    /// [`LogicalBackend::changes_nothing`](crate::engine::LogicalBackend::changes_nothing)).
+    pub reads_change_nothing: bool,
+    /// The named segment that is a credential (HMAC'd in audit entries).
+    pub credential: Option<&'static str>,
+    /// What the path is for, for help and OpenAPI.
+    pub synopsis: &'static str,
+}
+
+impl<B> PathSpec<B> {
+    /// A path with no operations yet; reads change nothing by default.
+    pub fn new(pattern: &'static str, synopsis: &'static str) -> Self {
+        PathSpec {
+            pattern,
+            ops: Vec::new(),
+            fields: Vec::new(),
+            unauthenticated: false,
+            sudo: false,
+            reads_change_nothing: true,
+            credential: None,
+            synopsis,
+        }
+    }
+
+    /// Adds an operation.
+    pub fn op(mut self, operation: Operation, summary: &'static str, handler: Handler<B>) -> Self {
+        self.ops.push(Op {
+            operation,
+            handler,
+            summary,
+        });
+        self
+    }
+
+    /// Adds fields.
+    pub fn fields(mut self, fields: &[Field]) -> Self {
+        self.fields.extend_from_slice(fields);
+        self
+    }
+
+    /// Marks the path as callable without a token.
+    pub fn unauthenticated(mut self) -> Self {
+        self.unauthenticated = true;
+        self
+    }
+
+    /// Marks the path as needing `sudo`.
+    pub fn sudo(mut self) -> Self {
+        self.sudo = true;
+        self
+    }
+
+    /// Marks a named segment as a credential.
+    pub fn credential(mut self, segment: &'static str) -> Self {
+        self.credential = Some(segment);
+        self
+    }
+
+    /// Reads of this path have effects (they issue or consume something).
+    pub fn reads_have_effects(mut self) -> Self {
+        self.reads_change_nothing = false;
+        self
+    }
+
+    fn find_op(&self, op: Operation) -> Option<&Op<B>> {
+        let alias = match op {
+            Operation::Create => Some(Operation::Update),
+            Operation::Update => Some(Operation::Create),
+            _ => None,
+        };
+        self.ops
+            .iter()
+            .find(|o| o.operation == op)
+            .or_else(|| alias.and_then(|a| self.ops.iter().find(|o| o.operation == a)))
+    }
+
+    fn allowed(&self) -> String {
+        let mut names: Vec<&str> = Vec::new();
+        for o in &self.ops {
+            let name = method_name(o.operation);
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        join_words(&names)
+    }
+
+    /// Matches `path`; returns the named segments.
+    fn matches(&self, path: &str) -> Option<Captures> {
+        let mut caps = Vec::new();
+        let mut rest = Some(path);
+        for seg in self.pattern.split('/') {
+            let here = rest?;
+            if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix("*}")) {
+                if here.is_empty() {
+                    return None;
+                }
+                caps.push((name, here.to_owned()));
+                return Some(Captures(caps));
+            }
+            let (head, tail) = match here.split_once('/') {
+                Some((h, t)) => (h, Some(t)),
+                None => (here, None),
+            };
+            match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(name) if !head.is_empty() => caps.push((name, head.to_owned())),
+                Some(_) => return None,
+                None if seg == head => {}
+                None => return None,
+            }
+            rest = tail;
+        }
+        rest.is_none().then_some(Captures(caps))
+    }
+
+    /// Where in `path` the credential segment starts, if this path has one.
+    fn credential_at(&self, path: &str) -> Option<usize> {
+        let name = self.credential?;
+        let mut offset = 0;
+        for (seg, part) in self.pattern.split('/').zip(path.split('/')) {
+            let named = seg.trim_start_matches('{').trim_end_matches('}');
+            if seg.starts_with('{') && named.trim_end_matches('*') == name {
+                return Some(offset);
+            }
+            offset += part.len() + 1;
+        }
+        None
+    }
+}
+
+/// The HTTP method(s) of an operation, as messages name them.
+fn method_name(op: Operation) -> &'static str {
+    match op {
+        Operation::Read => "GET",
+        Operation::List => "LIST",
+        Operation::Create | Operation::Update => "POST/PUT",
+        Operation::Patch => "PATCH",
+        Operation::Delete => "DELETE",
+    }
+}
+
+fn join_words(items: &[&str]) -> String {
+    match items {
+        [] => "nothing".to_owned(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// A backend's path table.
+pub struct Paths<B> {
+    /// What the backend is, for messages ("this auth method", "this secrets engine").
+    pub what: &'static str,
+    /// What precedes the mount path in request paths: `auth/` for auth methods, `` for
+    /// secrets engines.
+    pub route_prefix: &'static str,
+    specs: Vec<PathSpec<B>>,
+}
+
+impl<B> Paths<B> {
+    /// A table; `what` names the backend in messages, `route_prefix` is `auth/` for auth
+    /// methods and empty for secrets engines.
+    pub fn new(what: &'static str, route_prefix: &'static str, specs: Vec<PathSpec<B>>) -> Self {
+        Paths {
+            what,
+            route_prefix,
+            specs,
+        }
+    }
+
+    /// The path specs, in declaration order.
+    pub fn specs(&self) -> &[PathSpec<B>] {
+        &self.specs
+    }
+
+    fn find(&self, path: &str) -> Option<(&PathSpec<B>, Captures)> {
+        let path = path.trim_end_matches('/');
+        self.specs
+            .iter()
+            .find_map(|s| s.matches(path).map(|c| (s, c)))
+    }
+
+    /// Runs the request: finds its path and operation (or answers why not), checks the declared
+    /// fields, runs the handler, and adds a warning naming fields nobody reads.
+    pub async fn handle(&self, backend: &B, req: &EngineRequest<'_>) -> Result<Response> {
+        let route = format!("{}{}", self.route_prefix, req.mount.path);
+        let Some((spec, caps)) = self.find(req.path) else {
+            let known: Vec<&str> = self.specs.iter().map(|s| s.pattern).collect();
+            return Err(CoreError::NotFound(format!(
+                "no handler for route \"{route}{}\": {} serves {}",
+                req.path.trim_end_matches('/'),
+                self.what,
+                join_words(&known)
+            )));
+        };
+        let Some(op) = spec.find_op(req.operation) else {
+            return Err(CoreError::UnsupportedOperation(format!(
+                "unsupported operation on \"{route}{}\": this path accepts {}",
+                req.path.trim_end_matches('/'),
+                spec.allowed()
+            )));
+        };
+        for f in &spec.fields {
+            f.ty.check(req.data, f.name)?;
+        }
+        let mut unknown: Vec<&str> = req
+            .data
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !spec.fields.iter().any(|f| f.name == *k))
+            .collect();
+        unknown.sort_unstable();
+        let mut resp = (op.handler)(backend, req, &caps).await?;
+        if !unknown.is_empty() && !matches!(req.operation, Operation::Read | Operation::List) {
+            resp.warnings.push(format!(
+                "Endpoint ignored these unrecognized parameters: [{}]",
+                unknown.join(" ")
+            ));
+        }
+        Ok(resp)
+    }
+
+    /// Whether `path` is callable without a token.
+    pub fn is_unauthenticated(&self, path: &str) -> bool {
+        self.find(path).is_some_and(|(s, _)| s.unauthenticated)
+    }
+
+    /// Whether `path` needs `sudo`.
+    pub fn requires_sudo(&self, path: &str) -> bool {
+        self.find(path).is_some_and(|(s, _)| s.sudo)
+    }
+
+    /// Whether `op` on `path` changes nothing.
+    pub fn changes_nothing(&self, path: &str, op: Operation) -> bool {
+        matches!(op, Operation::Read | Operation::List)
+            && self.find(path).is_some_and(|(s, _)| s.reads_change_nothing)
+    }
+
+    /// Where in `path` a credential starts, if its path declares one.
+    pub fn credential_in_path(&self, path: &str) -> Option<usize> {
+        let (spec, _) = self.find(path)?;
+        spec.credential_at(path)
+    }
+
+    /// The table as OpenAPI 3 path items under `prefix` (the mount's route, e.g.
+    /// `auth/userpass/`).
+    pub fn openapi(&self, prefix: &str) -> Map<String, Value> {
+        let mut out = Map::new();
+        for spec in &self.specs {
+            let mut item = Map::new();
+            let params: Vec<Value> = spec
+                .pattern
+                .split('/')
+                .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+                .map(|name| {
+                    json!({"name": name.trim_end_matches('*'), "in": "path", "required": true,
+                           "schema": {"type": "string"}})
+                })
+                .collect();
+            if !params.is_empty() {
+                item.insert("parameters".into(), Value::Array(params));
+            }
+            item.insert("description".into(), json!(spec.synopsis));
+            let properties: Map<String, Value> = spec
+                .fields
+                .iter()
+                .map(|f| {
+                    let mut schema = f.ty.schema();
+                    if let Some(o) = schema.as_object_mut() {
+                        o.insert("description".into(), json!(f.description));
+                    }
+                    (f.name.to_owned(), schema)
+                })
+                .collect();
+            for op in &spec.ops {
+                let (method, extra) = match op.operation {
+                    Operation::Read => ("get", None),
+                    Operation::List => (
+                        "get",
+                        Some(json!([{"name": "list", "in": "query", "required": true,
+                                     "schema": {"type": "string", "enum": ["true"]}}])),
+                    ),
+                    Operation::Create | Operation::Update => ("post", None),
+                    Operation::Patch => ("patch", None),
+                    Operation::Delete => ("delete", None),
+                };
+                if item.contains_key(method) {
+                    continue;
+                }
+                let mut o = json!({
+                    "summary": op.summary,
+                    "responses": {"200": {"description": "OK"}, "204": {"description": "empty body"}},
+                });
+                if let Some(extra) = extra {
+                    o["parameters"] = extra;
+                }
+                if matches!(method, "post" | "patch") && !properties.is_empty() {
+                    o["requestBody"] = json!({"content": {"application/json": {"schema": {
+                        "type": "object", "properties": properties.clone()}}}});
+                }
+                item.insert(method.into(), o);
+            }
+            out.insert(format!("/{prefix}{}", spec.pattern), Value::Object(item));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct B;
+
+    fn ok<'a>(_: &'a B, _: &'a EngineRequest<'a>, _: &'a Captures) -> HandlerFuture<'a> {
+        Box::pin(async { Ok(Response::no_content()) })
+    }
+
+    fn table() -> Paths<B> {
+        Paths::new(
+            "this test backend",
+            "auth/",
+            vec![
+                PathSpec::new("users", "list").op(Operation::List, "list", ok),
+                PathSpec::new("users/{name}", "a user")
+                    .op(Operation::Read, "read", ok)
+                    .op(Operation::Update, "write", ok)
+                    .fields(&[Field::new("password", FieldType::String, "the password")]),
+                PathSpec::new("users/{name}/password", "change").op(Operation::Update, "set", ok),
+                PathSpec::new("login/{name}", "log in")
+                    .op(Operation::Update, "log in", ok)
+                    .unauthenticated()
+                    .reads_have_effects(),
+                PathSpec::new("lookup/{token*}", "look up")
+                    .op(Operation::Read, "look up", ok)
+                    .credential("token")
+                    .sudo(),
+            ],
+        )
+    }
+
+    #[test]
+    fn patterns_match_segments_and_rests() {
+        let t = table();
+        let (s, c) = t.find("users/alice").unwrap();
+        assert_eq!((s.pattern, c.get("name")), ("users/{name}", "alice"));
+        assert_eq!(
+            t.find("users/alice/password").unwrap().0.pattern,
+            "users/{name}/password"
+        );
+        assert_eq!(t.find("users/").unwrap().0.pattern, "users");
+        assert!(t.find("users/alice/other").is_none());
+        assert!(t.find("nothing").is_none());
+        let (s, c) = t.find("lookup/a/b/c").unwrap();
+        assert_eq!((s.pattern, c.get("token")), ("lookup/{token*}", "a/b/c"));
+        assert!(t.find("lookup").is_none());
+    }
+
+    #[test]
+    fn flags_come_from_the_table() {
+        let t = table();
+        assert!(t.is_unauthenticated("login/bob"));
+        assert!(!t.is_unauthenticated("users/bob"));
+        assert!(t.requires_sudo("lookup/x"));
+        assert!(t.changes_nothing("users/bob", Operation::Read));
+        assert!(!t.changes_nothing("users/bob", Operation::Update));
+        assert!(!t.changes_nothing("login/bob", Operation::Read));
+        assert_eq!(t.credential_in_path("lookup/s.abc"), Some(7));
+        assert_eq!(t.credential_in_path("users/bob"), None);
+    }
+
+    #[test]
+    fn allowed_operations_are_named() {
+        let t = table();
+        assert_eq!(t.find("users/x").unwrap().0.allowed(), "GET and POST/PUT");
+        assert_eq!(t.find("users").unwrap().0.allowed(), "LIST");
+        let spec = t.find("users/x").unwrap().0;
+        assert!(spec.find_op(Operation::Create).is_some());
+        assert!(spec.find_op(Operation::Delete).is_none());
+    }
+
+    #[test]
+    fn openapi_lists_every_path_and_operation() {
+        let doc = table().openapi("auth/test/");
+        assert_eq!(doc.len(), 5);
+        let user = &doc["/auth/test/users/{name}"];
+        assert!(user.get("get").is_some() && user.get("post").is_some());
+        assert_eq!(
+            user["post"]["requestBody"]["content"]["application/json"]["schema"]["properties"]
+                ["password"]["type"],
+            "string"
+        );
+        assert_eq!(user["parameters"][0]["name"], "name");
+        assert_eq!(
+            doc["/auth/test/users"]["get"]["parameters"][0]["name"],
+            "list"
+        );
+    }
+}
