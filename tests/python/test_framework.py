@@ -1,0 +1,35 @@
+"""Backends on the path framework answer as Vault's do: unknown parameters are named in a
+warning, unsupported operations and unknown paths say what the backend serves, and declared
+fields are checked before anything is stored."""
+
+import requests
+
+ROOT = {"X-Vault-Token": "root"}
+
+
+def test_userpass_through_the_path_framework(dev_server):
+    url = f"{dev_server.url}/v1"
+    assert requests.post(f"{url}/sys/auth/userpass", json={"type": "userpass"},
+                         headers=ROOT).status_code == 204
+    r = requests.post(f"{url}/auth/userpass/users/alice",
+                      json={"password": "pw", "token_ttl": "1h", "colour": "blue"}, headers=ROOT)
+    assert r.status_code == 200, r.text
+    assert r.json()["warnings"] == ["Endpoint ignored these unrecognized parameters: [colour]"]
+    # Without unknown parameters there is nothing to say.
+    r = requests.post(f"{url}/auth/userpass/users/alice", json={"password": "pw2"}, headers=ROOT)
+    assert r.status_code == 204, r.text
+    r = requests.request("PATCH", f"{url}/auth/userpass/users/alice", json={},
+                         headers={**ROOT, "Content-Type": "application/merge-patch+json"})
+    assert r.status_code == 405, r.text
+    assert "this path accepts GET, POST/PUT and DELETE" in r.json()["errors"][0]
+    r = requests.get(f"{url}/auth/userpass/nothing/here", headers=ROOT)
+    assert r.status_code == 404
+    assert "users/{name}/password" in r.json()["errors"][0]
+    # A declared field of the wrong kind is refused and nothing changes.
+    r = requests.post(f"{url}/auth/userpass/users/bob", json={"password": ["a", "b"]},
+                      headers=ROOT)
+    assert r.status_code == 400 and "'password' must be a string, got a list" in r.text, r.text
+    assert requests.get(f"{url}/auth/userpass/users/bob", headers=ROOT).status_code == 404
+    login = requests.post(f"{url}/auth/userpass/login/ALICE", json={"password": "pw2"})
+    assert login.status_code == 200, login.text
+    assert login.json()["auth"]["metadata"]["username"] == "alice"
