@@ -33,3 +33,34 @@ def test_userpass_through_the_path_framework(dev_server):
     login = requests.post(f"{url}/auth/userpass/login/ALICE", json={"password": "pw2"})
     assert login.status_code == 200, login.text
     assert login.json()["auth"]["metadata"]["username"] == "alice"
+
+
+def test_openapi_document_is_valid_and_filtered_by_token(dev_server):
+    from openapi_spec_validator import validate
+
+    url = f"{dev_server.url}/v1"
+    assert requests.post(f"{url}/sys/auth/userpass", json={"type": "userpass"},
+                         headers=ROOT).status_code == 204
+    r = requests.get(f"{url}/sys/internal/specs/openapi", headers=ROOT)
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    validate(doc)
+    assert doc["openapi"].startswith("3.")
+    paths = doc["paths"]
+    for p in ["/auth/userpass/users", "/auth/userpass/users/{name}",
+              "/auth/userpass/users/{name}/password", "/auth/userpass/login/{name}",
+              "/sys/internal/specs/openapi"]:
+        assert p in paths, sorted(paths)
+    assert paths["/auth/userpass/login/{name}"]["x-vault-unauthenticated"] is True
+    body = paths["/auth/userpass/users/{name}"]["post"]["requestBody"]
+    assert "password" in body["content"]["application/json"]["schema"]["properties"]
+    # A token without access to the mount does not see its paths.
+    pol = 'path "secret/*" { capabilities = ["read"] }'
+    assert requests.put(f"{url}/sys/policies/acl/narrow", json={"policy": pol},
+                        headers=ROOT).status_code == 204
+    tok = requests.post(f"{url}/auth/token/create", json={"policies": ["narrow"]},
+                        headers=ROOT).json()["auth"]["client_token"]
+    r = requests.get(f"{url}/sys/internal/specs/openapi", headers={"X-Vault-Token": tok})
+    assert r.status_code in (200, 403), r.text
+    if r.status_code == 200:
+        assert not any(p.startswith("/auth/userpass/") for p in r.json()["paths"])

@@ -103,7 +103,6 @@ pub const TOKEN_FIELDS: &[hush_core::framework::Field] = {
     ]
 };
 
-
 /// Picks the value of a new-style field or its legacy alias; both at once is an error, as in
 /// Vault.
 fn either<'a>(data: &'a Map<String, Value>, new: &'a str, old: &'a str) -> Result<Option<&'a str>> {

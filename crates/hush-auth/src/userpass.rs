@@ -364,6 +364,10 @@ impl LogicalBackend for UserpassBackend {
         paths().changes_nothing(path, operation)
     }
 
+    fn openapi(&self, route: &str) -> Option<Map<String, Value>> {
+        Some(paths().openapi(route))
+    }
+
     async fn renew_login(&self, req: &LoginRenewal<'_>) -> Result<Option<TokenParams>> {
         TokenFields::renew_stored(req, "username", user_key, "user", |u: &UserEntry| &u.token).await
     }

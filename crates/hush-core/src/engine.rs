@@ -180,6 +180,13 @@ pub trait LogicalBackend: Send + Sync + 'static {
     fn lockout_key(&self, _req: &EngineRequest<'_>) -> Option<String> {
         None
     }
+
+    /// The backend's paths as OpenAPI 3 path items under `route` (its mount's routing prefix,
+    /// e.g. `auth/userpass/`), for `sys/internal/specs/openapi`. Backends on the path framework
+    /// return their table's ([`crate::framework::Paths::openapi`]); the default has none.
+    fn openapi(&self, _route: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+        None
+    }
 }
 
 /// Creates an engine for a mount entry. Fails with a clear message for an unknown type or bad

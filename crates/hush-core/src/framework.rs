@@ -397,6 +397,15 @@ impl<B> Paths<B> {
                 item.insert("parameters".into(), Value::Array(params));
             }
             item.insert("description".into(), json!(spec.synopsis));
+            if spec.sudo {
+                item.insert("x-vault-sudo".into(), json!(true));
+            }
+            if spec.unauthenticated {
+                item.insert("x-vault-unauthenticated".into(), json!(true));
+            }
+            if spec.find_op(Operation::Create).is_some() {
+                item.insert("x-vault-createSupported".into(), json!(true));
+            }
             let properties: Map<String, Value> = spec
                 .fields
                 .iter()

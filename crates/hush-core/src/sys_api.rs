@@ -237,6 +237,8 @@ pub async fn handle(ctx: &Ctx<'_>) -> Result<Response> {
         "audit" if op == Operation::Read => Ok(crate::audit::list(ctx.un)),
         "audit" => Err(unsupported(path, op, "GET")),
         "internal/ui/mounts" if op == Operation::Read => Ok(ui_mounts(ctx)),
+        "internal/specs/openapi" if op == Operation::Read => Ok(openapi(ctx)),
+        "internal/specs/openapi" => Err(unsupported(path, op, "GET")),
         _ => {
             if let Some(p) = rel.strip_prefix("mounts/") {
                 return mount_path(ctx, p, false).await;
@@ -709,6 +711,45 @@ fn ui_mounts(ctx: &Ctx<'_>) -> Response {
         auth.insert("token/".into(), token_builtin());
     }
     Response::data(map(json!({"secret": secret, "auth": auth})))
+}
+
+/// `sys/internal/specs/openapi`: an OpenAPI 3 document of the paths of every mounted backend
+/// the token may reach (as in Vault, filtered by the token's access to each mount).
+fn openapi(ctx: &Ctx<'_>) -> Response {
+    let mut paths = Map::new();
+    for m in ctx.un.mounts.list().into_iter().chain(ctx.un.auth.list()) {
+        if !visible(ctx, &m.route) {
+            continue;
+        }
+        if let Some(items) = m.backend.openapi(&m.route) {
+            paths.extend(items);
+        }
+    }
+    paths.insert(
+        "/sys/internal/specs/openapi".into(),
+        json!({
+            "description": "An OpenAPI 3 document of the mounted backends' paths.",
+            "get": {
+                "summary": "The OpenAPI document of the paths this token can reach.",
+                "responses": {"200": {"description": "OK"}},
+            },
+        }),
+    );
+    Response::raw(
+        200,
+        json!({
+            "openapi": "3.0.2",
+            "info": {
+                "title": "hush API",
+                "description": "HTTP API of hush, in HashiCorp Vault's wire protocol. All API \
+                                routes are prefixed with `/v1/`.",
+                "version": ctx.core.config().version,
+                "license": {"name": "Apache-2.0"},
+            },
+            "paths": paths,
+            "components": {"schemas": {}},
+        }),
+    )
 }
 
 fn ui_mount(ctx: &Ctx<'_>, p: &str) -> Result<Response> {
