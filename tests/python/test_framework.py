@@ -39,8 +39,9 @@ def test_openapi_document_is_valid_and_filtered_by_token(dev_server):
     from openapi_spec_validator import validate
 
     url = f"{dev_server.url}/v1"
-    assert requests.post(f"{url}/sys/auth/userpass", json={"type": "userpass"},
-                         headers=ROOT).status_code == 204
+    for kind in ("userpass", "approle"):
+        assert requests.post(f"{url}/sys/auth/{kind}", json={"type": kind},
+                             headers=ROOT).status_code == 204
     r = requests.get(f"{url}/sys/internal/specs/openapi", headers=ROOT)
     assert r.status_code == 200, r.text
     doc = r.json()
@@ -49,6 +50,8 @@ def test_openapi_document_is_valid_and_filtered_by_token(dev_server):
     paths = doc["paths"]
     for p in ["/auth/userpass/users", "/auth/userpass/users/{name}",
               "/auth/userpass/users/{name}/password", "/auth/userpass/login/{name}",
+              "/auth/approle/login", "/auth/approle/role/{role_name}",
+              "/auth/approle/role/{role_name}/secret-id", "/auth/approle/role/{role_name}/token-ttl",
               "/sys/internal/specs/openapi"]:
         assert p in paths, sorted(paths)
     assert paths["/auth/userpass/login/{name}"]["x-vault-unauthenticated"] is True

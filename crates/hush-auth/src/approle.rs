@@ -31,10 +31,12 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use async_trait::async_trait;
 use hush_core::engine::{EngineRequest, LogicalBackend, LoginRenewal};
 use hush_core::error::{CoreError, Result};
+use hush_core::framework::{Captures, Field, FieldType, Handler, PathSpec, Paths};
 use hush_core::logical::{Operation, Response, TokenParams};
 use hush_core::view::{View, ViewOp};
 use serde::{Deserialize, Serialize};
@@ -42,11 +44,11 @@ use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
 
 use crate::fields::{
-    check_login_cidrs, cidrs_subset, display_name, has, list_response, no_handler, not_found,
-    now_nanos, opt_bool, opt_cidrs, opt_str, opt_string_map, opt_ttl, opt_u64, random_uuid,
-    rfc3339_nanos, role_key, unsupported,
+    check_login_cidrs, cidrs_subset, display_name, has, list_response, not_found, now_nanos,
+    opt_bool, opt_cidrs, opt_str, opt_string_map, opt_ttl, opt_u64, random_uuid, rfc3339_nanos,
+    role_key, unsupported,
 };
-use crate::token_fields::TokenFields;
+use crate::token_fields::{TokenFields, TOKEN_FIELDS};
 
 /// The message of every failed AppRole login caused by the role ID or secret ID.
 pub const INVALID_CREDENTIALS: &str = "invalid role ID or secret ID";
@@ -832,66 +834,216 @@ impl AppRoleBackend {
     }
 }
 
-const KNOWN: &str = "role, role/:name (with role-id, secret-id, custom-secret-id, \
-                     secret-id/lookup, secret-id/destroy, secret-id-accessor/lookup, \
-                     secret-id-accessor/destroy and the property paths), login and \
-                     tidy/secret-id";
+/// The role name of a `role/{role_name}/...` path, checked against the naming rule.
+fn role_name(c: &Captures) -> Result<&str> {
+    let name = c.get("role_name");
+    crate::fields::check_name("role", name)?;
+    Ok(name)
+}
+
+/// The fields of a property path (`role/{role_name}/<property>`), from the request's path.
+fn property_fields(path: &str) -> &'static [&'static str] {
+    let prop = path.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+    PROPERTIES
+        .iter()
+        .find(|(p, _)| *p == prop)
+        .map_or(&[], |(_, fields)| *fields)
+}
+
+const ROLE_FIELDS: &[Field] = &[
+    Field::new("bind_secret_id", FieldType::Any, "Logins need a secret ID."),
+    Field::new(
+        "secret_id_bound_cidrs",
+        FieldType::Any,
+        "CIDR blocks secret IDs may be used from.",
+    ),
+    Field::new(
+        "bound_cidr_list",
+        FieldType::Any,
+        "Old name of secret_id_bound_cidrs.",
+    ),
+    Field::new(
+        "secret_id_num_uses",
+        FieldType::Any,
+        "Uses of a secret ID (0: unlimited).",
+    ),
+    Field::new(
+        "secret_id_ttl",
+        FieldType::Any,
+        "How long a secret ID is valid.",
+    ),
+    Field::new(
+        "local_secret_ids",
+        FieldType::Any,
+        "Secret IDs stay on this cluster (set at creation).",
+    ),
+    Field::new(
+        "role_id",
+        FieldType::Any,
+        "A role ID of your choice instead of a random one.",
+    ),
+];
+
+const SECRET_ID_FIELDS: &[Field] = &[
+    Field::new(
+        "metadata",
+        FieldType::Any,
+        "Metadata of the secret ID (object of strings).",
+    ),
+    Field::new(
+        "cidr_list",
+        FieldType::Any,
+        "CIDR blocks the secret ID may be used from.",
+    ),
+    Field::new(
+        "token_bound_cidrs",
+        FieldType::Any,
+        "CIDR blocks the issued tokens may be used from.",
+    ),
+    Field::new("num_uses", FieldType::Any, "Uses of the secret ID."),
+    Field::new("ttl", FieldType::Any, "How long the secret ID is valid."),
+];
+
+const SECRET_ID: Field = Field::new("secret_id", FieldType::String, "A secret ID.");
+const ACCESSOR: Field = Field::new(
+    "secret_id_accessor",
+    FieldType::String,
+    "The accessor of a secret ID.",
+);
+
+/// One path of this method's table.
+type Spec = PathSpec<AppRoleBackend>;
+
+/// Paths and handlers.
+fn paths() -> &'static Paths<AppRoleBackend> {
+    static PATHS: OnceLock<Paths<AppRoleBackend>> = OnceLock::new();
+    PATHS.get_or_init(|| {
+        // One handler may serve several operations of a path.
+        let destroy: Handler<AppRoleBackend> =
+            |b, req, c| Box::pin(async move { b.destroy_secret(req, role_name(c)?, false).await });
+        let destroy_by_accessor: Handler<AppRoleBackend> =
+            |b, req, c| Box::pin(async move { b.destroy_secret(req, role_name(c)?, true).await });
+        let role_id: Handler<AppRoleBackend> =
+            |b, req, c| Box::pin(async move { b.role_id(req, role_name(c)?).await });
+        let property: Handler<AppRoleBackend> = |b, req, c| {
+            Box::pin(async move {
+                b.property(req, role_name(c)?, property_fields(req.path))
+                    .await
+            })
+        };
+        let mut role_fields = ROLE_FIELDS.to_vec();
+        role_fields.extend_from_slice(TOKEN_FIELDS);
+        let mut custom_fields = SECRET_ID_FIELDS.to_vec();
+        custom_fields.push(SECRET_ID);
+        let mut specs = vec![
+            Spec::new("login", "Log in with a role ID and a secret ID.")
+                .op(Operation::Update, "Log in.", |b, req, _| {
+                    Box::pin(b.login(req))
+                })
+                .fields(&[
+                    Field::new("role_id", FieldType::String, "The role's ID."),
+                    SECRET_ID,
+                ])
+                .unauthenticated(),
+            Spec::new("role", "The roles of this method.").op(
+                Operation::List,
+                "List the roles.",
+                |_, req, _| {
+                    Box::pin(async move { Ok(list_response(req.view.list("role/").await?)) })
+                },
+            ),
+            Spec::new("tidy/secret-id", "Remove expired secret IDs.").op(
+                Operation::Update,
+                "Tidy.",
+                |b, req, _| Box::pin(b.tidy(req)),
+            ),
+            Spec::new("role/{role_name}", "A role: how its machines log in.")
+                .op(Operation::Read, "Read a role.", |_, req, c| {
+                    Box::pin(async move {
+                        match AppRoleBackend::load_role(req.view, role_name(c)?).await? {
+                            Some(r) => Ok(Response::data(r.to_data())),
+                            None => Ok(not_found()),
+                        }
+                    })
+                })
+                .op(
+                    Operation::Update,
+                    "Create or update a role.",
+                    |b, req, c| Box::pin(async move { b.write_role(req, role_name(c)?).await }),
+                )
+                .op(Operation::Delete, "Delete a role.", |b, req, c| {
+                    Box::pin(async move { b.delete_role(req, role_name(c)?).await })
+                })
+                .fields(&role_fields),
+            Spec::new("role/{role_name}/role-id", "The role's ID.")
+                .op(Operation::Read, "Read the role ID.", role_id)
+                .op(Operation::Update, "Set the role ID.", role_id)
+                .fields(&[Field::new("role_id", FieldType::String, "The new role ID.")]),
+            Spec::new("role/{role_name}/secret-id", "The role's secret IDs.")
+                .op(Operation::List, "List secret ID accessors.", |b, req, c| {
+                    Box::pin(async move { b.list_secret_ids(req, role_name(c)?).await })
+                })
+                .op(Operation::Update, "Generate a secret ID.", |b, req, c| {
+                    Box::pin(async move { b.create_secret_id(req, role_name(c)?, false).await })
+                })
+                .fields(SECRET_ID_FIELDS),
+            Spec::new(
+                "role/{role_name}/custom-secret-id",
+                "A secret ID of your choice.",
+            )
+            .op(Operation::Update, "Assign a secret ID.", |b, req, c| {
+                Box::pin(async move { b.create_secret_id(req, role_name(c)?, true).await })
+            })
+            .fields(&custom_fields),
+            Spec::new("role/{role_name}/secret-id/lookup", "Look up a secret ID.")
+                .op(Operation::Update, "Look up.", |b, req, c| {
+                    Box::pin(async move { b.lookup_secret(req, role_name(c)?, false).await })
+                })
+                .fields(&[SECRET_ID]),
+            Spec::new("role/{role_name}/secret-id/destroy", "Destroy a secret ID.")
+                .op(Operation::Update, "Destroy.", destroy)
+                .op(Operation::Delete, "Destroy.", destroy)
+                .fields(&[SECRET_ID]),
+            Spec::new(
+                "role/{role_name}/secret-id-accessor/lookup",
+                "Look up a secret ID by accessor.",
+            )
+            .op(Operation::Update, "Look up.", |b, req, c| {
+                Box::pin(async move { b.lookup_secret(req, role_name(c)?, true).await })
+            })
+            .fields(&[ACCESSOR]),
+            Spec::new(
+                "role/{role_name}/secret-id-accessor/destroy",
+                "Destroy a secret ID by accessor.",
+            )
+            .op(Operation::Update, "Destroy.", destroy_by_accessor)
+            .op(Operation::Delete, "Destroy.", destroy_by_accessor)
+            .fields(&[ACCESSOR]),
+        ];
+        for (prop, names) in PROPERTIES {
+            let fields: Vec<Field> = names
+                .iter()
+                .map(|n| Field::new(n, FieldType::Any, "The property's value."))
+                .collect();
+            specs.push(
+                Spec::new(
+                    format!("role/{{role_name}}/{prop}"),
+                    "One property of a role.",
+                )
+                .op(Operation::Read, "Read it.", property)
+                .op(Operation::Update, "Set it.", property)
+                .op(Operation::Delete, "Reset it to its default.", property)
+                .fields(&fields),
+            );
+        }
+        Paths::new("this auth method", "auth/", specs)
+    })
+}
 
 #[async_trait]
 impl LogicalBackend for AppRoleBackend {
     async fn handle(&self, req: &EngineRequest<'_>) -> Result<Response> {
-        let path = req.path.trim_end_matches('/');
-        let op = req.operation;
-        let writes = matches!(op, Operation::Create | Operation::Update);
-        match path {
-            "login" if writes => return self.login(req).await,
-            "login" => return Err(unsupported(req.mount, path, "POST/PUT")),
-            "role" if op == Operation::List => {
-                return Ok(list_response(req.view.list("role/").await?))
-            }
-            "role" => return Err(unsupported(req.mount, path, "LIST")),
-            "tidy/secret-id" if writes => return self.tidy(req).await,
-            _ => {}
-        }
-        let Some(rest) = path.strip_prefix("role/") else {
-            return Err(no_handler(req.mount, path, KNOWN));
-        };
-        let (name, sub) = rest.split_once('/').unwrap_or((rest, ""));
-        crate::fields::check_name("role", name)?;
-        match (sub, op) {
-            ("", Operation::Read) => match Self::load_role(req.view, name).await? {
-                Some(r) => Ok(Response::data(r.to_data())),
-                None => Ok(not_found()),
-            },
-            ("", Operation::Create | Operation::Update) => self.write_role(req, name).await,
-            ("", Operation::Delete) => self.delete_role(req, name).await,
-            ("", _) => Err(unsupported(req.mount, path, "GET, POST/PUT and DELETE")),
-            ("role-id", _) => self.role_id(req, name).await,
-            ("secret-id", Operation::List) => self.list_secret_ids(req, name).await,
-            ("secret-id", _) if writes => self.create_secret_id(req, name, false).await,
-            ("secret-id", _) => Err(unsupported(req.mount, path, "POST/PUT and LIST")),
-            ("custom-secret-id", _) if writes => self.create_secret_id(req, name, true).await,
-            ("secret-id/lookup", _) if writes => self.lookup_secret(req, name, false).await,
-            ("secret-id/destroy", _) if writes || op == Operation::Delete => {
-                self.destroy_secret(req, name, false).await
-            }
-            ("secret-id-accessor/lookup", _) if writes => self.lookup_secret(req, name, true).await,
-            ("secret-id-accessor/destroy", _) if writes || op == Operation::Delete => {
-                self.destroy_secret(req, name, true).await
-            }
-            (
-                "custom-secret-id"
-                | "secret-id/lookup"
-                | "secret-id/destroy"
-                | "secret-id-accessor/lookup"
-                | "secret-id-accessor/destroy",
-                _,
-            ) => Err(unsupported(req.mount, path, "POST/PUT")),
-            (prop, _) => match PROPERTIES.iter().find(|(p, _)| *p == prop) {
-                Some((_, fields)) => self.property(req, name, fields).await,
-                None => Err(no_handler(req.mount, path, KNOWN)),
-            },
-        }
+        paths().handle(self, req).await
     }
 
     async fn exists(&self, req: &EngineRequest<'_>) -> Result<bool> {
@@ -908,7 +1060,11 @@ impl LogicalBackend for AppRoleBackend {
     }
 
     fn is_unauthenticated(&self, path: &str) -> bool {
-        path.trim_end_matches('/') == "login"
+        paths().is_unauthenticated(path)
+    }
+
+    fn openapi(&self, route: &str) -> Option<Map<String, Value>> {
+        Some(paths().openapi(route))
     }
 
     async fn renew_login(&self, req: &LoginRenewal<'_>) -> Result<Option<TokenParams>> {

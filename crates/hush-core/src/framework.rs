@@ -8,6 +8,7 @@
 //! A pattern is `/`-separated segments: literals, `{name}` (one segment) or `{name*}` (the rest
 //! of the path, slashes included; last only).
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -26,14 +27,14 @@ pub type Handler<B> = for<'a> fn(&'a B, &'a EngineRequest<'a>, &'a Captures) -> 
 
 /// The named segments of a matched path.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Captures(Vec<(&'static str, String)>);
+pub struct Captures(Vec<(String, String)>);
 
 impl Captures {
     /// The segment named `name` (empty if the pattern has none of that name).
     pub fn get(&self, name: &str) -> &str {
         self.0
             .iter()
-            .find(|(n, _)| *n == name)
+            .find(|(n, _)| n == name)
             .map_or("", |(_, v)| v.as_str())
     }
 }
@@ -125,7 +126,7 @@ pub struct Op<B> {
 /// One path of a backend.
 pub struct PathSpec<B> {
     /// The pattern, relative to the mount.
-    pub pattern: &'static str,
+    pub pattern: Cow<'static, str>,
     /// The operations it supports.
     pub ops: Vec<Op<B>>,
     /// The fields its operations read.
@@ -145,9 +146,9 @@ pub struct PathSpec<B> {
 
 impl<B> PathSpec<B> {
     /// A path with no operations yet; reads change nothing by default.
-    pub fn new(pattern: &'static str, synopsis: &'static str) -> Self {
+    pub fn new(pattern: impl Into<Cow<'static, str>>, synopsis: &'static str) -> Self {
         PathSpec {
-            pattern,
+            pattern: pattern.into(),
             ops: Vec::new(),
             fields: Vec::new(),
             unauthenticated: false,
@@ -231,7 +232,7 @@ impl<B> PathSpec<B> {
                 if here.is_empty() {
                     return None;
                 }
-                caps.push((name, here.to_owned()));
+                caps.push((name.to_owned(), here.to_owned()));
                 return Some(Captures(caps));
             }
             let (head, tail) = match here.split_once('/') {
@@ -239,7 +240,7 @@ impl<B> PathSpec<B> {
                 None => (here, None),
             };
             match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                Some(name) if !head.is_empty() => caps.push((name, head.to_owned())),
+                Some(name) if !head.is_empty() => caps.push((name.to_owned(), head.to_owned())),
                 Some(_) => return None,
                 None if seg == head => {}
                 None => return None,
@@ -321,7 +322,7 @@ impl<B> Paths<B> {
     pub async fn handle(&self, backend: &B, req: &EngineRequest<'_>) -> Result<Response> {
         let route = format!("{}{}", self.route_prefix, req.mount.path);
         let Some((spec, caps)) = self.find(req.path) else {
-            let known: Vec<&str> = self.specs.iter().map(|s| s.pattern).collect();
+            let known: Vec<&str> = self.specs.iter().map(|s| s.pattern.as_ref()).collect();
             return Err(CoreError::NotFound(format!(
                 "no handler for route \"{route}{}\": {} serves {}",
                 req.path.trim_end_matches('/'),
@@ -488,7 +489,10 @@ mod tests {
     fn patterns_match_segments_and_rests() {
         let t = table();
         let (s, c) = t.find("users/alice").unwrap();
-        assert_eq!((s.pattern, c.get("name")), ("users/{name}", "alice"));
+        assert_eq!(
+            (s.pattern.as_ref(), c.get("name")),
+            ("users/{name}", "alice")
+        );
         assert_eq!(
             t.find("users/alice/password").unwrap().0.pattern,
             "users/{name}/password"
@@ -497,7 +501,10 @@ mod tests {
         assert!(t.find("users/alice/other").is_none());
         assert!(t.find("nothing").is_none());
         let (s, c) = t.find("lookup/a/b/c").unwrap();
-        assert_eq!((s.pattern, c.get("token")), ("lookup/{token*}", "a/b/c"));
+        assert_eq!(
+            (s.pattern.as_ref(), c.get("token")),
+            ("lookup/{token*}", "a/b/c")
+        );
         assert!(t.find("lookup").is_none());
     }
 
