@@ -1,6 +1,7 @@
 """Deeply nested input is refused with a clear error and never crashes the server or the CLI."""
 
 import subprocess
+import time
 
 import pytest
 import requests
@@ -68,3 +69,15 @@ def test_arithmetic_in_a_config_file_is_a_clear_error(tmp_path):
                          text=True, timeout=30)
     assert out.returncode == 1, (out.returncode, out.stderr[-500:])
     assert "arithmetic" in out.stderr and "must be literals" in out.stderr, out.stderr[-500:]
+
+
+def test_unbalanced_policies_are_refused_at_once(dev_server):
+    # Unclosed `[` inside `{`: the HCL parser's backtracking doubled per level (30 levels took
+    # minutes); such text is refused before the parser sees it.
+    text = 'path "a" {\n' + "z.hcl[# c\n" * 30
+    start = time.time()
+    r = requests.put(f"{dev_server.url}/v1/sys/policies/acl/slow", json={"policy": text},
+                     headers=ROOT, timeout=30)
+    assert time.time() - start < 2
+    assert r.status_code == 400 and "is not closed" in r.json()["errors"][0], r.text[:300]
+    assert requests.get(f"{dev_server.url}/v1/sys/policies/acl/slow", headers=ROOT).status_code == 404

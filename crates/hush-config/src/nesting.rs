@@ -17,17 +17,39 @@
 /// operators. Real policies and configurations use fewer than ten levels.
 pub const MAX_NESTING: usize = 64;
 
-/// Text nested deeper than [`MAX_NESTING`].
+/// Why [`check`] refused a text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "brackets and operators are nested more than {limit} levels deep at line {line}; no policy \
-     or configuration needs that many: flatten the structure"
-)]
-pub struct TooDeep {
-    /// The limit that was crossed.
-    pub limit: usize,
-    /// One-based line where it was crossed.
-    pub line: usize,
+pub enum Refused {
+    /// Nested deeper than the limit.
+    #[error(
+        "brackets and operators are nested more than {limit} levels deep at line {line}; no \
+         policy or configuration needs that many: flatten the structure"
+    )]
+    TooDeep {
+        /// The limit that was crossed.
+        limit: usize,
+        /// One-based line where it was crossed.
+        line: usize,
+    },
+    /// A bracket, string or heredoc that is not closed, or a closer that matches nothing. The
+    /// HCL parser's search for a reading of such text can take time exponential in its depth,
+    /// so it never sees it.
+    #[error("{detail}")]
+    Unbalanced {
+        /// One-based line of the offending opener or closer.
+        line: usize,
+        /// What is wrong, naming the bracket and lines.
+        detail: String,
+    },
+}
+
+impl Refused {
+    /// The one-based line the refusal points at.
+    pub fn line(&self) -> usize {
+        match self {
+            Refused::TooDeep { line, .. } | Refused::Unbalanced { line, .. } => *line,
+        }
+    }
 }
 
 /// What an open frame of the scan is.
@@ -37,8 +59,9 @@ enum Kind {
     Top,
     /// `{`: a block body or an object (items separated by newlines or commas).
     Brace,
-    /// `[` or `(`: items separated by commas; newlines continue the expression.
-    Bracket,
+    /// `[` or `(` (the byte is kept): items separated by commas; newlines continue the
+    /// expression.
+    Bracket(u8),
     /// `${` or `%{` inside a string or heredoc: code up to the matching `}`.
     Interp,
     /// Inside a quoted string.
@@ -51,6 +74,8 @@ struct Frame {
     kind: Kind,
     /// Operators of the current expression in this frame.
     ops: usize,
+    /// Where it was opened.
+    line: usize,
 }
 
 impl Frame {
@@ -64,11 +89,12 @@ impl Frame {
 /// Refuses `text` if its brackets and operators nest more than `limit` levels. Unbalanced
 /// closers never lower the depth below the document's own level, so stray ones cannot hide a
 /// deep run after them.
-pub fn check(text: &str, limit: usize) -> Result<(), TooDeep> {
+pub fn check(text: &str, limit: usize) -> Result<(), Refused> {
     let b = text.as_bytes();
     let mut stack = vec![Frame {
         kind: Kind::Top,
         ops: 0,
+        line: 1,
     }];
     let mut depth = 0usize;
     let mut line = 1usize;
@@ -76,7 +102,7 @@ pub fn check(text: &str, limit: usize) -> Result<(), TooDeep> {
     let deeper = |depth: &mut usize, by: usize, line: usize| {
         *depth += by;
         if *depth > limit {
-            Err(TooDeep { limit, line })
+            Err(Refused::TooDeep { limit, line })
         } else {
             Ok(())
         }
@@ -94,11 +120,13 @@ pub fn check(text: &str, limit: usize) -> Result<(), TooDeep> {
                 b'"' => {
                     stack.pop();
                 }
-                b'$' | b'%' if next == Some(c) => i += 1,
+                // `$${` and `%%{` are escapes of the literal text `${` and `%{`.
+                b'$' | b'%' if next == Some(c) && b.get(i + 2) == Some(&b'{') => i += 2,
                 b'$' | b'%' if next == Some(b'{') => {
                     stack.push(Frame {
                         kind: Kind::Interp,
                         ops: 0,
+                        line,
                     });
                     deeper(&mut depth, 1, line)?;
                     i += 1;
@@ -118,12 +146,14 @@ pub fn check(text: &str, limit: usize) -> Result<(), TooDeep> {
                         i = end;
                         continue;
                     }
-                } else if (c == b'$' || c == b'%') && next == Some(c) {
-                    i += 1;
+                } else if (c == b'$' || c == b'%') && next == Some(c) && b.get(i + 2) == Some(&b'{')
+                {
+                    i += 2;
                 } else if (c == b'$' || c == b'%') && next == Some(b'{') {
                     stack.push(Frame {
                         kind: Kind::Interp,
                         ops: 0,
+                        line,
                     });
                     deeper(&mut depth, 1, line)?;
                     i += 1;
@@ -133,6 +163,7 @@ pub fn check(text: &str, limit: usize) -> Result<(), TooDeep> {
                 b'"' => stack.push(Frame {
                     kind: Kind::Quoted,
                     ops: 0,
+                    line,
                 }),
                 b'#' => {
                     i = skip_line(b, i);
@@ -166,6 +197,7 @@ pub fn check(text: &str, limit: usize) -> Result<(), TooDeep> {
                             marker: (from, from + marker.len()),
                         },
                         ops: 0,
+                        line,
                     });
                     i = end;
                     continue;
@@ -175,13 +207,40 @@ pub fn check(text: &str, limit: usize) -> Result<(), TooDeep> {
                         kind: if c == b'{' {
                             Kind::Brace
                         } else {
-                            Kind::Bracket
+                            Kind::Bracket(c)
                         },
                         ops: 0,
+                        line,
                     });
                     deeper(&mut depth, 1, line)?;
                 }
-                b'}' | b']' | b')' if stack.len() > 1 => {
+                b'}' | b']' | b')' => {
+                    let opener = match (kind, c) {
+                        (Kind::Brace | Kind::Interp, b'}')
+                        | (Kind::Bracket(b'['), b']')
+                        | (Kind::Bracket(b'('), b')') => None,
+                        (Kind::Top, _) => {
+                            return Err(Refused::Unbalanced {
+                                line,
+                                detail: format!(
+                                    "`{}` at line {line} closes nothing: remove it or add its \
+                                     opening bracket",
+                                    c as char
+                                ),
+                            })
+                        }
+                        (Kind::Bracket(o), _) => Some(o as char),
+                        _ => Some('{'),
+                    };
+                    if let Some(o) = opener {
+                        return Err(Refused::Unbalanced {
+                            line,
+                            detail: format!(
+                                "`{}` at line {line} does not match the `{o}` opened at line {}",
+                                c as char, stack[top].line
+                            ),
+                        });
+                    }
                     if let Some(f) = stack.pop() {
                         depth -= f.weight();
                     }
@@ -208,7 +267,28 @@ pub fn check(text: &str, limit: usize) -> Result<(), TooDeep> {
         }
         i += 1;
     }
-    Ok(())
+    match stack.last() {
+        Some(f) if f.kind != Kind::Top => Err(Refused::Unbalanced {
+            line: f.line,
+            detail: match f.kind {
+                Kind::Quoted => format!("the string opened at line {} is not closed", f.line),
+                Kind::Heredoc { .. } => format!(
+                    "the heredoc opened at line {} has no line with its closing marker",
+                    f.line
+                ),
+                Kind::Interp => format!("the `${{` opened at line {} is not closed", f.line),
+                Kind::Brace => format!("the `{{` opened at line {} is not closed", f.line),
+                Kind::Bracket(o) => {
+                    format!(
+                        "the `{}` opened at line {} is not closed",
+                        o as char, f.line
+                    )
+                }
+                Kind::Top => String::new(),
+            },
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// The index of the newline ending the line that `i` is on (or the end of the text).
@@ -231,11 +311,45 @@ mod tests {
         let deep = format!("x = 1\n{}", "[{(".repeat(22));
         assert_eq!(
             check(&deep, MAX_NESTING),
-            Err(TooDeep { limit: 64, line: 2 })
+            Err(Refused::TooDeep { limit: 64, line: 2 })
         );
-        // Closers never go below zero, so stray ones cannot hide a deep run after them.
+        // A stray closer is refused, so it cannot hide a deep run after it.
         let stray = format!("{}{}", "]".repeat(100), "[".repeat(65));
         assert!(check(&stray, MAX_NESTING).is_err());
+    }
+
+    #[test]
+    fn unbalanced_text_is_refused_before_the_parser() {
+        // Unclosed `[` inside `{`: the HCL parser's backtracking doubles per level.
+        let text = format!("i = {{\n{}", "z.hcl[# c\n".repeat(30));
+        let e = check(&text, MAX_NESTING).unwrap_err();
+        assert!(
+            e.to_string().contains("opened at line 31 is not closed"),
+            "{e}"
+        );
+        for (text, want) in [
+            (
+                "a = [1, 2}",
+                "`}` at line 1 does not match the `[` opened at line 1",
+            ),
+            ("a = 1\n]", "`]` at line 2 closes nothing"),
+            ("a = \"open", "string opened at line 1 is not closed"),
+            ("a = <<EOT\ntext\n", "heredoc opened at line 1"),
+            ("a = \"${x\"", "is not closed"),
+            ("b {\n a = (1\n}", "does not match the `(` opened at line 2"),
+        ] {
+            let e = check(text, MAX_NESTING).unwrap_err().to_string();
+            assert!(e.contains(want), "{text:?}: {e}");
+        }
+        for text in [
+            "a = \"]}) in a string\"\n# ]}) in a comment\nb = <<EOT\n]})\nEOT\n",
+            "a = \"${f(\"x\")}\"",
+            "p \"x\" { a = [{ b = (1) }] }",
+            "path \"$$${\" { capabilities = [] }",
+            "a = \"$$$${x}\"",
+        ] {
+            assert!(check(text, MAX_NESTING).is_ok(), "{text:?}");
+        }
     }
 
     #[test]

@@ -142,7 +142,7 @@ pub(crate) fn parse_hcl(text: &str, file: &str, labeled: &[&str]) -> Result<Raw,
         return Err(ConfigError::Syntax {
             file: file.to_string(),
             format: "HCL",
-            line: e.line,
+            line: e.line(),
             column: 0,
             message: e.to_string(),
         });

@@ -148,7 +148,7 @@ pub fn parse(name: &str, text: &str) -> Result<Policy, PolicyError> {
     // Checked before any parser runs: the HCL parser recurses once per bracket level.
     if let Err(e) = hush_config::nesting::check(text, hush_config::nesting::MAX_NESTING) {
         return Err(PolicyError::Syntax {
-            line: e.line,
+            line: e.line(),
             column: 1,
             message: e.to_string(),
         });
