@@ -21,22 +21,24 @@
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use async_trait::async_trait;
 use base64::Engine as _;
 use hush_core::engine::{EngineRequest, LogicalBackend, LoginRenewal};
 use hush_core::error::{CoreError, Result};
+use hush_core::framework::{Field, FieldType, Handler, PathSpec, Paths};
 use hush_core::logical::{Operation, Response, TokenParams};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
 
 use crate::fields::{
-    check_login_cidrs, display_name, list_response, mount_route, no_handler, not_found, opt_bool,
-    opt_list, opt_str, role_crud, role_exists, role_key, unsupported,
+    check_login_cidrs, display_name, list_response, mount_route, not_found, opt_bool, opt_list,
+    opt_str, role_crud, role_exists, role_key,
 };
 use crate::http::{chain, check_ca_pem, Clients, HttpError};
-use crate::token_fields::TokenFields;
+use crate::token_fields::{TokenFields, TOKEN_FIELDS};
 use crate::{AuthOptions, SecretString};
 
 /// The TokenReview endpoint below the API server's URL.
@@ -566,7 +568,131 @@ impl KubernetesBackend {
     }
 }
 
-const KNOWN: &str = "config, role, role/:name and login";
+/// One path of this method's table.
+type Spec = PathSpec<KubernetesBackend>;
+
+/// Paths and handlers.
+fn paths() -> &'static Paths<KubernetesBackend> {
+    static PATHS: OnceLock<Paths<KubernetesBackend>> = OnceLock::new();
+    PATHS.get_or_init(|| {
+        let role: Handler<KubernetesBackend> = |_, req, c| {
+            Box::pin(async move {
+                role_crud::<KubernetesRole>(req, req.path, c.get("name"), role_data, apply_role)
+                    .await
+            })
+        };
+        let mut role_fields = vec![
+            Field::new(
+                "bound_service_account_names",
+                FieldType::Any,
+                "Service account names allowed to log in.",
+            ),
+            Field::new(
+                "bound_service_account_namespaces",
+                FieldType::Any,
+                "Namespaces allowed to log in.",
+            ),
+            Field::new(
+                "audience",
+                FieldType::Any,
+                "The audience the service account token must have.",
+            ),
+            Field::new(
+                "alias_name_source",
+                FieldType::Any,
+                "serviceaccount_uid or serviceaccount_name.",
+            ),
+        ];
+        role_fields.extend_from_slice(TOKEN_FIELDS);
+        Paths::new(
+            "this auth method",
+            "auth/",
+            vec![
+                Spec::new("login", "Log in with a service account token.")
+                    .op(Operation::Update, "Log in.", |b, req, _| {
+                        Box::pin(b.login(req))
+                    })
+                    .fields(&[
+                        Field::new("role", FieldType::String, "The role to log in with."),
+                        Field::new("jwt", FieldType::String, "The service account token."),
+                    ])
+                    .unauthenticated(),
+                Spec::new(
+                    "config",
+                    "How to reach the Kubernetes API and check tokens.",
+                )
+                .op(Operation::Read, "Read the configuration.", |_, req, _| {
+                    Box::pin(async move {
+                        match req.view.get_json::<KubernetesConfig>(CONFIG_KEY).await? {
+                            Some(c) => Ok(Response::data(config_data(&c))),
+                            None => Ok(not_found()),
+                        }
+                    })
+                })
+                .op(
+                    Operation::Update,
+                    "Write the configuration.",
+                    |_, req, _| {
+                        Box::pin(async move {
+                            let c = write_config(req.data)?;
+                            req.view.put_json(CONFIG_KEY, &c).await?;
+                            Ok(Response::no_content())
+                        })
+                    },
+                )
+                .fields(&[
+                    Field::new(
+                        "kubernetes_host",
+                        FieldType::Any,
+                        "URL of the Kubernetes API server.",
+                    ),
+                    Field::new(
+                        "kubernetes_ca_cert",
+                        FieldType::Any,
+                        "PEM CA of the API server.",
+                    ),
+                    Field::new(
+                        "token_reviewer_jwt",
+                        FieldType::Any,
+                        "Token used for TokenReview calls.",
+                    ),
+                    Field::new(
+                        "pem_keys",
+                        FieldType::Any,
+                        "Public keys of service account tokens.",
+                    ),
+                    Field::new(
+                        "issuer",
+                        FieldType::Any,
+                        "Expected issuer of service account tokens.",
+                    ),
+                    Field::new(
+                        "disable_iss_validation",
+                        FieldType::Any,
+                        "Skip the issuer check.",
+                    ),
+                    Field::new(
+                        "disable_local_ca_jwt",
+                        FieldType::Any,
+                        "Ignore the pod's own CA and token.",
+                    ),
+                ]),
+                Spec::new("role", "The roles of this method.").op(
+                    Operation::List,
+                    "List the roles.",
+                    |_, req, _| {
+                        Box::pin(async move { Ok(list_response(req.view.list("role/").await?)) })
+                    },
+                ),
+                Spec::new("role/{name}", "A role: which service accounts may log in.")
+                    .op(Operation::Read, "Read a role.", role)
+                    .op(Operation::Update, "Create or update a role.", role)
+                    .op(Operation::Delete, "Delete a role.", role)
+                    .fields(&role_fields),
+            ],
+        )
+    })
+}
 
 #[async_trait]
 impl LogicalBackend for KubernetesBackend {
@@ -575,38 +701,7 @@ impl LogicalBackend for KubernetesBackend {
     }
 
     async fn handle(&self, req: &EngineRequest<'_>) -> Result<Response> {
-        let path = req.path.trim_end_matches('/');
-        let op = req.operation;
-        let writes = matches!(op, Operation::Create | Operation::Update);
-        match path {
-            "login" if writes => return self.login(req).await,
-            "login" => return Err(unsupported(req.mount, path, "POST/PUT")),
-            "config" => {
-                return match op {
-                    Operation::Read => {
-                        match req.view.get_json::<KubernetesConfig>(CONFIG_KEY).await? {
-                            Some(c) => Ok(Response::data(config_data(&c))),
-                            None => Ok(not_found()),
-                        }
-                    }
-                    Operation::Create | Operation::Update => {
-                        let c = write_config(req.data)?;
-                        req.view.put_json(CONFIG_KEY, &c).await?;
-                        Ok(Response::no_content())
-                    }
-                    _ => Err(unsupported(req.mount, path, "GET and POST/PUT")),
-                }
-            }
-            "role" if op == Operation::List => {
-                return Ok(list_response(req.view.list("role/").await?))
-            }
-            "role" => return Err(unsupported(req.mount, path, "LIST")),
-            _ => {}
-        }
-        let Some(name) = path.strip_prefix("role/") else {
-            return Err(no_handler(req.mount, path, KNOWN));
-        };
-        role_crud::<KubernetesRole>(req, path, name, role_data, apply_role).await
+        paths().handle(self, req).await
     }
 
     async fn exists(&self, req: &EngineRequest<'_>) -> Result<bool> {
@@ -614,7 +709,11 @@ impl LogicalBackend for KubernetesBackend {
     }
 
     fn is_unauthenticated(&self, path: &str) -> bool {
-        path.trim_end_matches('/') == "login"
+        paths().is_unauthenticated(path)
+    }
+
+    fn openapi(&self, route: &str) -> Option<Map<String, Value>> {
+        Some(paths().openapi(route))
     }
 
     async fn renew_login(&self, req: &LoginRenewal<'_>) -> Result<Option<TokenParams>> {
