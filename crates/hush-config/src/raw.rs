@@ -305,6 +305,15 @@ fn not_literal(expr: &hcl::Expression) -> Option<&'static str> {
             Operation::Unary(u) => not_literal(&u.expr),
             Operation::Binary(_) => Some("arithmetic and comparison operators"),
         },
+        // Evaluation reaches into what is traversed or called before it fails on the
+        // variable or function, so those parts must be literals too.
+        E::Traversal(t) => not_literal(&t.expr).or_else(|| {
+            t.operators.iter().find_map(|op| match op {
+                hcl::expr::TraversalOperator::Index(e) => not_literal(e),
+                _ => None,
+            })
+        }),
+        E::FuncCall(f) => f.args.iter().find_map(not_literal),
         E::Conditional(_) => Some("conditional expressions"),
         E::ForExpr(_) => Some("for expressions"),
         E::TemplateExpr(t) => match hcl::template::Template::from_expr(t) {

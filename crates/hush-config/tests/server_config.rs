@@ -1184,6 +1184,9 @@ fn expressions_that_are_not_literals_are_refused_before_evaluation() {
         ("max_lease_ttl = 1e308 * 10", "arithmetic"),
         ("ui = true ? 1 : 2", "conditional"),
         ("ui = {\n(1/0) = \"x\"\n}", "arithmetic"),
+        ("ui = {\n(1/0) = \"x\"\n}.a", "arithmetic"),
+        ("ui = x[1/0]", "arithmetic"),
+        ("ui = upper(1/0)", "arithmetic"),
         ("cluster_name = \"${0/0}\"", "arithmetic"),
         (
             "cluster_name = \"%{if true}x%{endif}\"",
