@@ -39,7 +39,7 @@ def test_openapi_document_is_valid_and_filtered_by_token(dev_server):
     from openapi_spec_validator import validate
 
     url = f"{dev_server.url}/v1"
-    for kind in ("userpass", "approle", "kubernetes"):
+    for kind in ("userpass", "approle", "kubernetes", "jwt"):
         assert requests.post(f"{url}/sys/auth/{kind}", json={"type": kind},
                              headers=ROOT).status_code == 204
     r = requests.get(f"{url}/sys/internal/specs/openapi", headers=ROOT)
@@ -53,6 +53,7 @@ def test_openapi_document_is_valid_and_filtered_by_token(dev_server):
               "/auth/approle/login", "/auth/approle/role/{role_name}",
               "/auth/approle/role/{role_name}/secret-id", "/auth/approle/role/{role_name}/token-ttl",
               "/auth/kubernetes/config", "/auth/kubernetes/role/{name}", "/auth/kubernetes/login",
+              "/auth/jwt/config", "/auth/jwt/role/{name}", "/auth/jwt/login",
               "/sys/internal/specs/openapi"]:
         assert p in paths, sorted(paths)
     assert paths["/auth/userpass/login/{name}"]["x-vault-unauthenticated"] is True

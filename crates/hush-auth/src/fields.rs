@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use hush_core::engine::{EngineRequest, MountEntry};
 use hush_core::error::{CoreError, Result};
+use hush_core::framework::{Captures, Field, Handler, HandlerFuture, PathSpec};
 use hush_core::logical::{Operation, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -144,14 +145,6 @@ pub(crate) fn unsupported(mount: &MountEntry, path: &str, allowed: &str) -> Core
     ))
 }
 
-/// The error for a path no handler serves.
-pub(crate) fn no_handler(mount: &MountEntry, path: &str, known: &str) -> CoreError {
-    CoreError::NotFound(format!(
-        "no handler for route \"{}{path}\": this auth method serves {known}",
-        mount_route(mount)
-    ))
-}
-
 /// The storage key of a role under a method's view.
 pub(crate) fn role_key(name: &str) -> String {
     format!("role/{name}")
@@ -186,6 +179,49 @@ pub(crate) async fn role_crud<R: Serialize + DeserializeOwned>(
         }
         _ => Err(unsupported(req.mount, path, "GET, POST/PUT and DELETE")),
     }
+}
+
+/// A role stored as JSON under `role/<name>`, with its read form and its update rule.
+pub(crate) trait StoredRole: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The role as a read returns it.
+    fn data(&self) -> Map<String, Value>;
+    /// Merges a request's fields into the stored role (or a new one) and validates the result.
+    fn apply(existing: Option<Self>, data: &Map<String, Value>) -> Result<Self>;
+}
+
+fn role_handler<'a, B, R: StoredRole>(
+    _: &'a B,
+    req: &'a EngineRequest<'a>,
+    c: &'a Captures,
+) -> HandlerFuture<'a> {
+    Box::pin(role_crud::<R>(
+        req,
+        req.path,
+        c.get("name"),
+        R::data,
+        R::apply,
+    ))
+}
+
+/// The `role` (list) and `role/{name}` (read, write, delete) paths of a method whose roles are
+/// [`StoredRole`]s; `fields` are the role's fields.
+pub(crate) fn role_paths<B: 'static, R: StoredRole>(
+    synopsis: &'static str,
+    fields: &[Field],
+) -> [PathSpec<B>; 2] {
+    let crud: Handler<B> = role_handler::<B, R>;
+    [
+        PathSpec::new("role", "The roles of this method.").op(
+            Operation::List,
+            "List the roles.",
+            |_, req, _| Box::pin(async move { Ok(list_response(req.view.list("role/").await?)) }),
+        ),
+        PathSpec::new("role/{name}", synopsis)
+            .op(Operation::Read, "Read a role.", crud)
+            .op(Operation::Update, "Create or update a role.", crud)
+            .op(Operation::Delete, "Delete a role.", crud)
+            .fields(fields),
+    ]
 }
 
 /// `LogicalBackend::exists` for methods whose only existence-checked paths are `role/<name>`.

@@ -27,15 +27,15 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use hush_core::engine::{EngineRequest, LogicalBackend, LoginRenewal};
 use hush_core::error::{CoreError, Result};
-use hush_core::framework::{Field, FieldType, Handler, PathSpec, Paths};
+use hush_core::framework::{Field, FieldType, PathSpec, Paths};
 use hush_core::logical::{Operation, Response, TokenParams};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
 
 use crate::fields::{
-    check_login_cidrs, display_name, list_response, mount_route, not_found, opt_bool, opt_list,
-    opt_str, role_crud, role_exists, role_key,
+    check_login_cidrs, display_name, mount_route, not_found, opt_bool, opt_list, opt_str,
+    role_exists, role_key, role_paths, StoredRole,
 };
 use crate::http::{chain, check_ca_pem, Clients, HttpError};
 use crate::token_fields::{TokenFields, TOKEN_FIELDS};
@@ -575,12 +575,6 @@ type Spec = PathSpec<KubernetesBackend>;
 fn paths() -> &'static Paths<KubernetesBackend> {
     static PATHS: OnceLock<Paths<KubernetesBackend>> = OnceLock::new();
     PATHS.get_or_init(|| {
-        let role: Handler<KubernetesBackend> = |_, req, c| {
-            Box::pin(async move {
-                role_crud::<KubernetesRole>(req, req.path, c.get("name"), role_data, apply_role)
-                    .await
-            })
-        };
         let mut role_fields = vec![
             Field::new(
                 "bound_service_account_names",
@@ -604,93 +598,82 @@ fn paths() -> &'static Paths<KubernetesBackend> {
             ),
         ];
         role_fields.extend_from_slice(TOKEN_FIELDS);
-        Paths::new(
-            "this auth method",
-            "auth/",
-            vec![
-                Spec::new("login", "Log in with a service account token.")
-                    .op(Operation::Update, "Log in.", |b, req, _| {
-                        Box::pin(b.login(req))
-                    })
-                    .fields(&[
-                        Field::new("role", FieldType::String, "The role to log in with."),
-                        Field::new("jwt", FieldType::String, "The service account token."),
-                    ])
-                    .unauthenticated(),
-                Spec::new(
-                    "config",
-                    "How to reach the Kubernetes API and check tokens.",
-                )
-                .op(Operation::Read, "Read the configuration.", |_, req, _| {
-                    Box::pin(async move {
-                        match req.view.get_json::<KubernetesConfig>(CONFIG_KEY).await? {
-                            Some(c) => Ok(Response::data(config_data(&c))),
-                            None => Ok(not_found()),
-                        }
-                    })
+        let mut specs = vec![
+            Spec::new("login", "Log in with a service account token.")
+                .op(Operation::Update, "Log in.", |b, req, _| {
+                    Box::pin(b.login(req))
                 })
-                .op(
-                    Operation::Update,
-                    "Write the configuration.",
-                    |_, req, _| {
-                        Box::pin(async move {
-                            let c = write_config(req.data)?;
-                            req.view.put_json(CONFIG_KEY, &c).await?;
-                            Ok(Response::no_content())
-                        })
-                    },
-                )
                 .fields(&[
-                    Field::new(
-                        "kubernetes_host",
-                        FieldType::Any,
-                        "URL of the Kubernetes API server.",
-                    ),
-                    Field::new(
-                        "kubernetes_ca_cert",
-                        FieldType::Any,
-                        "PEM CA of the API server.",
-                    ),
-                    Field::new(
-                        "token_reviewer_jwt",
-                        FieldType::Any,
-                        "Token used for TokenReview calls.",
-                    ),
-                    Field::new(
-                        "pem_keys",
-                        FieldType::Any,
-                        "Public keys of service account tokens.",
-                    ),
-                    Field::new(
-                        "issuer",
-                        FieldType::Any,
-                        "Expected issuer of service account tokens.",
-                    ),
-                    Field::new(
-                        "disable_iss_validation",
-                        FieldType::Any,
-                        "Skip the issuer check.",
-                    ),
-                    Field::new(
-                        "disable_local_ca_jwt",
-                        FieldType::Any,
-                        "Ignore the pod's own CA and token.",
-                    ),
-                ]),
-                Spec::new("role", "The roles of this method.").op(
-                    Operation::List,
-                    "List the roles.",
-                    |_, req, _| {
-                        Box::pin(async move { Ok(list_response(req.view.list("role/").await?)) })
-                    },
+                    Field::new("role", FieldType::String, "The role to log in with."),
+                    Field::new("jwt", FieldType::String, "The service account token."),
+                ])
+                .unauthenticated(),
+            Spec::new(
+                "config",
+                "How to reach the Kubernetes API and check tokens.",
+            )
+            .op(Operation::Read, "Read the configuration.", |_, req, _| {
+                Box::pin(async move {
+                    match req.view.get_json::<KubernetesConfig>(CONFIG_KEY).await? {
+                        Some(c) => Ok(Response::data(config_data(&c))),
+                        None => Ok(not_found()),
+                    }
+                })
+            })
+            .op(
+                Operation::Update,
+                "Write the configuration.",
+                |_, req, _| {
+                    Box::pin(async move {
+                        let c = write_config(req.data)?;
+                        req.view.put_json(CONFIG_KEY, &c).await?;
+                        Ok(Response::no_content())
+                    })
+                },
+            )
+            .fields(&[
+                Field::new(
+                    "kubernetes_host",
+                    FieldType::Any,
+                    "URL of the Kubernetes API server.",
                 ),
-                Spec::new("role/{name}", "A role: which service accounts may log in.")
-                    .op(Operation::Read, "Read a role.", role)
-                    .op(Operation::Update, "Create or update a role.", role)
-                    .op(Operation::Delete, "Delete a role.", role)
-                    .fields(&role_fields),
-            ],
-        )
+                Field::new(
+                    "kubernetes_ca_cert",
+                    FieldType::Any,
+                    "PEM CA of the API server.",
+                ),
+                Field::new(
+                    "token_reviewer_jwt",
+                    FieldType::Any,
+                    "Token used for TokenReview calls.",
+                ),
+                Field::new(
+                    "pem_keys",
+                    FieldType::Any,
+                    "Public keys of service account tokens.",
+                ),
+                Field::new(
+                    "issuer",
+                    FieldType::Any,
+                    "Expected issuer of service account tokens.",
+                ),
+                Field::new(
+                    "disable_iss_validation",
+                    FieldType::Any,
+                    "Skip the issuer check.",
+                ),
+                Field::new(
+                    "disable_local_ca_jwt",
+                    FieldType::Any,
+                    "Ignore the pod's own CA and token.",
+                ),
+            ]),
+        ];
+        specs.extend(role_paths::<KubernetesBackend, KubernetesRole>(
+            "A role: which service accounts may log in.",
+            &role_fields,
+        ));
+        Paths::new("this auth method", "auth/", specs)
     })
 }
 
@@ -719,6 +702,16 @@ impl LogicalBackend for KubernetesBackend {
     async fn renew_login(&self, req: &LoginRenewal<'_>) -> Result<Option<TokenParams>> {
         TokenFields::renew_stored(req, "role", role_key, "role", |r: &KubernetesRole| &r.token)
             .await
+    }
+}
+
+impl StoredRole for KubernetesRole {
+    fn data(&self) -> Map<String, Value> {
+        role_data(self)
+    }
+
+    fn apply(existing: Option<Self>, data: &Map<String, Value>) -> Result<Self> {
+        apply_role(existing, data)
     }
 }
 

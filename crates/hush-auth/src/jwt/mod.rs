@@ -30,10 +30,12 @@ mod keys;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use async_trait::async_trait;
 use hush_core::engine::{EngineRequest, LogicalBackend, LoginRenewal};
 use hush_core::error::{CoreError, Result};
+use hush_core::framework::{Field, FieldType, Handler, PathSpec, Paths};
 use hush_core::logical::{Operation, Response, TokenParams};
 use jsonwebtoken::{Algorithm, Validation};
 use serde::{Deserialize, Serialize};
@@ -46,12 +48,11 @@ pub use self::claims::{
 pub use self::keys::SUPPORTED_ALGS;
 use self::keys::{parse_alg, parse_pem_key, KeyCache, VerifyKey};
 use crate::fields::{
-    check_login_cidrs, display_name, kind_of, list_response, mount_route, no_handler, not_found,
-    opt_bool, opt_list, opt_signed_secs, opt_str, opt_ttl, role_crud, role_exists, role_key,
-    unsupported,
+    check_login_cidrs, display_name, kind_of, mount_route, not_found, opt_bool, opt_list,
+    opt_signed_secs, opt_str, opt_ttl, role_exists, role_key, role_paths, StoredRole,
 };
 use crate::http::check_ca_pem;
-use crate::token_fields::TokenFields;
+use crate::token_fields::{TokenFields, TOKEN_FIELDS};
 use crate::{AuthOptions, SecretString};
 
 /// The mount's configuration, as stored.
@@ -699,7 +700,222 @@ impl JwtBackend {
     }
 }
 
-const KNOWN: &str = "config, role, role/:name and login";
+/// The fields of `config`.
+const CONFIG_FIELDS: &[Field] = &[
+    Field::new(
+        "oidc_discovery_url",
+        FieldType::Any,
+        "See Vault's JWT/OIDC auth method.",
+    ),
+    Field::new(
+        "oidc_discovery_ca_pem",
+        FieldType::Any,
+        "See Vault's JWT/OIDC auth method.",
+    ),
+    Field::new(
+        "oidc_client_id",
+        FieldType::Any,
+        "See Vault's JWT/OIDC auth method.",
+    ),
+    Field::new(
+        "oidc_client_secret",
+        FieldType::Any,
+        "See Vault's JWT/OIDC auth method.",
+    ),
+    Field::new(
+        "oidc_response_mode",
+        FieldType::Any,
+        "See Vault's JWT/OIDC auth method.",
+    ),
+    Field::new(
+        "oidc_response_types",
+        FieldType::Any,
+        "See Vault's JWT/OIDC auth method.",
+    ),
+    Field::new(
+        "jwks_url",
+        FieldType::Any,
+        "See Vault's JWT/OIDC auth method.",
+    ),
+    Field::new(
+        "jwks_ca_pem",
+        FieldType::Any,
+        "See Vault's JWT/OIDC auth method.",
+    ),
+    Field::new(
+        "jwt_validation_pubkeys",
+        FieldType::Any,
+        "See Vault's JWT/OIDC auth method.",
+    ),
+    Field::new(
+        "jwt_supported_algs",
+        FieldType::Any,
+        "See Vault's JWT/OIDC auth method.",
+    ),
+    Field::new(
+        "bound_issuer",
+        FieldType::Any,
+        "See Vault's JWT/OIDC auth method.",
+    ),
+    Field::new(
+        "default_role",
+        FieldType::Any,
+        "See Vault's JWT/OIDC auth method.",
+    ),
+    Field::new(
+        "provider_config",
+        FieldType::Any,
+        "See Vault's JWT/OIDC auth method.",
+    ),
+    Field::new(
+        "namespace_in_state",
+        FieldType::Any,
+        "See Vault's JWT/OIDC auth method.",
+    ),
+];
+
+/// The fields of `role/{name}` besides the token settings.
+const ROLE_FIELDS: &[Field] = &[
+    Field::new(
+        "role_type",
+        FieldType::Any,
+        "See Vault's JWT/OIDC auth method.",
+    ),
+    Field::new(
+        "bound_audiences",
+        FieldType::Any,
+        "See Vault's JWT/OIDC auth method.",
+    ),
+    Field::new(
+        "user_claim",
+        FieldType::Any,
+        "See Vault's JWT/OIDC auth method.",
+    ),
+    Field::new(
+        "user_claim_json_pointer",
+        FieldType::Any,
+        "See Vault's JWT/OIDC auth method.",
+    ),
+    Field::new(
+        "bound_subject",
+        FieldType::Any,
+        "See Vault's JWT/OIDC auth method.",
+    ),
+    Field::new(
+        "bound_claims",
+        FieldType::Any,
+        "See Vault's JWT/OIDC auth method.",
+    ),
+    Field::new(
+        "bound_claims_type",
+        FieldType::Any,
+        "See Vault's JWT/OIDC auth method.",
+    ),
+    Field::new(
+        "groups_claim",
+        FieldType::Any,
+        "See Vault's JWT/OIDC auth method.",
+    ),
+    Field::new(
+        "claim_mappings",
+        FieldType::Any,
+        "See Vault's JWT/OIDC auth method.",
+    ),
+    Field::new(
+        "clock_skew_leeway",
+        FieldType::Any,
+        "See Vault's JWT/OIDC auth method.",
+    ),
+    Field::new(
+        "expiration_leeway",
+        FieldType::Any,
+        "See Vault's JWT/OIDC auth method.",
+    ),
+    Field::new(
+        "not_before_leeway",
+        FieldType::Any,
+        "See Vault's JWT/OIDC auth method.",
+    ),
+    Field::new(
+        "allowed_redirect_uris",
+        FieldType::Any,
+        "See Vault's JWT/OIDC auth method.",
+    ),
+    Field::new(
+        "oidc_scopes",
+        FieldType::Any,
+        "See Vault's JWT/OIDC auth method.",
+    ),
+    Field::new(
+        "verbose_oidc_logging",
+        FieldType::Any,
+        "See Vault's JWT/OIDC auth method.",
+    ),
+    Field::new(
+        "max_age",
+        FieldType::Any,
+        "See Vault's JWT/OIDC auth method.",
+    ),
+];
+
+/// One path of this method's table.
+type Spec = PathSpec<JwtBackend>;
+
+/// Paths and handlers.
+fn paths() -> &'static Paths<JwtBackend> {
+    static PATHS: OnceLock<Paths<JwtBackend>> = OnceLock::new();
+    PATHS.get_or_init(|| {
+        let browser_flow: Handler<JwtBackend> = |_, _, _| {
+            Box::pin(async {
+                Err(CoreError::bad(
+                    "hush does not run the OIDC browser login flow: log in with a JWT at \
+                     login through a role of role_type \"jwt\"",
+                ))
+            })
+        };
+        let mut role_fields = ROLE_FIELDS.to_vec();
+        role_fields.extend_from_slice(TOKEN_FIELDS);
+        let mut specs = vec![
+            Spec::new("login", "Log in with a JWT.")
+                .op(Operation::Update, "Log in.", |b, req, _| {
+                    Box::pin(b.login(req))
+                })
+                .fields(&[
+                    Field::new("role", FieldType::String, "The role to log in with."),
+                    Field::new("jwt", FieldType::String, "The signed JWT."),
+                ])
+                .unauthenticated(),
+            Spec::new("oidc/auth_url", "The OIDC browser flow (not supported).")
+                .op(Operation::Read, "Not supported.", browser_flow)
+                .op(Operation::Update, "Not supported.", browser_flow)
+                .unauthenticated(),
+            Spec::new("oidc/callback", "The OIDC browser flow (not supported).")
+                .op(Operation::Read, "Not supported.", browser_flow)
+                .op(Operation::Update, "Not supported.", browser_flow)
+                .unauthenticated(),
+            Spec::new("config", "How JWTs are validated.")
+                .op(Operation::Read, "Read the configuration.", |_, req, _| {
+                    Box::pin(async move {
+                        match req.view.get_json::<JwtConfig>(CONFIG_KEY).await? {
+                            Some(c) => Ok(Response::data(config_data(&c))),
+                            None => Ok(not_found()),
+                        }
+                    })
+                })
+                .op(
+                    Operation::Update,
+                    "Write the configuration.",
+                    |b, req, _| Box::pin(b.write_config(req)),
+                )
+                .fields(CONFIG_FIELDS),
+        ];
+        specs.extend(role_paths::<JwtBackend, JwtRole>(
+            "A role: which JWTs may log in, with what token.",
+            &role_fields,
+        ));
+        Paths::new("this auth method", "auth/", specs)
+    })
+}
 
 #[async_trait]
 impl LogicalBackend for JwtBackend {
@@ -708,38 +924,7 @@ impl LogicalBackend for JwtBackend {
     }
 
     async fn handle(&self, req: &EngineRequest<'_>) -> Result<Response> {
-        let path = req.path.trim_end_matches('/');
-        let op = req.operation;
-        let writes = matches!(op, Operation::Create | Operation::Update);
-        match path {
-            "login" if writes => return self.login(req).await,
-            "login" => return Err(unsupported(req.mount, path, "POST/PUT")),
-            "oidc/auth_url" | "oidc/callback" => {
-                return Err(CoreError::bad(
-                    "hush does not run the OIDC browser login flow: log in with a JWT at \
-                     login through a role of role_type \"jwt\"",
-                ))
-            }
-            "config" => {
-                return match op {
-                    Operation::Read => match req.view.get_json::<JwtConfig>(CONFIG_KEY).await? {
-                        Some(c) => Ok(Response::data(config_data(&c))),
-                        None => Ok(not_found()),
-                    },
-                    Operation::Create | Operation::Update => self.write_config(req).await,
-                    _ => Err(unsupported(req.mount, path, "GET and POST/PUT")),
-                }
-            }
-            "role" if op == Operation::List => {
-                return Ok(list_response(req.view.list("role/").await?))
-            }
-            "role" => return Err(unsupported(req.mount, path, "LIST")),
-            _ => {}
-        }
-        let Some(name) = path.strip_prefix("role/") else {
-            return Err(no_handler(req.mount, path, KNOWN));
-        };
-        role_crud::<JwtRole>(req, path, name, role_data, apply_role).await
+        paths().handle(self, req).await
     }
 
     async fn exists(&self, req: &EngineRequest<'_>) -> Result<bool> {
@@ -747,14 +932,25 @@ impl LogicalBackend for JwtBackend {
     }
 
     fn is_unauthenticated(&self, path: &str) -> bool {
-        matches!(
-            path.trim_end_matches('/'),
-            "login" | "oidc/auth_url" | "oidc/callback"
-        )
+        paths().is_unauthenticated(path)
+    }
+
+    fn openapi(&self, route: &str) -> Option<Map<String, Value>> {
+        Some(paths().openapi(route))
     }
 
     async fn renew_login(&self, req: &LoginRenewal<'_>) -> Result<Option<TokenParams>> {
         TokenFields::renew_stored(req, "role", role_key, "role", |r: &JwtRole| &r.token).await
+    }
+}
+
+impl StoredRole for JwtRole {
+    fn data(&self) -> Map<String, Value> {
+        role_data(self)
+    }
+
+    fn apply(existing: Option<Self>, data: &Map<String, Value>) -> Result<Self> {
+        apply_role(existing, data)
     }
 }
 
