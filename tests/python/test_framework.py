@@ -69,3 +69,49 @@ def test_openapi_document_is_valid_and_filtered_by_token(dev_server):
     assert r.status_code in (200, 403), r.text
     if r.status_code == 200:
         assert not any(p.startswith("/auth/userpass/") for p in r.json()["paths"])
+
+
+def test_tuning_a_mount_keeps_check_and_set_exact(dev_server):
+    """A tune keeps the engine instance, so check-and-set writes in flight during a tune still
+    serialize: every successful write with cas=N creates version N+1, and no N succeeds twice."""
+    import threading
+
+    url = f"{dev_server.url}/v1"
+    assert requests.post(f"{url}/sys/mounts/cas", json={"type": "kv", "options": {"version": "2"}},
+                         headers=ROOT).status_code == 204
+    assert requests.post(f"{url}/cas/data/k", json={"data": {"v": "0"}}, headers=ROOT).ok
+    results, stop = [], threading.Event()
+
+    def writer():
+        s = requests.Session()
+        for _ in range(25):
+            cur = s.get(f"{url}/cas/data/k", headers=ROOT).json()["data"]["metadata"]["version"]
+            r = s.post(f"{url}/cas/data/k", json={"options": {"cas": cur}, "data": {"v": str(cur)}},
+                       headers=ROOT)
+            if r.ok:
+                results.append((cur, r.json()["data"]["version"]))
+            else:
+                assert r.status_code == 400 and "check-and-set" in r.text, r.text
+
+    def tuner():
+        s = requests.Session()
+        i = 0
+        while not stop.is_set():
+            i += 1
+            assert s.post(f"{url}/sys/mounts/cas/tune", json={"description": f"tune {i}"},
+                          headers=ROOT).status_code == 204
+
+    t = threading.Thread(target=tuner)
+    t.start()
+    writers = [threading.Thread(target=writer) for _ in range(6)]
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join()
+    stop.set()
+    t.join()
+    assert results
+    assert all(after == cas + 1 for cas, after in results), results
+    assert len({cas for cas, _ in results}) == len(results)
+    final = requests.get(f"{url}/cas/data/k", headers=ROOT).json()["data"]["metadata"]["version"]
+    assert final == 1 + len(results)

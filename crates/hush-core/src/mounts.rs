@@ -299,7 +299,19 @@ impl MountTable {
         };
         let mut entry = m.entry.clone();
         f(&mut entry)?;
-        let updated = self.instantiate(entry.clone())?;
+        // A tune that leaves the type and options alone keeps the backend instance: requests in
+        // flight hold its locks (a KV check-and-set, the last use of a secret ID), and a new
+        // instance would not see them. Backends read the rest of the entry per request.
+        let updated = if entry.kind == m.entry.kind && entry.options == m.entry.options {
+            Arc::new(Mounted {
+                entry: entry.clone(),
+                backend: Arc::clone(&m.backend),
+                view: m.view.clone(),
+                route: m.route.clone(),
+            })
+        } else {
+            self.instantiate(entry.clone())?
+        };
         let routes: Vec<_> = current
             .iter()
             .map(|x| {

@@ -307,3 +307,66 @@ async fn only_reads_that_change_nothing_defer_their_request_entry() {
         assert_eq!((path.as_str(), *when), (want_path, want_when));
     }
 }
+
+/// A backend that answers nothing; each instance is told apart by its address.
+struct Inert;
+
+#[async_trait::async_trait]
+impl hush_core::engine::LogicalBackend for Inert {
+    async fn handle(
+        &self,
+        _req: &hush_core::engine::EngineRequest<'_>,
+    ) -> hush_core::Result<hush_core::logical::Response> {
+        Ok(hush_core::logical::Response::no_content())
+    }
+}
+
+#[tokio::test]
+async fn a_tune_keeps_the_backend_instance_unless_its_options_change() {
+    use hush_core::engine::{MountEntry, Registry};
+    use hush_core::mounts::{MountTable, TableKind};
+    use hush_crypto::{Barrier, Keyring};
+
+    let mut registry = Registry::new();
+    registry.register(
+        "inert",
+        Arc::new(|_e: &MountEntry| {
+            Ok(Arc::new(Inert) as Arc<dyn hush_core::engine::LogicalBackend>)
+        }),
+    );
+    let barrier = Arc::new(Barrier::new(Keyring::generate(0).unwrap(), u64::MAX));
+    let root = hush_core::view::View::root(Arc::new(MemoryBackend::new()), barrier);
+    let table = MountTable::load(TableKind::Secrets, root, registry)
+        .await
+        .unwrap();
+    let entry: MountEntry = serde_json::from_value(serde_json::json!({
+        "path": "x/", "type": "inert", "accessor": "inert_1", "uuid": "u-1",
+    }))
+    .unwrap();
+    table.mount(entry).await.unwrap();
+    let before = table.get("x/").unwrap();
+    // Requests in flight hold the instance's locks: a tune of TTLs or the description keeps it.
+    table
+        .update("x/", |e| {
+            e.description = "tuned".into();
+            e.config.default_lease_ttl = 60;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let tuned = table.get("x/").unwrap();
+    assert!(Arc::ptr_eq(&before.backend, &tuned.backend));
+    assert_eq!(tuned.entry.description, "tuned");
+    // Changed options build a new instance.
+    table
+        .update("x/", |e| {
+            e.options.insert("version".into(), "2".into());
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert!(!Arc::ptr_eq(
+        &tuned.backend,
+        &table.get("x/").unwrap().backend
+    ));
+}
