@@ -79,25 +79,17 @@ pub(crate) fn uint32(v: &Value, field: &str) -> Result<u32, KvError> {
     })
 }
 
-/// A boolean, from JSON `true`/`false`, `1`/`0`, or the strings Go's `strconv.ParseBool` takes.
+/// A boolean by [`hush_core::fields::parse_bool`]'s rule (Vault's), in KV's error shape.
 pub(crate) fn boolean(v: &Value, field: &str) -> Result<bool, KvError> {
-    match v {
-        Value::Bool(b) => Ok(*b),
-        Value::Number(n) if n.as_u64() == Some(1) => Ok(true),
-        Value::Number(n) if n.as_u64() == Some(0) => Ok(false),
-        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-            "true" | "t" | "1" => Ok(true),
-            "false" | "f" | "0" => Ok(false),
-            other => Err(KvError::param(
-                field,
-                format!("expected true or false, found the string {other:?}"),
-            )),
-        },
-        other => Err(KvError::param(
+    hush_core::fields::parse_bool(field, v).map_err(|_| {
+        KvError::param(
             field,
-            format!("expected true or false, found {}", kind(other)),
-        )),
-    }
+            format!(
+                "expected true or false (or 1, 0, t, f, TRUE, FALSE), found {}",
+                kind(v)
+            ),
+        )
+    })
 }
 
 /// A duration, as a Go duration string (`"3h25m19s"`) or a whole number of seconds.
