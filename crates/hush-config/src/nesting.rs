@@ -114,22 +114,30 @@ pub fn check(text: &str, limit: usize) -> Result<(), Refused> {
             line += 1;
         }
         let top = stack.len() - 1;
+        // Template text (strings and heredocs): `${` and `%{` open code up to their `}`;
+        // `$${` and `%%{` are escapes of that literal text.
+        let template = matches!(stack[top].kind, Kind::Quoted | Kind::Heredoc { .. });
+        if template && (c == b'$' || c == b'%') {
+            if next == Some(c) && b.get(i + 2) == Some(&b'{') {
+                i += 3;
+                continue;
+            }
+            if next == Some(b'{') {
+                stack.push(Frame {
+                    kind: Kind::Interp,
+                    ops: 0,
+                    line,
+                });
+                deeper(&mut depth, 1, line)?;
+                i += 2;
+                continue;
+            }
+        }
         match stack[top].kind {
             Kind::Quoted => match c {
                 b'\\' => i += 1,
                 b'"' => {
                     stack.pop();
-                }
-                // `$${` and `%%{` are escapes of the literal text `${` and `%{`.
-                b'$' | b'%' if next == Some(c) && b.get(i + 2) == Some(&b'{') => i += 2,
-                b'$' | b'%' if next == Some(b'{') => {
-                    stack.push(Frame {
-                        kind: Kind::Interp,
-                        ops: 0,
-                        line,
-                    });
-                    deeper(&mut depth, 1, line)?;
-                    i += 1;
                 }
                 _ => {}
             },
@@ -146,17 +154,6 @@ pub fn check(text: &str, limit: usize) -> Result<(), Refused> {
                         i = end;
                         continue;
                     }
-                } else if (c == b'$' || c == b'%') && next == Some(c) && b.get(i + 2) == Some(&b'{')
-                {
-                    i += 2;
-                } else if (c == b'$' || c == b'%') && next == Some(b'{') {
-                    stack.push(Frame {
-                        kind: Kind::Interp,
-                        ops: 0,
-                        line,
-                    });
-                    deeper(&mut depth, 1, line)?;
-                    i += 1;
                 }
             }
             kind => match c {
