@@ -36,7 +36,7 @@ use std::sync::OnceLock;
 use async_trait::async_trait;
 use hush_core::engine::{EngineRequest, LogicalBackend, LoginRenewal};
 use hush_core::error::{CoreError, Result};
-use hush_core::framework::{Captures, Field, FieldType, Handler, PathSpec, Paths};
+use hush_core::framework::{Captures, Field, FieldType, Handler, PathSpec, PathTable, Paths};
 use hush_core::logical::{Operation, Response, TokenParams};
 use hush_core::view::{View, ViewOp};
 use serde::{Deserialize, Serialize};
@@ -1059,12 +1059,8 @@ impl LogicalBackend for AppRoleBackend {
         hush_core::canonical::name_after(path, "role/", "role", true)
     }
 
-    fn is_unauthenticated(&self, path: &str) -> bool {
-        paths().is_unauthenticated(path)
-    }
-
-    fn openapi(&self, route: &str) -> Option<Map<String, Value>> {
-        Some(paths().openapi(route))
+    fn paths(&self) -> Option<&dyn PathTable> {
+        Some(paths())
     }
 
     async fn renew_login(&self, req: &LoginRenewal<'_>) -> Result<Option<TokenParams>> {

@@ -27,7 +27,7 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use hush_core::engine::{EngineRequest, LogicalBackend, LoginRenewal};
 use hush_core::error::{CoreError, Result};
-use hush_core::framework::{Field, FieldType, PathSpec, Paths};
+use hush_core::framework::{Field, FieldType, PathSpec, PathTable, Paths};
 use hush_core::logical::{Operation, Response, TokenParams};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -691,12 +691,8 @@ impl LogicalBackend for KubernetesBackend {
         role_exists(req).await
     }
 
-    fn is_unauthenticated(&self, path: &str) -> bool {
-        paths().is_unauthenticated(path)
-    }
-
-    fn openapi(&self, route: &str) -> Option<Map<String, Value>> {
-        Some(paths().openapi(route))
+    fn paths(&self) -> Option<&dyn PathTable> {
+        Some(paths())
     }
 
     async fn renew_login(&self, req: &LoginRenewal<'_>) -> Result<Option<TokenParams>> {

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
 
-use hush_core::framework::{Field, FieldType, PathSpec, Paths};
+use hush_core::framework::{Field, FieldType, PathSpec, PathTable, Paths};
 
 use crate::fields::{
     check_login_cidrs, check_name, display_name, list_response, not_found, opt_str,
@@ -356,16 +356,8 @@ impl LogicalBackend for UserpassBackend {
         name_after(path, "login/", "user", true)
     }
 
-    fn is_unauthenticated(&self, path: &str) -> bool {
-        paths().is_unauthenticated(path)
-    }
-
-    fn changes_nothing(&self, path: &str, operation: Operation) -> bool {
-        paths().changes_nothing(path, operation)
-    }
-
-    fn openapi(&self, route: &str) -> Option<Map<String, Value>> {
-        Some(paths().openapi(route))
+    fn paths(&self) -> Option<&dyn PathTable> {
+        Some(paths())
     }
 
     async fn renew_login(&self, req: &LoginRenewal<'_>) -> Result<Option<TokenParams>> {

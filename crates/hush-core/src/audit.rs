@@ -236,13 +236,12 @@ impl AuditBroker {
 
 use hush_audit::{ChainHead, FileSink, HmacOptions, Hmacd, HmacdData, Salt, SyncPolicy};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use crate::core::Unsealed;
-use crate::logical::{map, Operation};
-use crate::pipeline::Ctx;
+use crate::logical::Operation;
 
-const TABLE_KEY: &str = "core/audit";
+pub(crate) const TABLE_KEY: &str = "core/audit";
 const HEAD_PREFIX: &str = "core/audit-head/";
 
 /// A device as stored in the audit table (inside the barrier).
@@ -269,13 +268,13 @@ pub struct AuditEntry {
 }
 
 #[derive(Serialize, Deserialize, Default)]
-struct AuditTable {
-    entries: Vec<AuditEntry>,
+pub(crate) struct AuditTable {
+    pub(crate) entries: Vec<AuditEntry>,
 }
 
 /// The `file` audit device: Vault's JSON lines, HMAC'd, hash-chained by [`hush_audit`].
 pub struct FileDevice {
-    entry: AuditEntry,
+    pub(crate) entry: AuditEntry,
     /// The open log. Replaced by [`FileDevice::reopen`] (SIGHUP after logrotate, or a log
     /// whose file was removed once its directory is back); the chain goes on in the new file.
     sink: arc_swap::ArcSwap<FileSink>,
@@ -366,7 +365,7 @@ impl FileDevice {
     }
 
     /// Closes the log (the device is being disabled).
-    async fn close(&self) {
+    pub(crate) async fn close(&self) {
         let _gate = self.reopen_gate.write().await;
         self.sink.load().close().await;
     }
@@ -550,7 +549,7 @@ impl FileDevice {
             entity_id: "",
             token_type: &t.token_type,
             token_ttl: t.creation_ttl,
-            token_issue_time: crate::sys::rfc3339(t.creation_time),
+            token_issue_time: crate::time::rfc3339(t.creation_time),
         })
     }
 
@@ -765,11 +764,11 @@ impl AuditDevice for FileDevice {
     }
 }
 
-fn head_key(device_id: &str) -> String {
+pub(crate) fn head_key(device_id: &str) -> String {
     format!("{HEAD_PREFIX}{device_id}")
 }
 
-async fn open_device(un: &Unsealed, entry: AuditEntry) -> Result<Arc<FileDevice>> {
+pub(crate) async fn open_device(un: &Unsealed, entry: AuditEntry) -> Result<Arc<FileDevice>> {
     let file_path = entry
         .options
         .get("file_path")
@@ -946,183 +945,4 @@ pub async fn checkpoint_heads(un: &Unsealed) -> Result<()> {
             .await?;
     }
     Ok(())
-}
-
-fn device_json(e: &AuditEntry) -> Value {
-    json!({
-        "type": e.kind,
-        "description": e.description,
-        "options": e.options,
-        "path": e.path,
-        "local": e.local,
-    })
-}
-
-/// `GET sys/audit`.
-pub fn list(un: &Unsealed) -> Response {
-    let mut data = Map::new();
-    for d in un.audit.files() {
-        data.insert(d.entry.path.clone(), device_json(&d.entry));
-    }
-    // Devices that cannot write are still enabled: listed, with why they fail.
-    for (entry, reason) in un.audit.broken() {
-        let mut v = device_json(&entry);
-        if let Some(o) = v.as_object_mut() {
-            o.insert("error".into(), json!(reason));
-        }
-        data.insert(entry.path.clone(), v);
-    }
-    Response::data_top_level(data)
-}
-
-fn normalize(p: &str) -> Result<String> {
-    let p = p.trim().trim_matches('/');
-    if p.is_empty() || p.split('/').any(|s| s.is_empty() || s == "..") {
-        return Err(CoreError::bad(format!(
-            "invalid audit device path \"{p}\": give a name such as \"file\""
-        )));
-    }
-    Ok(format!("{p}/"))
-}
-
-/// `sys/audit/:path`: enable (PUT) or disable (DELETE) a device.
-pub async fn handle_path(ctx: &Ctx<'_>, p: &str) -> Result<Response> {
-    let path = normalize(p)?;
-    let un = ctx.un;
-    let _guard = un.audit.change.lock().await;
-    let mut table: AuditTable = un.view.get_json(TABLE_KEY).await?.unwrap_or_default();
-    match ctx.req.operation {
-        Operation::Update | Operation::Create => {
-            let data = &ctx.req.data;
-            let kind = data.get("type").and_then(Value::as_str).unwrap_or("");
-            if kind != "file" {
-                return Err(CoreError::bad(format!(
-                    "audit device type \"{kind}\" is not supported; supported: file"
-                )));
-            }
-            if table.entries.iter().any(|e| e.path == path) {
-                return Err(CoreError::bad(format!(
-                    "an audit device is already enabled at \"{path}\"; disable it first"
-                )));
-            }
-            let options = match data.get("options") {
-                Some(Value::Object(o)) => o.clone(),
-                None | Some(Value::Null) => Map::new(),
-                Some(v) => {
-                    return Err(CoreError::bad(format!(
-                        "'options' must be an object, got {v}"
-                    )))
-                }
-            };
-            let file_path = options
-                .get("file_path")
-                .or_else(|| options.get("path"))
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            if file_path.is_empty() {
-                return Err(CoreError::bad(
-                    "options.file_path is required: a file path, or \"stdout\"",
-                ));
-            }
-            if file_path != "stdout"
-                && table.entries.iter().any(|e| {
-                    e.options.get("file_path").and_then(Value::as_str) == Some(file_path.as_str())
-                })
-            {
-                return Err(CoreError::bad(format!(
-                    "another audit device already writes to {file_path}"
-                )));
-            }
-            let mut options = options;
-            options.insert("file_path".into(), json!(file_path));
-            let entry = AuditEntry {
-                path: path.clone(),
-                kind: "file".into(),
-                description: data
-                    .get("description")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
-                options,
-                local: data.get("local").and_then(Value::as_bool).unwrap_or(false),
-                salt: hex::encode(hush_crypto::random_bytes(32)?),
-                device_id: uuid::Uuid::new_v4().to_string(),
-            };
-            let device = open_device(un, entry.clone()).await?;
-            table.entries.push(entry);
-            un.view.put_json(TABLE_KEY, &table).await?;
-            un.audit.add_file(device);
-            Ok(Response::no_content())
-        }
-        Operation::Delete => {
-            let before = table.entries.len();
-            table.entries.retain(|e| e.path != path);
-            if table.entries.len() != before {
-                un.view.put_json(TABLE_KEY, &table).await?;
-            }
-            if let Some(d) = un.audit.remove_file(&path) {
-                un.view.delete(&head_key(&d.entry.device_id)).await?;
-                d.close().await;
-            }
-            un.audit.remove_broken(&path);
-            Ok(Response::no_content())
-        }
-        op => Err(crate::sys::unsupported(&ctx.req.path, op, "PUT and DELETE")),
-    }
-}
-
-/// `sys/audit-hash/:path {input}`.
-pub async fn audit_hash(ctx: &Ctx<'_>, p: &str) -> Result<Response> {
-    if !matches!(ctx.req.operation, Operation::Update | Operation::Create) {
-        return Err(crate::sys::unsupported(
-            &ctx.req.path,
-            ctx.req.operation,
-            "POST",
-        ));
-    }
-    let path = normalize(p)?;
-    let input = match ctx.req.data.get("input") {
-        Some(Value::String(s)) => s.clone(),
-        _ => return Err(CoreError::bad("'input' is required: the string to hash")),
-    };
-    let d = ctx
-        .un
-        .audit
-        .files()
-        .into_iter()
-        .find(|d| d.entry.path == path)
-        .ok_or_else(|| CoreError::bad(format!("no audit device at \"{path}\"")))?;
-    Ok(Response::data(map(json!({ "hash": d.hash(&input) }))))
-}
-
-/// `GET sys/audit-head/:path` (hush's own path): the chain head the server had written when
-/// this request arrived (before this request's own entry), so that `hush audit verify` can
-/// tell a log cut short at its end from an intact one, and a copy taken just before asking
-/// compares equal.
-pub fn audit_head(ctx: &Ctx<'_>, p: &str) -> Result<Response> {
-    if ctx.req.operation != Operation::Read {
-        return Err(crate::sys::unsupported(
-            &ctx.req.path,
-            ctx.req.operation,
-            "GET",
-        ));
-    }
-    let path = normalize(p)?;
-    let d = ctx
-        .un
-        .audit
-        .files()
-        .into_iter()
-        .find(|d| d.entry.path == path)
-        .ok_or_else(|| CoreError::NotFound(format!("no audit device at \"{path}\"")))?;
-    let head = d.head_before(&ctx.req.id).unwrap_or_else(|| d.head());
-    Ok(Response::data(map(json!({
-        "path": path,
-        "seq": head.seq,
-        "hash": head.hash,
-        "head": head.to_string(),
-        "device_id": d.entry.device_id,
-        "file_path": d.entry.options.get("file_path").cloned().unwrap_or(Value::Null),
-    }))))
 }

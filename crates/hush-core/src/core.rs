@@ -16,10 +16,9 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::audit::AuditBroker;
-use crate::engine::Registry;
+use crate::engine::{LogicalBackend, MountEntry, Registry};
 use crate::error::{CoreError, Result};
-use crate::logical::{Request, Response};
-use crate::mounts::{MountTable, TableKind};
+use crate::mounts::{MountTable, Mounted, TableKind};
 use crate::policy_store::PolicyStore;
 use crate::seal::{self, InitParams, SealConfig};
 use crate::token::TokenStore;
@@ -96,6 +95,10 @@ pub struct Unsealed {
     pub mounts: MountTable,
     /// Auth methods.
     pub auth: MountTable,
+    /// The `sys/` backend, routed like a mount.
+    pub system: Arc<Mounted>,
+    /// The token store's backend at `auth/token/`, routed like a mount.
+    pub token_store: Arc<Mounted>,
     /// Rate-limit quotas.
     pub quotas: crate::quotas::Quotas,
     /// Logins whose credential check is under way, reserved against the lockout threshold.
@@ -330,6 +333,20 @@ impl Core {
         let audit = AuditBroker::new();
         let quotas = crate::quotas::Quotas::load(view.clone()).await?;
         let saved = barrier.key_status().encryptions;
+        let system = builtin_mount(
+            "sys/",
+            "system",
+            "system",
+            Arc::new(crate::sys::SystemBackend),
+            view.clone(),
+        );
+        let token_store = builtin_mount(
+            "token/",
+            "token",
+            crate::token::TOKEN_STORE_ACCESSOR,
+            Arc::new(crate::auth_token::TokenBackend),
+            view.sub("sys/token/"),
+        );
         let un = Arc::new(Unsealed {
             root_key,
             barrier,
@@ -340,6 +357,8 @@ impl Core {
             policies,
             mounts,
             auth,
+            system,
+            token_store,
             quotas,
             logins_in_flight: crate::lockout::InFlight::default(),
             saved_encryptions: AtomicU64::new(saved),
@@ -620,9 +639,37 @@ impl Core {
             }
         }
     }
+}
 
-    /// The request pipeline. Every request of every client goes through here.
-    pub async fn handle(&self, req: Request) -> Result<Response> {
-        crate::pipeline::handle(self, req).await
-    }
+/// A backend the core mounts itself (`sys/`, `auth/token/`): not in a mount table, routed
+/// before the tables.
+fn builtin_mount(
+    path: &str,
+    kind: &str,
+    accessor: &str,
+    backend: Arc<dyn LogicalBackend>,
+    view: View,
+) -> Arc<Mounted> {
+    let route = if kind == "system" {
+        path.to_string()
+    } else {
+        format!("auth/{path}")
+    };
+    Arc::new(Mounted {
+        entry: MountEntry {
+            path: path.into(),
+            kind: kind.into(),
+            description: String::new(),
+            accessor: accessor.into(),
+            uuid: format!("{kind}-builtin"),
+            config: Default::default(),
+            options: Default::default(),
+            local: false,
+            seal_wrap: false,
+            created_time: 0,
+        },
+        backend,
+        view,
+        route,
+    })
 }

@@ -11,7 +11,9 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::ctx::Ctx;
 use crate::error::{CoreError, Result};
+use crate::framework::PathTable;
 use crate::logical::{Operation, Response, TokenParams};
 use crate::view::View;
 
@@ -93,6 +95,45 @@ pub struct EngineRequest<'a> {
     pub mount: &'a MountEntry,
     /// The client's address, for CIDR checks.
     pub client_addr: Option<IpAddr>,
+    /// The core's view of the request, for the core's own backends only.
+    pub(crate) ctx: Option<&'a Ctx<'a>>,
+}
+
+impl<'a> EngineRequest<'a> {
+    /// A request for `operation` on `path` (below the mount) with `data`, against the mount's
+    /// storage and entry.
+    pub fn new(
+        id: &'a str,
+        operation: Operation,
+        path: &'a str,
+        data: &'a Map<String, Value>,
+        view: &'a View,
+        mount: &'a MountEntry,
+    ) -> Self {
+        EngineRequest {
+            id,
+            operation,
+            path,
+            data,
+            view,
+            mount,
+            client_addr: None,
+            ctx: None,
+        }
+    }
+
+    /// The same request, from `addr`.
+    pub fn from_addr(mut self, addr: Option<IpAddr>) -> Self {
+        self.client_addr = addr;
+        self
+    }
+
+    /// The core's view of the request; only the core's own backends are given one.
+    pub(crate) fn ctx(&self) -> Result<&'a Ctx<'a>> {
+        self.ctx.ok_or_else(|| {
+            CoreError::Internal("a core backend was called outside the pipeline".into())
+        })
+    }
 }
 
 /// A token an auth method issued, being renewed: what [`LogicalBackend::renew_login`] sees.
@@ -112,7 +153,7 @@ pub struct LoginRenewal<'a> {
 /// set, leaving out `default`, which the core adds (Vault's rule for renewals).
 pub fn same_policies(configured: &[String], token: &[String]) -> bool {
     let set = |l: &[String]| {
-        let mut v = crate::token_api::normalize_policies(l, false);
+        let mut v = crate::auth_token::normalize_policies(l, false);
         v.retain(|p| p != "default");
         v
     };
@@ -140,29 +181,48 @@ pub trait LogicalBackend: Send + Sync + 'static {
         Ok(path)
     }
 
-    /// Where in `path` (relative to the mount) a credential begins, for paths that carry one
-    /// (a token, a secret ID): the audit log records that part HMAC'd. The default: none.
-    fn credential_in_path(&self, _path: &str) -> Option<usize> {
+    /// The backend's path table, for backends on [`crate::framework`]: the questions below
+    /// are then answered from it. The default: none (every answer below is its default).
+    fn paths(&self) -> Option<&dyn PathTable> {
         None
     }
 
-    /// Whether `path` (relative to the mount) can be called without a token (logins).
-    fn is_unauthenticated(&self, _path: &str) -> bool {
-        false
+    /// Where in `path` (relative to the mount) a credential begins, for paths that carry one
+    /// (a token, a secret ID): the audit log records that part HMAC'd.
+    fn credential_in_path(&self, path: &str) -> Option<usize> {
+        self.paths()?.credential_in_path(path)
     }
 
-    /// Whether `path` needs the `sudo` capability.
-    fn requires_sudo(&self, _path: &str) -> bool {
-        false
+    /// Whether `path` (relative to the mount) can be called without a token (logins).
+    fn is_unauthenticated(&self, path: &str) -> bool {
+        self.paths().is_some_and(|p| p.is_unauthenticated(path))
+    }
+
+    /// Whether `operation` on `path` needs the `sudo` capability.
+    fn requires_sudo(&self, path: &str, operation: Operation) -> bool {
+        self.paths()
+            .is_some_and(|p| p.requires_sudo(path, operation))
+    }
+
+    /// Whether `path` is served without an ACL check: its handler decides from the token's
+    /// policies what to show.
+    fn is_acl_exempt(&self, path: &str) -> bool {
+        self.paths().is_some_and(|p| p.is_acl_exempt(path))
+    }
+
+    /// Whether `path` wraps its own response, so that the pipeline does not wrap it again.
+    fn wraps_itself(&self, path: &str) -> bool {
+        self.paths().is_some_and(|p| p.wraps_itself(path))
     }
 
     /// Whether `operation` on `path` changes nothing: it only reads what is stored, and
     /// creates no lease, token or record. The core may then write the request's audit entry
     /// together with its response entry (one write instead of two; the client still hears
-    /// nothing before both are written). The default, `false`, has the request entry written
-    /// before the engine runs.
-    fn changes_nothing(&self, _path: &str, _operation: Operation) -> bool {
-        false
+    /// nothing before both are written). Without a table, `false`: the request entry is
+    /// written before the engine runs.
+    fn changes_nothing(&self, path: &str, operation: Operation) -> bool {
+        self.paths()
+            .is_some_and(|p| p.changes_nothing(path, operation))
     }
 
     /// Called when a token this auth method issued at login is renewed. Checks that the user or
@@ -182,10 +242,9 @@ pub trait LogicalBackend: Send + Sync + 'static {
     }
 
     /// The backend's paths as OpenAPI 3 path items under `route` (its mount's routing prefix,
-    /// e.g. `auth/userpass/`), for `sys/internal/specs/openapi`. Backends on the path framework
-    /// return their table's ([`crate::framework::Paths::openapi`]); the default has none.
-    fn openapi(&self, _route: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
-        None
+    /// e.g. `auth/userpass/`), for `sys/internal/specs/openapi`.
+    fn openapi(&self, route: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+        Some(self.paths()?.openapi(route))
     }
 }
 

@@ -100,6 +100,13 @@ pub fn str<'a>(data: &'a Map<String, Value>, field: &str) -> Result<Option<&'a s
     }
 }
 
+/// A string field that must be present and non-empty; the error says so by name.
+pub fn required_str<'a>(data: &'a Map<String, Value>, field: &str) -> Result<&'a str> {
+    str(data, field)?
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| CoreError::bad(format!("'{field}' is required")))
+}
+
 /// An unsigned integer value by Vault's rule (see the module table).
 pub fn parse_u64(field: &str, v: &Value) -> Result<u64> {
     const EXPECTED: &str = "a whole number of 0 or more";
@@ -121,6 +128,32 @@ pub fn parse_u64(field: &str, v: &Value) -> Result<u64> {
 /// An optional unsigned integer field.
 pub fn u64(data: &Map<String, Value>, field: &str) -> Result<Option<u64>> {
     get(data, field).map(|v| parse_u64(field, v)).transpose()
+}
+
+/// An optional whole number that must lie in `range`; `what` names the kind of number in
+/// the error ("a whole number", "an HTTP status code").
+pub fn u64_in(
+    data: &Map<String, Value>,
+    field: &str,
+    range: std::ops::RangeInclusive<u64>,
+    what: &str,
+) -> Result<Option<u64>> {
+    let Some(v) = get(data, field) else {
+        return Ok(None);
+    };
+    let n = match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse::<u64>().ok(),
+        _ => None,
+    };
+    match n {
+        Some(n) if range.contains(&n) => Ok(Some(n)),
+        _ => Err(CoreError::bad(format!(
+            "'{field}' must be {what} from {} to {}, got {v}",
+            range.start(),
+            range.end()
+        ))),
+    }
 }
 
 /// A duration value: Go duration text or whole seconds; `""` is zero.

@@ -135,6 +135,17 @@ pub struct PathSpec<B> {
     pub unauthenticated: bool,
     /// Needs the `sudo` capability.
     pub sudo: bool,
+    /// Needs `sudo` only for operations other than reads and lists.
+    pub sudo_writes: bool,
+    /// Served without an ACL check: the handler decides what the token may see (the UI's
+    /// mount listing).
+    pub acl_exempt: bool,
+    /// Any field is the handler's (stored data: `sys/wrapping/wrap`, KV secrets): no unknown-field
+    /// warning.
+    pub any_fields: bool,
+    /// The handler wraps its own response (`sys/wrapping/*`); a `wrap_ttl` is not applied
+    /// again by the pipeline.
+    pub wraps_itself: bool,
     /// Reads and lists change nothing (see
     /// [`LogicalBackend::changes_nothing`](crate::engine::LogicalBackend::changes_nothing)).
     pub reads_change_nothing: bool,
@@ -153,6 +164,10 @@ impl<B> PathSpec<B> {
             fields: Vec::new(),
             unauthenticated: false,
             sudo: false,
+            sudo_writes: false,
+            acl_exempt: false,
+            wraps_itself: false,
+            any_fields: false,
             reads_change_nothing: true,
             credential: None,
             synopsis,
@@ -184,6 +199,30 @@ impl<B> PathSpec<B> {
     /// Marks the path as needing `sudo`.
     pub fn sudo(mut self) -> Self {
         self.sudo = true;
+        self
+    }
+
+    /// Marks the path as needing `sudo` for every operation but reads and lists.
+    pub fn sudo_writes(mut self) -> Self {
+        self.sudo_writes = true;
+        self
+    }
+
+    /// Serves the path without an ACL check (the handler filters by the token's policies).
+    pub fn acl_exempt(mut self) -> Self {
+        self.acl_exempt = true;
+        self
+    }
+
+    /// Takes any field: the body is the handler's data (no unknown-field warning).
+    pub fn any_fields(mut self) -> Self {
+        self.any_fields = true;
+        self
+    }
+
+    /// Marks the path as wrapping its own responses.
+    pub fn wraps_itself(mut self) -> Self {
+        self.wraps_itself = true;
         self
     }
 
@@ -222,17 +261,23 @@ impl<B> PathSpec<B> {
         join_words(&names)
     }
 
-    /// Matches `path`; returns the named segments.
+    /// Matches `path`; returns the named segments. A `{name*}` segment takes the rest of the
+    /// path, less the literal segments that follow it in the pattern (`mounts/{path*}/tune`).
     fn matches(&self, path: &str) -> Option<Captures> {
         let mut caps = Vec::new();
         let mut rest = Some(path);
-        for seg in self.pattern.split('/') {
+        let segs: Vec<&str> = self.pattern.split('/').collect();
+        for (i, seg) in segs.iter().enumerate() {
             let here = rest?;
             if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix("*}")) {
-                if here.is_empty() {
+                let mut value = here;
+                for lit in segs[i + 1..].iter().rev() {
+                    value = value.strip_suffix(lit)?.strip_suffix('/')?;
+                }
+                if value.is_empty() {
                     return None;
                 }
-                caps.push((name.to_owned(), here.to_owned()));
+                caps.push((name.to_owned(), value.to_owned()));
                 return Some(Captures(caps));
             }
             let (head, tail) = match here.split_once('/') {
@@ -242,7 +287,7 @@ impl<B> PathSpec<B> {
             match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
                 Some(name) if !head.is_empty() => caps.push((name.to_owned(), head.to_owned())),
                 Some(_) => return None,
-                None if seg == head => {}
+                None if *seg == head => {}
                 None => return None,
             }
             rest = tail;
@@ -284,6 +329,18 @@ fn join_words(items: &[&str]) -> String {
     }
 }
 
+/// The answer for an operation a handler serving several does not take: the table routes
+/// only declared operations, so this is a handler's last arm.
+pub fn unsupported(path: &str, op: Operation) -> CoreError {
+    CoreError::UnsupportedOperation(format!(
+        "unsupported operation {} on \"{path}\"",
+        op.as_str()
+    ))
+}
+
+/// How many paths a 404 names before it points at the OpenAPI document.
+const MAX_NAMED: usize = 12;
+
 /// A backend's path table.
 pub struct Paths<B> {
     /// What the backend is, for messages ("this auth method", "this secrets engine").
@@ -322,7 +379,11 @@ impl<B> Paths<B> {
     pub async fn handle(&self, backend: &B, req: &EngineRequest<'_>) -> Result<Response> {
         let route = format!("{}{}", self.route_prefix, req.mount.path);
         let Some((spec, caps)) = self.find(req.path) else {
-            let known: Vec<&str> = self.specs.iter().map(|s| s.pattern.as_ref()).collect();
+            let mut known: Vec<&str> = self.specs.iter().map(|s| s.pattern.as_ref()).collect();
+            if known.len() > MAX_NAMED {
+                known.truncate(MAX_NAMED);
+                known.push("more (see sys/internal/specs/openapi)");
+            }
             return Err(CoreError::NotFound(format!(
                 "no handler for route \"{route}{}\": {} serves {}",
                 req.path.trim_end_matches('/'),
@@ -344,7 +405,7 @@ impl<B> Paths<B> {
             .data
             .keys()
             .map(String::as_str)
-            .filter(|k| !spec.fields.iter().any(|f| f.name == *k))
+            .filter(|k| !spec.any_fields && !spec.fields.iter().any(|f| f.name == *k))
             .collect();
         unknown.sort_unstable();
         let mut resp = (op.handler)(backend, req, &caps).await?;
@@ -362,9 +423,21 @@ impl<B> Paths<B> {
         self.find(path).is_some_and(|(s, _)| s.unauthenticated)
     }
 
-    /// Whether `path` needs `sudo`.
-    pub fn requires_sudo(&self, path: &str) -> bool {
-        self.find(path).is_some_and(|(s, _)| s.sudo)
+    /// Whether `op` on `path` needs `sudo`.
+    pub fn requires_sudo(&self, path: &str, op: Operation) -> bool {
+        self.find(path).is_some_and(|(s, _)| {
+            s.sudo || s.sudo_writes && !matches!(op, Operation::Read | Operation::List)
+        })
+    }
+
+    /// Whether `path` is served without an ACL check.
+    pub fn is_acl_exempt(&self, path: &str) -> bool {
+        self.find(path).is_some_and(|(s, _)| s.acl_exempt)
+    }
+
+    /// Whether `path` wraps its own responses.
+    pub fn wraps_itself(&self, path: &str) -> bool {
+        self.find(path).is_some_and(|(s, _)| s.wraps_itself)
     }
 
     /// Whether `op` on `path` changes nothing.
@@ -398,7 +471,7 @@ impl<B> Paths<B> {
                 item.insert("parameters".into(), Value::Array(params));
             }
             item.insert("description".into(), json!(spec.synopsis));
-            if spec.sudo {
+            if spec.sudo || spec.sudo_writes {
                 item.insert("x-vault-sudo".into(), json!(true));
             }
             if spec.unauthenticated {
@@ -446,9 +519,54 @@ impl<B> Paths<B> {
                 }
                 item.insert(method.into(), o);
             }
-            out.insert(format!("/{prefix}{}", spec.pattern), Value::Object(item));
+            let template = spec.pattern.replace("*}", "}");
+            out.insert(format!("/{prefix}{template}"), Value::Object(item));
         }
         out
+    }
+}
+
+/// What the pipeline asks of a backend's path table, whatever the backend's type: the answers
+/// [`LogicalBackend`](crate::engine::LogicalBackend)'s defaults give for a backend that returns
+/// its table from [`LogicalBackend::paths`](crate::engine::LogicalBackend::paths).
+pub trait PathTable: Send + Sync {
+    /// See [`Paths::is_unauthenticated`].
+    fn is_unauthenticated(&self, path: &str) -> bool;
+    /// See [`Paths::requires_sudo`].
+    fn requires_sudo(&self, path: &str, op: Operation) -> bool;
+    /// See [`Paths::changes_nothing`].
+    fn changes_nothing(&self, path: &str, op: Operation) -> bool;
+    /// See [`Paths::credential_in_path`].
+    fn credential_in_path(&self, path: &str) -> Option<usize>;
+    /// See [`Paths::is_acl_exempt`].
+    fn is_acl_exempt(&self, path: &str) -> bool;
+    /// See [`Paths::wraps_itself`].
+    fn wraps_itself(&self, path: &str) -> bool;
+    /// See [`Paths::openapi`].
+    fn openapi(&self, prefix: &str) -> Map<String, Value>;
+}
+
+impl<B: Send + Sync> PathTable for Paths<B> {
+    fn is_unauthenticated(&self, path: &str) -> bool {
+        Paths::is_unauthenticated(self, path)
+    }
+    fn requires_sudo(&self, path: &str, op: Operation) -> bool {
+        Paths::requires_sudo(self, path, op)
+    }
+    fn changes_nothing(&self, path: &str, op: Operation) -> bool {
+        Paths::changes_nothing(self, path, op)
+    }
+    fn credential_in_path(&self, path: &str) -> Option<usize> {
+        Paths::credential_in_path(self, path)
+    }
+    fn is_acl_exempt(&self, path: &str) -> bool {
+        Paths::is_acl_exempt(self, path)
+    }
+    fn wraps_itself(&self, path: &str) -> bool {
+        Paths::wraps_itself(self, path)
+    }
+    fn openapi(&self, prefix: &str) -> Map<String, Value> {
+        Paths::openapi(self, prefix)
     }
 }
 
@@ -513,7 +631,7 @@ mod tests {
         let t = table();
         assert!(t.is_unauthenticated("login/bob"));
         assert!(!t.is_unauthenticated("users/bob"));
-        assert!(t.requires_sudo("lookup/x"));
+        assert!(t.requires_sudo("lookup/x", Operation::Read));
         assert!(t.changes_nothing("users/bob", Operation::Read));
         assert!(!t.changes_nothing("users/bob", Operation::Update));
         assert!(!t.changes_nothing("login/bob", Operation::Read));

@@ -4,9 +4,11 @@
 #![deny(missing_docs)]
 
 pub mod audit;
+pub mod auth_token;
 pub mod canonical;
 pub mod cidr;
 mod core;
+pub mod ctx;
 pub mod engine;
 pub mod error;
 pub mod fields;
@@ -19,9 +21,8 @@ pub mod policy_store;
 pub mod quotas;
 pub mod seal;
 pub mod sys;
-pub mod sys_api;
+pub mod time;
 pub mod token;
-pub mod token_api;
 pub mod view;
 pub mod wrapping;
 

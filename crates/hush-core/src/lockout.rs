@@ -6,13 +6,11 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::core::Unsealed;
 use crate::engine::MountEntry;
 use crate::error::{CoreError, Result};
-use crate::logical::{map, Operation, Response};
-use crate::pipeline::Ctx;
 
 const PREFIX: &str = "core/lockout/";
 
@@ -267,71 +265,37 @@ pub async fn success(un: &Unsealed, entry: &MountEntry, user: Option<&str>) -> R
     Ok(())
 }
 
-/// `sys/locked-users` (GET) and `sys/locked-users/:mount_accessor/unlock/:alias` (POST).
-pub async fn handle(ctx: &Ctx<'_>, rel: &str) -> Result<Response> {
-    let now = crate::core::now_unix();
-    let rel = rel.trim_matches('/');
-    if rel.is_empty() {
-        if ctx.req.operation != Operation::Read {
-            return Err(crate::sys::unsupported(
-                &ctx.req.path,
-                ctx.req.operation,
-                "GET",
-            ));
-        }
-        let mut accessors = Vec::new();
-        let mut total = 0;
-        for acc in ctx.un.view.list(PREFIX).await? {
-            let acc = acc.trim_end_matches('/').to_string();
-            let mut ids = Vec::new();
-            for k in ctx.un.view.list(&format!("{PREFIX}{acc}/")).await? {
-                let rec: Option<Record> =
-                    ctx.un.view.get_json(&format!("{PREFIX}{acc}/{k}")).await?;
-                if let Some(r) = rec.filter(|r| r.locked_until.is_some_and(|u| u > now)) {
-                    ids.push(r.name);
-                }
-            }
-            if !ids.is_empty() {
-                total += ids.len();
-                accessors.push(json!({
-                    "mount_accessor": acc,
-                    "counts": ids.len(),
-                    "alias_identifiers": ids,
-                }));
+/// The users locked out now, by mount accessor (accessors with none left out).
+pub async fn locked(un: &Unsealed, now: i64) -> Result<Vec<(String, Vec<String>)>> {
+    let mut out = Vec::new();
+    for acc in un.view.list(PREFIX).await? {
+        let acc = acc.trim_end_matches('/').to_string();
+        let mut ids = Vec::new();
+        for k in un.view.list(&format!("{PREFIX}{acc}/")).await? {
+            let rec: Option<Record> = un.view.get_json(&format!("{PREFIX}{acc}/{k}")).await?;
+            if let Some(r) = rec.filter(|r| r.locked_until.is_some_and(|u| u > now)) {
+                ids.push(r.name);
             }
         }
-        return Ok(Response::data(map(json!({
-            "by_namespace": [{
-                "namespace_id": "root",
-                "namespace_path": "",
-                "counts": total,
-                "mount_accessors": accessors,
-            }],
-            "total": total,
-        }))));
+        if !ids.is_empty() {
+            out.push((acc, ids));
+        }
     }
-    let parts: Vec<&str> = rel.splitn(3, '/').collect();
-    match parts.as_slice() {
-        [acc, "unlock", alias]
-            if matches!(ctx.req.operation, Operation::Update | Operation::Create) =>
-        {
-            ctx.un.view.delete(&record_key(acc, alias)).await?;
-            // The client-address locks of the mount came from the same failures: an operator
-            // who unlocks a user means them to be able to log in again.
-            let dir = format!("{PREFIX}{acc}/");
-            for k in ctx.un.view.list(&dir).await? {
-                let key = format!("{dir}{k}");
-                let rec: Option<Record> = ctx.un.view.get_json(&key).await?;
-                if rec.is_some_and(|r| r.name.starts_with("addr:")) {
-                    ctx.un.view.delete(&key).await?;
-                }
-            }
-            Ok(Response::no_content())
+    Ok(out)
+}
+
+/// Unlocks `alias` on the mount with `accessor`, and the client-address locks of that mount:
+/// they came from the same failures, and an operator who unlocks a user means them to be able
+/// to log in again.
+pub async fn unlock(un: &Unsealed, accessor: &str, alias: &str) -> Result<()> {
+    un.view.delete(&record_key(accessor, alias)).await?;
+    let dir = format!("{PREFIX}{accessor}/");
+    for k in un.view.list(&dir).await? {
+        let key = format!("{dir}{k}");
+        let rec: Option<Record> = un.view.get_json(&key).await?;
+        if rec.is_some_and(|r| r.name.starts_with("addr:")) {
+            un.view.delete(&key).await?;
         }
-        _ => Err(CoreError::NotFound(format!(
-            "no handler for route \"{}\": use sys/locked-users or \
-             sys/locked-users/<mount accessor>/unlock/<user>",
-            ctx.req.path
-        ))),
     }
+    Ok(())
 }

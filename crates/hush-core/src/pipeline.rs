@@ -5,8 +5,8 @@
 //!   -> audit request -> handler -> issue token for logins -> audit response
 //! ```
 //!
-//! Engines and auth methods sit behind [`crate::engine::LogicalBackend`]; `sys/` and
-//! `auth/token/` are the core's own handlers, behind the same checks.
+//! Every backend sits behind [`crate::engine::LogicalBackend`]: engines, auth methods, and the
+//! core's own `sys/` and `auth/token/`. Nothing in the crate imports this module.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -15,65 +15,23 @@ use hush_policy::{Acl, Capability};
 
 use crate::audit::RequestEntry;
 use crate::core::{now_unix, Core, Unsealed};
+use crate::ctx::Ctx;
 use crate::engine::EngineRequest;
 use crate::error::{CoreError, Result};
 use crate::logical::{MountInfo, Operation, Request, Response};
 use crate::mounts::Mounted;
-use crate::token::{TokenEntry, TOKEN_STORE_ACCESSOR};
+use crate::token::TokenEntry;
 
-/// Where a request goes.
-pub(crate) enum Target {
-    /// The `sys/` backend.
-    Sys,
-    /// The token store at `auth/token/`.
-    Token,
-    /// A mounted engine or auth method.
-    Mount(Arc<Mounted>),
-}
-
-/// Everything a core handler needs about the request it serves.
-pub struct Ctx<'a> {
-    /// The core.
-    pub core: &'a Core,
-    /// The unsealed state the request runs against.
-    pub un: &'a Arc<Unsealed>,
-    /// The request.
-    pub req: &'a Request,
-    /// The path below the handler's mount (`sys/`, `auth/token/`).
-    pub rel: &'a str,
-    /// The caller's token entry (None on unauthenticated paths).
-    pub token: Option<&'a Arc<TokenEntry>>,
-    /// The caller's compiled policies.
-    pub acl: Option<&'a Arc<Acl>>,
-}
-
-impl Ctx<'_> {
-    /// Whether the caller holds `sudo` on `path` (root tokens always do).
-    pub fn has_sudo(&self, path: &str) -> bool {
-        self.acl.is_some_and(|acl| {
-            acl.is_root() || acl.check(path, Capability::Read, true, None, None).sudo
-        })
-    }
-
-    /// The caller's token entry, or a 403 for paths that need one.
-    pub fn caller(&self) -> Result<&Arc<TokenEntry>> {
-        self.token
-            .ok_or_else(|| CoreError::denied("this path needs a token"))
-    }
-}
-
-fn route(un: &Unsealed, path: &str) -> Result<(Target, String)> {
-    let not_found = || {
-        CoreError::NotFound(format!(
-            "no handler for route \"{path}\": route entry not found (is a secrets engine mounted \
-             there? list mounts with `hush secrets list`)"
-        ))
-    };
-    if path == "sys" || path.starts_with("sys/") {
-        return Ok((Target::Sys, path.get(4..).unwrap_or("").to_string()));
-    }
-    if path == "auth/token" || path.starts_with("auth/token/") {
-        return Ok((Target::Token, path.get(11..).unwrap_or("").to_string()));
+fn route(un: &Unsealed, path: &str) -> Result<(Arc<Mounted>, String)> {
+    let builtin = [&un.system, &un.token_store].into_iter().find_map(|m| {
+        let rel = path.strip_prefix(m.route.as_str()).or_else(|| {
+            // `sys` (no trailing slash) addresses the backend itself.
+            (path.len() + 1 == m.route.len() && m.route.starts_with(path)).then_some("")
+        })?;
+        Some((m.clone(), rel.to_string()))
+    });
+    if let Some(found) = builtin {
+        return Ok(found);
     }
     let table = if path.starts_with("auth/") {
         &un.auth
@@ -83,9 +41,12 @@ fn route(un: &Unsealed, path: &str) -> Result<(Target, String)> {
     match table.route(path) {
         Some((m, rel)) => {
             let rel = rel.to_string();
-            Ok((Target::Mount(m), rel))
+            Ok((m, rel))
         }
-        None => Err(not_found()),
+        None => Err(CoreError::NotFound(format!(
+            "no handler for route \"{path}\": route entry not found (is a secrets engine mounted \
+             there? list mounts with `hush secrets list`)"
+        ))),
     }
 }
 
@@ -111,7 +72,7 @@ pub async fn handle(core: &Core, mut req: Request) -> Result<Response> {
         req.path = p;
     }
     // Unauthenticated sys endpoints work while sealed and are not audited (as in Vault).
-    if let Some(resp) = crate::sys::handle_unauthenticated(core, &req).await {
+    if let Some(resp) = crate::sys::seal::handle_unauthenticated(core, &req).await {
         return resp;
     }
     if !core.is_initialized() {
@@ -125,56 +86,32 @@ pub async fn handle(core: &Core, mut req: Request) -> Result<Response> {
 
     // The route is decided first (it tells whether sudo is needed), but a routing error is only
     // revealed to an authenticated client: without a valid token every path is 403.
-    let routed = route(&un, &req.path).and_then(|(target, rel)| {
-        let canonical = match &target {
-            Target::Sys => crate::sys_api::canonical_path(Cow::Borrowed(&rel))?,
-            Target::Token => crate::token_api::canonical_path(Cow::Borrowed(&rel))?,
-            Target::Mount(m) => m.backend.canonical_path(Cow::Borrowed(&rel))?,
-        };
-        match canonical {
-            Cow::Borrowed(_) => Ok((target, rel)),
+    let routed = route(&un, &req.path).and_then(|(m, rel)| {
+        match m.backend.canonical_path(Cow::Borrowed(&rel))? {
+            Cow::Borrowed(_) => Ok((m, rel)),
             Cow::Owned(c) => {
                 let prefix = req.path.len() - rel.len();
                 req.path = format!("{}{c}", &req.path[..prefix]);
-                Ok((target, c))
+                Ok((m, c))
             }
         }
     });
     let (unauthenticated, sudo) = match &routed {
-        Ok((Target::Mount(m), rel)) => (
+        Ok((m, rel)) => (
             m.backend.is_unauthenticated(rel),
-            m.backend.requires_sudo(rel),
+            m.backend.requires_sudo(rel, req.operation),
         ),
-        Ok((Target::Sys, rel)) => (
-            crate::sys_api::is_unauthenticated(rel),
-            crate::sys::requires_sudo(rel, req.operation),
-        ),
-        Ok((Target::Token, rel)) => (false, crate::token_api::requires_sudo(rel)),
         Err(_) => (false, false),
     };
-    if let Ok((target, rel)) = &routed {
-        let credential = match target {
-            Target::Sys => crate::sys_api::credential_in_path(rel),
-            Target::Token => crate::token_api::credential_in_path(rel),
-            Target::Mount(m) => m.backend.credential_in_path(rel),
-        };
-        req.credential_at = credential.map(|at| req.path.len() - rel.len() + at);
-        req.mount = Some(match target {
-            Target::Sys => MountInfo {
-                point: "sys/".into(),
-                kind: "system".into(),
-                accessor: "system".into(),
-            },
-            Target::Token => MountInfo {
-                point: "auth/token/".into(),
-                kind: "token".into(),
-                accessor: TOKEN_STORE_ACCESSOR.into(),
-            },
-            Target::Mount(m) => MountInfo {
-                point: m.route.clone(),
-                kind: m.entry.kind.clone(),
-                accessor: m.entry.accessor.clone(),
-            },
+    if let Ok((m, rel)) = &routed {
+        req.credential_at = m
+            .backend
+            .credential_in_path(rel)
+            .map(|at| req.path.len() - rel.len() + at);
+        req.mount = Some(MountInfo {
+            point: m.route.clone(),
+            kind: m.entry.kind.clone(),
+            accessor: m.entry.accessor.clone(),
         });
     }
 
@@ -194,12 +131,19 @@ pub async fn handle(core: &Core, mut req: Request) -> Result<Response> {
             Err(e) => denial = Some(e),
         }
     }
-    // The UI mounts endpoint decides visibility itself from the token's policies.
-    let acl_exempt =
-        matches!(&routed, Ok((Target::Sys, rel)) if rel.starts_with("internal/ui/mounts"));
+    // Some paths (the UI's mount listing) decide visibility themselves from the policies.
+    let acl_exempt = matches!(&routed, Ok((m, rel)) if m.backend.is_acl_exempt(rel));
     if denial.is_none() && !unauthenticated && !acl_exempt {
-        if let (Some(acl), Ok((target, rel))) = (&acl, &routed) {
-            if let Err(e) = authorize(&un, acl, &mut req, target, rel, sudo).await {
+        if let (Some(acl), Ok((m, rel))) = (&acl, &routed) {
+            let found = Found {
+                core,
+                un: &un,
+                mounted: m,
+                rel,
+                token: token.as_ref(),
+                acl: Some(acl),
+            };
+            if let Err(e) = authorize(&found, acl, &mut req, sudo).await {
                 denial = Some(e);
             }
         }
@@ -208,7 +152,7 @@ pub async fn handle(core: &Core, mut req: Request) -> Result<Response> {
     // no effect to record if the server dies in between. Limited-use tokens (each use is a
     // write) and wrapped responses (a new token) are effects.
     let when = match &routed {
-        Ok((Target::Mount(m), rel))
+        Ok((m, rel))
             if denial.is_none()
                 && req.wrap_ttl.is_none()
                 && token.as_ref().is_none_or(|t| t.num_uses == 0)
@@ -224,7 +168,8 @@ pub async fn handle(core: &Core, mut req: Request) -> Result<Response> {
     // log.
     let repairs_audit = denial.is_none()
         && token.as_ref().is_some_and(|t| t.is_root())
-        && matches!(&routed, Ok((Target::Sys, rel)) if rel == "audit" || rel.starts_with("audit/"));
+        && matches!(&routed, Ok((m, rel))
+            if Arc::ptr_eq(m, &un.system) && crate::sys::repairs_audit(rel));
     let memos = match un
         .audit
         .log_request(&req, token.as_deref(), denial.as_ref(), when)
@@ -252,19 +197,19 @@ pub async fn handle(core: &Core, mut req: Request) -> Result<Response> {
 
     let result = match routed {
         Err(e) => Err(e),
-        Ok((target, rel)) => {
-            let is_wrapping_api = matches!(target, Target::Sys) && rel.starts_with("wrapping/");
-            let ctx = Ctx {
+        Ok((m, rel)) => {
+            let wraps_itself = m.backend.wraps_itself(&rel);
+            let found = Found {
                 core,
                 un: &un,
-                req: &req,
+                mounted: &m,
                 rel: &rel,
                 token: token.as_ref(),
                 acl: acl.as_ref(),
             };
-            match (dispatch(&ctx, target).await, req.wrap_ttl) {
+            match (dispatch(&found, &req).await, req.wrap_ttl) {
                 (Ok(resp), Some(ttl))
-                    if !is_wrapping_api && (resp.data.is_some() || resp.auth.is_some()) =>
+                    if !wraps_itself && (resp.data.is_some() || resp.auth.is_some()) =>
                 {
                     crate::wrapping::wrap(&un, resp, ttl, &req.path).await
                 }
@@ -323,14 +268,51 @@ async fn authenticate(
     Ok((entry, acl))
 }
 
-async fn authorize(
-    un: &Unsealed,
-    acl: &Acl,
-    req: &mut Request,
-    target: &Target,
-    rel: &str,
-    sudo: bool,
-) -> Result<()> {
+/// A routed request's backend and caller, before the request is final (the ACL may still turn
+/// an update into a create).
+struct Found<'a> {
+    core: &'a Core,
+    un: &'a Arc<Unsealed>,
+    mounted: &'a Arc<Mounted>,
+    rel: &'a str,
+    token: Option<&'a Arc<TokenEntry>>,
+    acl: Option<&'a Arc<Acl>>,
+}
+
+impl Found<'_> {
+    fn ctx<'a>(&'a self, req: &'a Request) -> Ctx<'a> {
+        Ctx {
+            core: self.core,
+            un: self.un,
+            req,
+            rel: self.rel,
+            token: self.token,
+            acl: self.acl,
+        }
+    }
+}
+
+/// The request as the backend sees it.
+fn engine_request<'a>(
+    found: &'a Found<'_>,
+    req: &'a Request,
+    operation: Operation,
+    ctx: &'a Ctx<'a>,
+) -> EngineRequest<'a> {
+    let m = found.mounted;
+    EngineRequest {
+        id: &req.id,
+        operation,
+        path: found.rel,
+        data: &req.data,
+        view: &m.view,
+        mount: &m.entry,
+        client_addr: req.client_addr,
+        ctx: Some(ctx),
+    }
+}
+
+async fn authorize(found: &Found<'_>, acl: &Acl, req: &mut Request, sudo: bool) -> Result<()> {
     // A LIST is checked against the folder, with its trailing slash, as Vault does.
     let path = if req.operation == Operation::List && !req.path.ends_with('/') {
         format!("{}/", req.path)
@@ -359,21 +341,10 @@ async fn authorize(
             )
             .allowed;
         if create != update {
-            let exists = match target {
-                Target::Mount(m) => {
-                    let ereq = EngineRequest {
-                        id: &req.id,
-                        operation: Operation::Update,
-                        path: rel,
-                        data: &req.data,
-                        view: &m.view,
-                        mount: &m.entry,
-                        client_addr: req.client_addr,
-                    };
-                    m.backend.exists(&ereq).await?
-                }
-                Target::Sys => crate::sys::exists(un, rel).await?,
-                Target::Token => true,
+            let exists = {
+                let ctx = found.ctx(req);
+                let ereq = engine_request(found, req, Operation::Update, &ctx);
+                found.mounted.backend.exists(&ereq).await?
             };
             if !exists {
                 cap = Capability::Create;
@@ -391,68 +362,52 @@ async fn authorize(
     }
 }
 
-async fn dispatch(ctx: &Ctx<'_>, target: Target) -> Result<Response> {
-    match target {
-        Target::Sys => crate::sys::handle(ctx).await,
-        Target::Token => crate::token_api::handle(ctx).await,
-        Target::Mount(m) => {
-            let ereq = EngineRequest {
-                id: &ctx.req.id,
-                operation: ctx.req.operation,
-                path: ctx.rel,
-                data: &ctx.req.data,
-                view: &m.view,
-                mount: &m.entry,
-                client_addr: ctx.req.client_addr,
-            };
-            let user = m.backend.lockout_key(&ereq);
-            let now = now_unix();
-            // The attempt is reserved before the expensive check, so parallel guesses cannot
-            // all be checked before the first failure is counted.
-            let reservation = match user {
-                Some(_) => Some(
-                    crate::lockout::reserve(
-                        ctx.un,
-                        &m.entry,
-                        user.as_deref(),
-                        ctx.req.client_addr,
-                        now,
-                    )
-                    .await?,
-                ),
-                None => None,
-            };
-            let result = m.backend.handle(&ereq).await;
-            if user.is_some() {
-                match &result {
-                    Err(CoreError::InvalidCredentials(_)) => {
-                        crate::lockout::failure(
-                            ctx.un,
-                            &m.entry,
-                            user.as_deref(),
-                            ctx.req.client_addr,
-                            now,
-                        )
-                        .await?
-                    }
-                    Ok(_) => crate::lockout::success(ctx.un, &m.entry, user.as_deref()).await?,
-                    Err(_) => {}
-                }
+async fn dispatch(found: &Found<'_>, req: &Request) -> Result<Response> {
+    let m = found.mounted;
+    let ctx = found.ctx(req);
+    let ereq = engine_request(found, req, req.operation, &ctx);
+    let user = m.backend.lockout_key(&ereq);
+    let now = now_unix();
+    // The attempt is reserved before the expensive check, so parallel guesses cannot all be
+    // checked before the first failure is counted.
+    let reservation = match user {
+        Some(_) => Some(
+            crate::lockout::reserve(found.un, &m.entry, user.as_deref(), req.client_addr, now)
+                .await?,
+        ),
+        None => None,
+    };
+    let result = m.backend.handle(&ereq).await;
+    if user.is_some() {
+        match &result {
+            Err(CoreError::InvalidCredentials(_)) => {
+                crate::lockout::failure(found.un, &m.entry, user.as_deref(), req.client_addr, now)
+                    .await?
             }
-            drop(reservation);
-            let mut resp = result?;
-            if resp.mount_type.is_none() {
-                resp.mount_type = Some(m.entry.kind.clone());
-            }
-            let is_auth = m.route.starts_with("auth/");
-            if is_auth {
-                if let Some(auth) = resp.auth.as_mut() {
-                    if auth.client_token.is_empty() {
-                        crate::token_api::issue_login_token(ctx, &m, auth).await?;
-                    }
-                }
-            }
-            Ok(resp)
+            Ok(_) => crate::lockout::success(found.un, &m.entry, user.as_deref()).await?,
+            Err(_) => {}
         }
+    }
+    drop(reservation);
+    let mut resp = result?;
+    if resp.mount_type.is_none() {
+        resp.mount_type = Some(m.entry.kind.clone());
+    }
+    // A login through an auth method ends with the token the core issues.
+    let is_login = m.route.starts_with("auth/") && !Arc::ptr_eq(m, &found.un.token_store);
+    if is_login {
+        if let Some(auth) = resp.auth.as_mut() {
+            if auth.client_token.is_empty() {
+                crate::auth_token::issue_login_token(&ctx, m, auth).await?;
+            }
+        }
+    }
+    Ok(resp)
+}
+
+impl Core {
+    /// The request pipeline. Every request of every client goes through here.
+    pub async fn handle(&self, req: Request) -> Result<Response> {
+        handle(self, req).await
     }
 }

@@ -5,13 +5,12 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use crate::core::{now_unix, Unsealed};
 use crate::error::{CoreError, Result};
-use crate::logical::{map, AuthResponse, Operation, Response, WrapInfo};
-use crate::pipeline::Ctx;
-use crate::sys::rfc3339;
+use crate::logical::{Response, WrapInfo};
+use crate::time::rfc3339;
 use crate::token::NewToken;
 
 /// The policy of wrapping tokens: they can unwrap and look up themselves, nothing else.
@@ -41,14 +40,35 @@ pub fn whole_seconds(ttl: Duration) -> Result<Duration> {
     Ok(Duration::from_secs(secs))
 }
 
+/// A wrapped response, as stored.
 #[derive(Serialize, Deserialize)]
-struct Wrapped {
-    data: Option<Map<String, Value>>,
-    auth: Option<Value>,
-    warnings: Vec<String>,
-    creation_path: String,
-    creation_time: i64,
-    ttl: u64,
+pub struct Wrapped {
+    /// The response's data.
+    pub data: Option<Map<String, Value>>,
+    /// The response's `auth` (a wrapped login or token creation).
+    pub auth: Option<Value>,
+    /// The response's warnings.
+    pub warnings: Vec<String>,
+    /// The path whose response this is.
+    pub creation_path: String,
+    /// Unix seconds of the wrapping.
+    pub creation_time: i64,
+    /// The wrapping token's TTL in seconds.
+    pub ttl: u64,
+}
+
+/// The response wrapped under the token with `id_hash`; with `take`, removed from storage
+/// (unwrapping is single-use).
+pub async fn stored(un: &Unsealed, id_hash: &str, take: bool) -> Result<Wrapped> {
+    let stored: Wrapped = un
+        .view
+        .get_json(&key(id_hash))
+        .await?
+        .ok_or_else(|| CoreError::bad("wrapping token is not valid or does not exist"))?;
+    if take {
+        un.view.delete(&key(id_hash)).await?;
+    }
+    Ok(stored)
 }
 
 fn key(id_hash: &str) -> String {
@@ -115,96 +135,4 @@ pub async fn wrap(un: &Unsealed, resp: Response, ttl: Duration, path: &str) -> R
         }),
         ..Response::default()
     })
-}
-
-/// The wrapping token a `sys/wrapping/*` call is about: `token` in the body, else the caller's
-/// own token. Returns its id hash.
-async fn target(ctx: &Ctx<'_>) -> Result<(String, bool)> {
-    match ctx.req.data.get("token") {
-        Some(Value::String(t)) if !t.is_empty() => {
-            let e = ctx
-                .un
-                .tokens
-                .get(t)
-                .await?
-                .filter(|e| !e.expired(now_unix()))
-                .ok_or_else(|| CoreError::bad("wrapping token is not valid or does not exist"))?;
-            if e.policies != [WRAPPING_POLICY] {
-                return Err(CoreError::bad("the given token is not a wrapping token"));
-            }
-            Ok((e.id_hash.clone(), true))
-        }
-        Some(Value::String(_)) | None | Some(Value::Null) => {
-            let caller = ctx
-                .token
-                .ok_or_else(|| CoreError::bad("'token' is required: the wrapping token"))?;
-            if caller.policies != [WRAPPING_POLICY] {
-                return Err(CoreError::bad(
-                    "'token' is required: pass the wrapping token in the body, or use it as \
-                     the request token",
-                ));
-            }
-            Ok((caller.id_hash.clone(), false))
-        }
-        Some(v) => Err(CoreError::bad(format!("'token' must be a string, got {v}"))),
-    }
-}
-
-/// `sys/wrapping/*` (relative path after `wrapping/`).
-pub async fn handle(ctx: &Ctx<'_>, rel: &str) -> Result<Response> {
-    let op = ctx.req.operation;
-    let allowed = matches!(op, Operation::Update | Operation::Create)
-        || (rel == "lookup" && op == Operation::Read);
-    if !allowed {
-        return Err(crate::sys::unsupported(&ctx.req.path, op, "POST"));
-    }
-    match rel {
-        "wrap" => {
-            let ttl = ctx.req.wrap_ttl.unwrap_or(DEFAULT_WRAP_TTL);
-            let resp = Response::data(ctx.req.data.clone());
-            wrap(ctx.un, resp, ttl, "sys/wrapping/wrap").await
-        }
-        "lookup" => {
-            let (id_hash, _) = target(ctx).await?;
-            let stored: Wrapped =
-                ctx.un.view.get_json(&key(&id_hash)).await?.ok_or_else(|| {
-                    CoreError::bad("wrapping token is not valid or does not exist")
-                })?;
-            Ok(Response::data(map(json!({
-                "creation_path": stored.creation_path,
-                "creation_time": rfc3339(stored.creation_time),
-                "creation_ttl": stored.ttl,
-            }))))
-        }
-        "unwrap" | "rewrap" => {
-            let (id_hash, from_body) = target(ctx).await?;
-            let stored: Wrapped =
-                ctx.un.view.get_json(&key(&id_hash)).await?.ok_or_else(|| {
-                    CoreError::bad("wrapping token is not valid or does not exist")
-                })?;
-            // Single use: the token and the stored response go before anything is returned.
-            ctx.un.view.delete(&key(&id_hash)).await?;
-            if from_body {
-                ctx.un.tokens.revoke_tree(&id_hash).await?;
-            }
-            // An issued token travels back in `auth`, exactly as it was issued.
-            let auth: Option<AuthResponse> =
-                stored.auth.and_then(|a| serde_json::from_value(a).ok());
-            let resp = Response {
-                data: stored.data,
-                auth,
-                warnings: stored.warnings,
-                ..Response::default()
-            };
-            if rel == "rewrap" {
-                let ttl = Duration::from_secs(stored.ttl);
-                return wrap(ctx.un, resp, ttl, &stored.creation_path).await;
-            }
-            Ok(resp)
-        }
-        _ => Err(CoreError::NotFound(format!(
-            "no handler for route \"{}\"",
-            ctx.req.path
-        ))),
-    }
 }

@@ -35,7 +35,7 @@ use std::sync::OnceLock;
 use async_trait::async_trait;
 use hush_core::engine::{EngineRequest, LogicalBackend, LoginRenewal};
 use hush_core::error::{CoreError, Result};
-use hush_core::framework::{Field, FieldType, Handler, PathSpec, Paths};
+use hush_core::framework::{Field, FieldType, Handler, PathSpec, PathTable, Paths};
 use hush_core::logical::{Operation, Response, TokenParams};
 use jsonwebtoken::{Algorithm, Validation};
 use serde::{Deserialize, Serialize};
@@ -931,12 +931,8 @@ impl LogicalBackend for JwtBackend {
         role_exists(req).await
     }
 
-    fn is_unauthenticated(&self, path: &str) -> bool {
-        paths().is_unauthenticated(path)
-    }
-
-    fn openapi(&self, route: &str) -> Option<Map<String, Value>> {
-        Some(paths().openapi(route))
+    fn paths(&self) -> Option<&dyn PathTable> {
+        Some(paths())
     }
 
     async fn renew_login(&self, req: &LoginRenewal<'_>) -> Result<Option<TokenParams>> {

@@ -48,15 +48,7 @@ fn lockout(
 ) -> Option<String> {
     let v = view();
     let m = entry(kind);
-    let req = EngineRequest {
-        id: "t",
-        operation: Operation::Update,
-        path,
-        data,
-        view: &v,
-        mount: &m,
-        client_addr: None,
-    };
+    let req = EngineRequest::new("t", Operation::Update, path, data, &v, &m);
     b.lockout_key(&req)
 }
 
@@ -124,28 +116,12 @@ async fn a_login_returns_auth_without_a_token() {
     let v = view();
     let m = entry("userpass");
     let create = obj(json!({"password": "pw", "token_policies": "p", "token_period": "1h"}));
-    let req = EngineRequest {
-        id: "1",
-        operation: Operation::Create,
-        path: "users/zoe",
-        data: &create,
-        view: &v,
-        mount: &m,
-        client_addr: None,
-    };
+    let req = EngineRequest::new("1", Operation::Create, "users/zoe", &create, &v, &m);
     assert!(!up.exists(&req).await.unwrap());
     up.handle(&req).await.unwrap();
     assert!(up.exists(&req).await.unwrap());
     let login = obj(json!({"password": "pw"}));
-    let req = EngineRequest {
-        id: "2",
-        operation: Operation::Update,
-        path: "login/zoe",
-        data: &login,
-        view: &v,
-        mount: &m,
-        client_addr: None,
-    };
+    let req = EngineRequest::new("2", Operation::Update, "login/zoe", &login, &v, &m);
     let auth = up.handle(&req).await.unwrap().auth.unwrap();
     assert!(auth.client_token.is_empty());
     assert_eq!(auth.policies, ["p"]);

@@ -97,29 +97,27 @@ impl Kv {
 
     pub async fn call(&self, operation: Operation, path: &str, data: Value) -> Result<Response> {
         let data = as_map(data);
-        let req = EngineRequest {
-            id: "test-request",
+        let req = EngineRequest::new(
+            "test-request",
             operation,
             path,
-            data: &data,
-            view: &self.view,
-            mount: &self.mount,
-            client_addr: None,
-        };
+            &data,
+            &self.view,
+            &self.mount,
+        );
         self.engine.handle(&req).await
     }
 
     pub async fn exists(&self, path: &str) -> bool {
         let data = Map::new();
-        let req = EngineRequest {
-            id: "test-request",
-            operation: Operation::Update,
+        let req = EngineRequest::new(
+            "test-request",
+            Operation::Update,
             path,
-            data: &data,
-            view: &self.view,
-            mount: &self.mount,
-            client_addr: None,
-        };
+            &data,
+            &self.view,
+            &self.mount,
+        );
         self.engine.exists(&req).await.unwrap()
     }
 

@@ -1,32 +1,27 @@
-//! `auth/token/`: creating, looking up, renewing and revoking tokens, token roles, and the
-//! token issued at the end of every login.
+//! `auth/token/`, the token store's backend: creating, looking up, renewing and revoking
+//! tokens, token roles, and the token issued at the end of every login. Mounted by the core at
+//! `auth/token/`, on the path framework like any auth method.
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use async_trait::async_trait;
 
 use serde_json::{json, Map, Value};
 
 use crate::core::now_unix;
-use crate::engine::LoginRenewal;
+use crate::ctx::Ctx;
+use crate::engine::{EngineRequest, LogicalBackend, LoginRenewal};
 use crate::error::{CoreError, Result};
+use crate::fields::strings;
+use crate::framework::{Field, FieldType::Any, PathSpec, PathTable, Paths};
 use crate::logical::{map, AuthResponse, Operation, Response};
 use crate::mounts::Mounted;
-use crate::pipeline::Ctx;
-use crate::sys::{rfc3339, unsupported};
-use crate::sys_api::{mount_ttls, strings, ttl_field};
+use crate::sys::mount_ttls;
+use crate::sys::run;
+use crate::sys::ttl_field;
+use crate::time::rfc3339;
 use crate::token::{NewToken, TokenEntry, TokenRole, TOKEN_STORE_ACCESSOR};
-
-/// Root-protected token paths.
-pub fn requires_sudo(rel: &str) -> bool {
-    let rel = rel.trim_end_matches('/');
-    rel == "revoke-orphan" || rel == "accessors" || rel == "tidy"
-}
-
-/// The canonical form of a path below `auth/token/`: token role names follow the one naming
-/// rule (case-sensitive, as in Vault).
-pub fn canonical_path(rel: Cow<'_, str>) -> Result<Cow<'_, str>> {
-    let rel = crate::canonical::name_after(rel, "roles/", "token role", false)?;
-    crate::canonical::name_after(rel, "create/", "token role", false)
-}
 
 /// Token-store paths whose last part is a token or an accessor.
 const CREDENTIAL_PATHS: &[&str] = &[
@@ -38,12 +33,6 @@ const CREDENTIAL_PATHS: &[&str] = &[
     "revoke-accessor/",
     "renew-accessor/",
 ];
-
-/// Where a token or accessor begins in a path below `auth/token/` (see
-/// [`crate::engine::LogicalBackend::credential_in_path`]).
-pub fn credential_in_path(rel: &str) -> Option<usize> {
-    crate::canonical::credential_after(rel, CREDENTIAL_PATHS)
-}
 
 fn str_field<'a>(data: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>> {
     crate::fields::str(data, field)
@@ -155,161 +144,334 @@ fn auth_response(token: String, e: &TokenEntry, now: i64) -> AuthResponse {
     }
 }
 
-/// Handles `auth/token/*`.
-pub async fn handle(ctx: &Ctx<'_>) -> Result<Response> {
-    let rel = ctx.rel.trim_end_matches('/');
-    let op = ctx.req.operation;
-    let writes = matches!(op, Operation::Update | Operation::Create);
-    let path = ctx.req.path.as_str();
-    let data = &ctx.req.data;
-    let now = now_unix();
-    match rel {
-        "create" | "create-orphan" if writes => create(ctx, rel == "create-orphan", None).await,
-        "lookup-self" if matches!(op, Operation::Read) || writes => {
-            let caller = ctx.caller()?;
-            Ok(Response::data(lookup_data(
-                caller,
-                ctx.req.token.as_deref(),
-                now,
-            )))
-        }
-        "lookup" if writes || op == Operation::Read => {
-            let token = str_field(data, "token")?
-                .filter(|t| !t.is_empty())
-                .ok_or_else(|| CoreError::bad("'token' is required: the token to look up"))?;
-            let e = ctx
-                .un
-                .tokens
-                .get(token)
-                .await?
-                .filter(|e| !e.expired(now))
-                .ok_or_else(|| CoreError::Forbidden("bad token".into()))?;
-            Ok(Response::data(lookup_data(&e, Some(token), now)))
-        }
-        "lookup-accessor" if writes => {
-            let e = by_accessor(ctx).await?;
-            Ok(Response::data(lookup_data(&e, None, now)))
-        }
-        "renew-self" if writes => {
-            let caller = ctx.caller()?.clone();
-            let token = ctx.req.token.clone().unwrap_or_default();
-            renew(ctx, &caller, Some(token)).await
-        }
-        "renew" if writes => {
-            let token = str_field(data, "token")?
-                .filter(|t| !t.is_empty())
-                .ok_or_else(|| CoreError::bad("'token' is required: the token to renew"))?;
-            let e = ctx
-                .un
-                .tokens
-                .get(token)
-                .await?
-                .filter(|e| !e.expired(now))
-                .ok_or_else(|| CoreError::Forbidden("bad token".into()))?;
-            renew(ctx, &e, Some(token.to_string())).await
-        }
-        "renew-accessor" if writes => {
-            let e = by_accessor(ctx).await?;
-            renew(ctx, &e, None).await
-        }
-        "revoke-self" if writes => {
-            let caller = ctx.caller()?;
-            ctx.un.tokens.revoke_tree(&caller.id_hash).await?;
-            Ok(Response::no_content())
-        }
-        "revoke" | "revoke-orphan" if writes => {
-            let token = str_field(data, "token")?
-                .filter(|t| !t.is_empty())
-                .ok_or_else(|| CoreError::bad("'token' is required: the token to revoke"))?;
-            if let Some(e) = ctx.un.tokens.get(token).await? {
-                if rel == "revoke" {
-                    ctx.un.tokens.revoke_tree(&e.id_hash).await?;
-                } else {
-                    ctx.un.tokens.revoke_orphan(&e.id_hash).await?;
-                }
-            }
-            Ok(Response::no_content())
-        }
-        "revoke-accessor" if writes => {
-            let e = by_accessor(ctx).await?;
-            ctx.un.tokens.revoke_tree(&e.id_hash).await?;
-            Ok(Response::no_content())
-        }
-        "accessors" if op == Operation::List => {
-            let keys = ctx.un.tokens.accessors().await?;
-            Ok(Response::data(map(json!({ "keys": keys }))))
-        }
-        "tidy" if writes => {
-            let revoked = ctx.un.tokens.tidy(now).await?;
-            let mut r = Response::data(map(json!({ "revoked_tokens": revoked })));
-            r.warnings.push(format!(
-                "Tidy operation successfully started. Any information from the operation will be \
-                 printed to hush's server logs. ({revoked} expired or orphaned tokens removed)"
-            ));
-            r.status = Some(202);
-            Ok(r)
-        }
-        "roles" if op == Operation::List => {
-            let keys = ctx.un.tokens.roles().await?;
-            if keys.is_empty() {
-                return Err(CoreError::NotFound(String::new()));
-            }
-            Ok(Response::data(map(json!({ "keys": keys }))))
-        }
-        _ => {
-            if let Some(role) = rel.strip_prefix("create/") {
-                if writes {
-                    return create(ctx, false, Some(role)).await;
-                }
-            } else if let Some(name) = rel.strip_prefix("roles/") {
-                return role(ctx, name).await;
-            } else if let Some(token) = rel.strip_prefix("lookup/") {
-                if op == Operation::Read {
-                    let e = ctx
-                        .un
-                        .tokens
-                        .get(token)
-                        .await?
-                        .filter(|e| !e.expired(now))
-                        .ok_or_else(|| CoreError::Forbidden("bad token".into()))?;
-                    return Ok(Response::data(lookup_data(&e, Some(token), now)));
-                }
-            }
-            if matches!(
-                rel,
-                "create"
-                    | "create-orphan"
-                    | "lookup-self"
-                    | "lookup"
-                    | "lookup-accessor"
-                    | "renew-self"
-                    | "renew"
-                    | "renew-accessor"
-                    | "revoke-self"
-                    | "revoke"
-                    | "revoke-orphan"
-                    | "revoke-accessor"
-                    | "accessors"
-                    | "tidy"
-                    | "roles"
-            ) {
-                return Err(unsupported(
-                    path,
-                    op,
-                    "the operations listed in the API docs",
-                ));
-            }
-            Err(CoreError::NotFound(format!(
-                "no handler for route \"{path}\": route entry not found"
-            )))
-        }
+/// The token store's backend.
+#[derive(Debug, Default)]
+pub struct TokenBackend;
+
+type Spec = PathSpec<TokenBackend>;
+
+const fn f(name: &'static str, description: &'static str) -> Field {
+    Field::new(name, Any, description)
+}
+
+const CREATE_FIELDS: &[Field] = &[
+    f("id", "The token's id (root tokens only)."),
+    f("role_name", "A token role to create the token with."),
+    f(
+        "policies",
+        "Policies of the token (a subset of the caller's).",
+    ),
+    f("meta", "Metadata: a map of strings."),
+    f("no_parent", "Create an orphan (root or sudo)."),
+    f("no_default_policy", "Leave out the default policy."),
+    f("renewable", "Whether the token can be renewed."),
+    f("lease", "The TTL (older name)."),
+    f("ttl", "The TTL: a duration or seconds."),
+    f("type", "\"service\" (batch tokens are not supported)."),
+    f("explicit_max_ttl", "A hard limit no renewal passes."),
+    f("display_name", "A name for logs."),
+    f(
+        "num_uses",
+        "Uses before the token is revoked (0: unlimited).",
+    ),
+    f(
+        "period",
+        "Renewals reset the TTL to this period (root, sudo or a role).",
+    ),
+    f("entity_alias", "Accepted and ignored."),
+];
+
+const TOKEN: &[Field] = &[f("token", "The token.")];
+const ACCESSOR: &[Field] = &[f("accessor", "The token's accessor.")];
+const RENEW: &[Field] = &[
+    f("token", "The token."),
+    f("increment", "The TTL asked for: a duration or seconds."),
+];
+const RENEW_ACCESSOR: &[Field] = &[
+    f("accessor", "The token's accessor."),
+    f("increment", "The TTL asked for: a duration or seconds."),
+];
+
+const ROLE_FIELDS: &[Field] = &[
+    f("allowed_policies", "Policies tokens of the role may have."),
+    f(
+        "disallowed_policies",
+        "Policies tokens of the role may not have.",
+    ),
+    f("orphan", "Tokens of the role have no parent."),
+    f("renewable", "Tokens of the role can be renewed."),
+    f("path_suffix", "Appended to the tokens' creation path."),
+    f("token_ttl", "TTL of the tokens."),
+    f("token_max_ttl", "Maximum TTL of the tokens."),
+    f("token_explicit_max_ttl", "Hard limit of the tokens."),
+    f("explicit_max_ttl", "The same (older name)."),
+    f("token_period", "Period of the tokens."),
+    f("period", "The same (older name)."),
+    f("token_num_uses", "Uses of the tokens."),
+    f("token_no_default_policy", "Leave out the default policy."),
+    f("token_bound_cidrs", "CIDRs the tokens may be used from."),
+    f("bound_cidrs", "The same (older name)."),
+    f("token_type", "\"service\"."),
+    f("allowed_entity_aliases", "Accepted and ignored."),
+];
+
+fn specs() -> Vec<Spec> {
+    use Operation::{Delete, List, Read, Update};
+    vec![
+        Spec::new("create", "Create a token (a child of the caller's).")
+            .op(Update, "Create a token.", |_, req, _| {
+                run(req, |ctx| create(ctx, false, None))
+            })
+            .fields(CREATE_FIELDS),
+        Spec::new("create-orphan", "Create a token without a parent.")
+            .op(Update, "Create an orphan token.", |_, req, _| {
+                run(req, |ctx| create(ctx, true, None))
+            })
+            .fields(CREATE_FIELDS),
+        Spec::new("create/{role_name}", "Create a token with a token role.")
+            .op(Update, "Create a token with a role.", |_, req, c| {
+                run(req, move |ctx| create(ctx, false, Some(c.get("role_name"))))
+            })
+            .fields(CREATE_FIELDS),
+        Spec::new("lookup-self", "The request token's properties.")
+            .op(Read, "Look up the request token.", |_, req, _| {
+                run(req, lookup_self)
+            })
+            .op(Update, "Look up the request token.", |_, req, _| {
+                run(req, lookup_self)
+            }),
+        Spec::new("lookup", "A token's properties.")
+            .op(Read, "Look up a token.", |_, req, _| {
+                run(req, |ctx| lookup(ctx, None))
+            })
+            .op(Update, "Look up a token.", |_, req, _| {
+                run(req, |ctx| lookup(ctx, None))
+            })
+            .fields(TOKEN),
+        Spec::new(
+            "lookup/{token*}",
+            "A token's properties (the token in the path).",
+        )
+        .op(Read, "Look up a token.", |_, req, c| {
+            run(req, move |ctx| lookup(ctx, Some(c.get("token"))))
+        })
+        .credential("token"),
+        Spec::new(
+            "lookup-accessor",
+            "The properties of the token with an accessor.",
+        )
+        .op(Update, "Look up by accessor.", |_, req, _| {
+            run(req, lookup_accessor)
+        })
+        .fields(ACCESSOR),
+        Spec::new("renew-self", "Renew the request token.")
+            .op(Update, "Renew the request token.", |_, req, _| {
+                run(req, renew_self)
+            })
+            .fields(&RENEW[1..]),
+        Spec::new("renew", "Renew a token.")
+            .op(Update, "Renew a token.", |_, req, _| run(req, renew_token))
+            .fields(RENEW),
+        Spec::new("renew-accessor", "Renew the token with an accessor.")
+            .op(Update, "Renew by accessor.", |_, req, _| {
+                run(req, renew_accessor)
+            })
+            .fields(RENEW_ACCESSOR),
+        Spec::new("revoke-self", "Revoke the request token and its children.").op(
+            Update,
+            "Revoke the request token.",
+            |_, req, _| run(req, revoke_self),
+        ),
+        Spec::new("revoke", "Revoke a token and its children.")
+            .op(Update, "Revoke a token.", |_, req, _| {
+                run(req, |ctx| revoke(ctx, false))
+            })
+            .fields(TOKEN),
+        Spec::new(
+            "revoke-orphan",
+            "Revoke a token; its children become orphans.",
+        )
+        .op(
+            Update,
+            "Revoke a token, keeping its children.",
+            |_, req, _| run(req, |ctx| revoke(ctx, true)),
+        )
+        .fields(TOKEN)
+        .sudo(),
+        Spec::new(
+            "revoke-accessor",
+            "Revoke the token with an accessor, and its children.",
+        )
+        .op(Update, "Revoke by accessor.", |_, req, _| {
+            run(req, revoke_accessor)
+        })
+        .fields(ACCESSOR),
+        Spec::new("accessors", "The accessors of every token.")
+            .op(List, "List accessors.", |_, req, _| run(req, accessors))
+            .sudo(),
+        Spec::new(
+            "tidy",
+            "Remove expired tokens and the leftovers of revoked ones.",
+        )
+        .op(Update, "Tidy.", |_, req, _| run(req, tidy))
+        .sudo(),
+        Spec::new("roles", "The token roles.")
+            .op(List, "List token roles.", |_, req, _| run(req, roles)),
+        Spec::new("roles/{role_name}", "A token role.")
+            .op(Read, "Read a role.", |_, req, c| {
+                run(req, move |ctx| role(ctx, c.get("role_name")))
+            })
+            .op(Update, "Write a role.", |_, req, c| {
+                run(req, move |ctx| role(ctx, c.get("role_name")))
+            })
+            .op(Delete, "Delete a role.", |_, req, c| {
+                run(req, move |ctx| role(ctx, c.get("role_name")))
+            })
+            .fields(ROLE_FIELDS),
+    ]
+}
+
+fn paths() -> &'static Paths<TokenBackend> {
+    static PATHS: OnceLock<Paths<TokenBackend>> = OnceLock::new();
+    PATHS.get_or_init(|| Paths::new("the token store", "auth/", specs()))
+}
+
+#[async_trait]
+impl LogicalBackend for TokenBackend {
+    async fn handle(&self, req: &EngineRequest<'_>) -> Result<Response> {
+        paths().handle(self, req).await
+    }
+
+    /// Token role names follow the one naming rule (case-sensitive, as in Vault).
+    fn canonical_path<'a>(&self, rel: Cow<'a, str>) -> Result<Cow<'a, str>> {
+        let rel = crate::canonical::name_after(rel, "roles/", "token role", false)?;
+        crate::canonical::name_after(rel, "create/", "token role", false)
+    }
+
+    fn paths(&self) -> Option<&dyn PathTable> {
+        Some(paths())
+    }
+
+    /// A token or accessor in a path segment is HMAC'd even on paths the store does not
+    /// serve (Vault's older `revoke/:token` and the like).
+    fn credential_in_path(&self, rel: &str) -> Option<usize> {
+        crate::canonical::credential_after(rel, CREDENTIAL_PATHS)
+    }
+
+    /// Every request's audit entry is written before it runs.
+    fn changes_nothing(&self, _path: &str, _operation: Operation) -> bool {
+        false
     }
 }
 
-async fn by_accessor(ctx: &Ctx<'_>) -> Result<std::sync::Arc<TokenEntry>> {
-    let accessor = str_field(&ctx.req.data, "accessor")?
+async fn lookup_self(ctx: &Ctx<'_>) -> Result<Response> {
+    let caller = ctx.caller()?;
+    Ok(Response::data(lookup_data(
+        caller,
+        ctx.req.token.as_deref(),
+        now_unix(),
+    )))
+}
+
+/// A live token by its id, or the 403 Vault gives for a bad one.
+async fn live_token(ctx: &Ctx<'_>, token: &str) -> Result<std::sync::Arc<TokenEntry>> {
+    ctx.un
+        .tokens
+        .get(token)
+        .await?
+        .filter(|e| !e.expired(now_unix()))
+        .ok_or_else(|| CoreError::Forbidden("bad token".into()))
+}
+
+/// The `token` field, required.
+fn token_field<'a>(ctx: &Ctx<'a>, what: &str) -> Result<&'a str> {
+    str_field(&ctx.req.data, "token")?
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| CoreError::bad("'accessor' is required"))?;
+        .ok_or_else(|| CoreError::bad(format!("'token' is required: the token to {what}")))
+}
+
+async fn lookup(ctx: &Ctx<'_>, in_path: Option<&str>) -> Result<Response> {
+    let token = match in_path {
+        Some(t) => t,
+        None => token_field(ctx, "look up")?,
+    };
+    let e = live_token(ctx, token).await?;
+    Ok(Response::data(lookup_data(&e, Some(token), now_unix())))
+}
+
+async fn lookup_accessor(ctx: &Ctx<'_>) -> Result<Response> {
+    let e = by_accessor(ctx).await?;
+    Ok(Response::data(lookup_data(&e, None, now_unix())))
+}
+
+async fn renew_self(ctx: &Ctx<'_>) -> Result<Response> {
+    let caller = ctx.caller()?.clone();
+    let token = ctx.req.token.clone().unwrap_or_default();
+    renew(ctx, &caller, Some(token)).await
+}
+
+async fn renew_token(ctx: &Ctx<'_>) -> Result<Response> {
+    let token = token_field(ctx, "renew")?;
+    let e = live_token(ctx, token).await?;
+    renew(ctx, &e, Some(token.to_string())).await
+}
+
+async fn renew_accessor(ctx: &Ctx<'_>) -> Result<Response> {
+    let e = by_accessor(ctx).await?;
+    renew(ctx, &e, None).await
+}
+
+async fn revoke_self(ctx: &Ctx<'_>) -> Result<Response> {
+    let caller = ctx.caller()?;
+    ctx.un.tokens.revoke_tree(&caller.id_hash).await?;
+    Ok(Response::no_content())
+}
+
+/// `revoke` (with children) and `revoke-orphan` (children kept, as orphans).
+async fn revoke(ctx: &Ctx<'_>, orphan: bool) -> Result<Response> {
+    let token = token_field(ctx, "revoke")?;
+    if let Some(e) = ctx.un.tokens.get(token).await? {
+        if orphan {
+            ctx.un.tokens.revoke_orphan(&e.id_hash).await?;
+        } else {
+            ctx.un.tokens.revoke_tree(&e.id_hash).await?;
+        }
+    }
+    Ok(Response::no_content())
+}
+
+async fn revoke_accessor(ctx: &Ctx<'_>) -> Result<Response> {
+    let e = by_accessor(ctx).await?;
+    ctx.un.tokens.revoke_tree(&e.id_hash).await?;
+    Ok(Response::no_content())
+}
+
+async fn accessors(ctx: &Ctx<'_>) -> Result<Response> {
+    let keys = ctx.un.tokens.accessors().await?;
+    Ok(Response::data(map(json!({ "keys": keys }))))
+}
+
+async fn tidy(ctx: &Ctx<'_>) -> Result<Response> {
+    let revoked = ctx.un.tokens.tidy(now_unix()).await?;
+    let mut r = Response::data(map(json!({ "revoked_tokens": revoked })));
+    r.warnings.push(format!(
+        "Tidy operation successfully started. Any information from the operation will be \
+         printed to hush's server logs. ({revoked} expired or orphaned tokens removed)"
+    ));
+    r.status = Some(202);
+    Ok(r)
+}
+
+async fn roles(ctx: &Ctx<'_>) -> Result<Response> {
+    let keys = ctx.un.tokens.roles().await?;
+    if keys.is_empty() {
+        return Err(CoreError::NotFound(String::new()));
+    }
+    Ok(Response::data(map(json!({ "keys": keys }))))
+}
+
+async fn by_accessor(ctx: &Ctx<'_>) -> Result<std::sync::Arc<TokenEntry>> {
+    let accessor = crate::fields::required_str(&ctx.req.data, "accessor")?;
     ctx.un
         .tokens
         .get_by_accessor(accessor)
@@ -731,7 +893,7 @@ async fn role(ctx: &Ctx<'_>, name: &str) -> Result<Response> {
             ctx.un.tokens.put_role(&r).await?;
             Ok(Response::no_content())
         }
-        op => Err(unsupported(&ctx.req.path, op, "GET, POST, DELETE")),
+        op => Err(crate::framework::unsupported(&ctx.req.path, op)),
     }
 }
 

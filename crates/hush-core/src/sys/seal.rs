@@ -1,43 +1,33 @@
-//! The `sys/` backend: initialization, seal, health, key management.
-//!
-//! A few endpoints answer without a token and while sealed (`sys/init`, `sys/seal-status`,
-//! `sys/unseal`, `sys/health`, `sys/leader`); everything else goes through the full pipeline.
+//! `sys/` endpoints of the seal: the ones that answer while sealed (init, seal status, unseal,
+//! health, leader) and the authenticated seal, key status and rotation.
 
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
 use crate::core::{now_unix, Core};
+use crate::ctx::Ctx;
 use crate::error::{CoreError, Result};
-use crate::logical::{Operation, Request, Response};
+use crate::fields;
+use crate::logical::{map, Operation, Request, Response};
 use crate::seal::InitParams;
+use crate::time::rfc3339;
 
-pub use crate::sys_api::{exists, handle, requires_sudo};
-
-/// A 405 naming what the path does support.
-pub fn unsupported(path: &str, op: Operation, allowed: &str) -> CoreError {
+/// A 405 for the endpoints served before the pipeline.
+fn unsupported(path: &str, op: Operation, allowed: &str) -> CoreError {
     CoreError::UnsupportedOperation(format!(
         "unsupported operation: {} on \"{path}\" (this path supports {allowed})",
         op.as_str()
     ))
 }
 
-/// Formats unix seconds as RFC 3339 (UTC).
-pub fn rfc3339(unix: i64) -> String {
-    chrono::DateTime::from_timestamp(unix, 0)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
-}
-
-/// Handles the endpoints that need no token. Returns `None` for every other path.
+/// Serves the `sys/` endpoints that answer while sealed and without a token (not audited, as
+/// in Vault). Returns `None` for every other path.
 pub async fn handle_unauthenticated(core: &Core, req: &Request) -> Option<Result<Response>> {
     let path = req.path.trim_end_matches('/');
     let op = req.operation;
     let writes = matches!(op, Operation::Update | Operation::Create);
     let resp = match path {
-        "sys/init" if op == Operation::Read => Ok(Response::raw(
-            200,
-            json!({"initialized": core.is_initialized()}),
-        )),
+        "sys/init" if op == Operation::Read => init_status(core).await,
         "sys/init" if writes => init(core, &req.data).await,
         "sys/init" => Err(unsupported(path, op, "GET and PUT/POST")),
         "sys/seal-status" if op == Operation::Read => Ok(seal_status(core)),
@@ -53,34 +43,14 @@ pub async fn handle_unauthenticated(core: &Core, req: &Request) -> Option<Result
     Some(resp)
 }
 
-fn seal_status(core: &Core) -> Response {
+pub(super) fn seal_status(core: &Core) -> Response {
     let status = serde_json::to_value(core.seal_status()).unwrap_or(Value::Null);
     Response::raw(200, status)
 }
 
-/// Reads an optional small integer field; `null` counts as absent.
+/// Reads an optional share count; `null` counts as absent.
 fn opt_u8(data: &Map<String, Value>, field: &str) -> Result<Option<u8>> {
-    match data.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => {
-            let n = match v {
-                Value::Number(n) => n.as_u64(),
-                Value::String(s) => s.trim().parse::<u64>().ok(),
-                _ => None,
-            };
-            match n {
-                Some(n) if (1..=255).contains(&n) => Ok(Some(n as u8)),
-                _ => Err(CoreError::bad(format!(
-                    "'{field}' must be a whole number from 1 to 255, got {v}"
-                ))),
-            }
-        }
-    }
-}
-
-/// Reads an optional boolean field ([`crate::fields`]'s rule); absent is false.
-pub fn opt_bool(data: &Map<String, Value>, field: &str) -> Result<bool> {
-    Ok(crate::fields::bool(data, field)?.unwrap_or(false))
+    Ok(fields::u64_in(data, field, 1..=255, "a whole number")?.map(|n| n as u8))
 }
 
 fn check_shares(shares: u8, threshold: u8, what: &str) -> Result<()> {
@@ -98,7 +68,7 @@ fn check_shares(shares: u8, threshold: u8, what: &str) -> Result<()> {
     Ok(())
 }
 
-async fn init(core: &Core, data: &Map<String, Value>) -> Result<Response> {
+pub(super) async fn init(core: &Core, data: &Map<String, Value>) -> Result<Response> {
     for field in ["pgp_keys", "root_token_pgp_key", "recovery_pgp_keys"] {
         match data.get(field) {
             None | Some(Value::Null) => {}
@@ -174,7 +144,7 @@ async fn init(core: &Core, data: &Map<String, Value>) -> Result<Response> {
     ))
 }
 
-async fn unseal(core: &Core, data: &Map<String, Value>) -> Result<Response> {
+pub(super) async fn unseal(core: &Core, data: &Map<String, Value>) -> Result<Response> {
     let reset = opt_bool(data, "reset")?;
     if opt_bool(data, "migrate")? {
         return Err(CoreError::bad(
@@ -198,25 +168,13 @@ async fn unseal(core: &Core, data: &Map<String, Value>) -> Result<Response> {
 }
 
 fn health_code(data: &Map<String, Value>, field: &str, default: u16) -> Result<u16> {
-    match data.get(field) {
-        None | Some(Value::Null) => Ok(default),
-        Some(v) => {
-            let n = match v {
-                Value::Number(n) => n.as_u64(),
-                Value::String(s) => s.trim().parse::<u64>().ok(),
-                _ => None,
-            };
-            match n {
-                Some(n) if (100..=599).contains(&n) => Ok(n as u16),
-                _ => Err(CoreError::bad(format!(
-                    "'{field}' must be an HTTP status code from 100 to 599, got {v}"
-                ))),
-            }
-        }
-    }
+    Ok(
+        fields::u64_in(data, field, 100..=599, "an HTTP status code")?
+            .map_or(default, |n| n as u16),
+    )
 }
 
-fn health(core: &Core, data: &Map<String, Value>) -> Result<Response> {
+pub(super) fn health(core: &Core, data: &Map<String, Value>) -> Result<Response> {
     let active = health_code(data, "activecode", 200)?;
     // hush has no standbys yet; the codes are still validated so a typo is reported.
     let _standby = health_code(data, "standbycode", 429)?;
@@ -267,7 +225,7 @@ fn health(core: &Core, data: &Map<String, Value>) -> Result<Response> {
     Ok(Response::raw(code, body))
 }
 
-fn leader(core: &Core) -> Response {
+pub(super) fn leader(core: &Core) -> Response {
     let _ = core;
     Response::raw(
         200,
@@ -281,4 +239,39 @@ fn leader(core: &Core) -> Response {
             "performance_standby_last_remote_wal": 0,
         }),
     )
+}
+
+/// `GET sys/init`.
+pub(super) async fn init_status(core: &Core) -> Result<Response> {
+    Ok(Response::raw(
+        200,
+        json!({"initialized": core.is_initialized()}),
+    ))
+}
+
+/// `PUT sys/seal`.
+pub(super) async fn seal(ctx: &Ctx<'_>) -> Result<Response> {
+    ctx.core.seal().await?;
+    Ok(Response::no_content())
+}
+
+/// `PUT sys/rotate`.
+pub(super) async fn rotate(ctx: &Ctx<'_>) -> Result<Response> {
+    ctx.core.rotate().await?;
+    Ok(Response::no_content())
+}
+
+/// `GET sys/key-status`.
+pub(super) async fn key_status(ctx: &Ctx<'_>) -> Result<Response> {
+    let info = ctx.un.view.barrier().key_status();
+    Ok(Response::data_top_level(map(json!({
+        "term": info.term,
+        "install_time": rfc3339(info.install_time_unix),
+        "encryptions": info.encryptions,
+    }))))
+}
+
+/// Reads an optional boolean field ([`crate::fields`]'s rule); absent is false.
+fn opt_bool(data: &Map<String, Value>, field: &str) -> Result<bool> {
+    Ok(fields::bool(data, field)?.unwrap_or(false))
 }
