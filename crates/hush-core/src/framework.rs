@@ -25,6 +25,9 @@ pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Result<Response>> + Sen
 /// A handler: the backend, the request, and the path's named segments.
 pub type Handler<B> = for<'a> fn(&'a B, &'a EngineRequest<'a>, &'a Captures) -> HandlerFuture<'a>;
 
+/// Advice for a 405, built from the request (it may name the mount and path).
+pub type Hint = fn(&EngineRequest<'_>) -> String;
+
 /// The named segments of a matched path.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Captures(Vec<(String, String)>);
@@ -151,6 +154,9 @@ pub struct PathSpec<B> {
     pub reads_change_nothing: bool,
     /// The named segment that is a credential (HMAC'd in audit entries).
     pub credential: Option<&'static str>,
+    /// Advice added to the 405 for an operation the path does not take ("to list secrets,
+    /// LIST metadata/").
+    pub hints: Vec<(Operation, Hint)>,
     /// What the path is for, for help and OpenAPI.
     pub synopsis: &'static str,
 }
@@ -170,6 +176,7 @@ impl<B> PathSpec<B> {
             any_fields: false,
             reads_change_nothing: true,
             credential: None,
+            hints: Vec::new(),
             synopsis,
         }
     }
@@ -232,6 +239,12 @@ impl<B> PathSpec<B> {
         self
     }
 
+    /// Adds advice to the 405 answered for `operation`, which this path does not take.
+    pub fn hint(mut self, operation: Operation, advice: Hint) -> Self {
+        self.hints.push((operation, advice));
+        self
+    }
+
     /// Reads of this path have effects (they issue or consume something).
     pub fn reads_have_effects(mut self) -> Self {
         self.reads_change_nothing = false;
@@ -262,12 +275,18 @@ impl<B> PathSpec<B> {
     }
 
     /// Matches `path`; returns the named segments. A `{name*}` segment takes the rest of the
-    /// path, less the literal segments that follow it in the pattern (`mounts/{path*}/tune`).
+    /// path, less the literal segments that follow it in the pattern (`mounts/{path*}/tune`);
+    /// a final `{name**}` takes the rest even when it is empty.
     fn matches(&self, path: &str) -> Option<Captures> {
         let mut caps = Vec::new();
         let mut rest = Some(path);
         let segs: Vec<&str> = self.pattern.split('/').collect();
         for (i, seg) in segs.iter().enumerate() {
+            if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix("**}")) {
+                // The rest, possibly empty: `metadata/{path**}` serves `metadata/` too.
+                caps.push((name.to_owned(), rest.unwrap_or("").to_owned()));
+                return (i + 1 == segs.len()).then_some(Captures(caps));
+            }
             let here = rest?;
             if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix("*}")) {
                 let mut value = here;
@@ -349,6 +368,7 @@ pub struct Paths<B> {
     /// secrets engines.
     pub route_prefix: &'static str,
     specs: Vec<PathSpec<B>>,
+    not_found: Option<fn(&EngineRequest<'_>) -> CoreError>,
 }
 
 impl<B> Paths<B> {
@@ -359,7 +379,15 @@ impl<B> Paths<B> {
             what,
             route_prefix,
             specs,
+            not_found: None,
         }
+    }
+
+    /// Replaces the 404 for a path no spec matches (KV v2 answers Vault's "Invalid path for a
+    /// versioned K/V secrets engine", which clients recognize).
+    pub fn with_not_found(mut self, answer: fn(&EngineRequest<'_>) -> CoreError) -> Self {
+        self.not_found = Some(answer);
+        self
     }
 
     /// The path specs, in declaration order.
@@ -379,6 +407,9 @@ impl<B> Paths<B> {
     pub async fn handle(&self, backend: &B, req: &EngineRequest<'_>) -> Result<Response> {
         let route = format!("{}{}", self.route_prefix, req.mount.path);
         let Some((spec, caps)) = self.find(req.path) else {
+            if let Some(answer) = self.not_found {
+                return Err(answer(req));
+            }
             let mut known: Vec<&str> = self.specs.iter().map(|s| s.pattern.as_ref()).collect();
             if known.len() > MAX_NAMED {
                 known.truncate(MAX_NAMED);
@@ -392,8 +423,14 @@ impl<B> Paths<B> {
             )));
         };
         let Some(op) = spec.find_op(req.operation) else {
+            let hint = spec
+                .hints
+                .iter()
+                .find(|(o, _)| *o == req.operation)
+                .map_or(String::new(), |(_, h)| format!("; {}", h(req)));
             return Err(CoreError::UnsupportedOperation(format!(
-                "unsupported operation on \"{route}{}\": this path accepts {}",
+                "unsupported operation {} on \"{route}{}\": this path accepts {}{hint}",
+                method_name(req.operation),
                 req.path.trim_end_matches('/'),
                 spec.allowed()
             )));
@@ -416,6 +453,11 @@ impl<B> Paths<B> {
             ));
         }
         Ok(resp)
+    }
+
+    /// The pattern of the spec that serves `path`, if any.
+    pub fn pattern_for(&self, path: &str) -> Option<&str> {
+        self.find(path).map(|(s, _)| s.pattern.as_ref())
     }
 
     /// Whether `path` is callable without a token.
@@ -519,7 +561,7 @@ impl<B> Paths<B> {
                 }
                 item.insert(method.into(), o);
             }
-            let template = spec.pattern.replace("*}", "}");
+            let template = spec.pattern.replace("**}", "}").replace("*}", "}");
             out.insert(format!("/{prefix}{template}"), Value::Object(item));
         }
         out

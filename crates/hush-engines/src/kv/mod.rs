@@ -53,6 +53,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hush_core::engine::{EngineRequest, LogicalBackend, MountEntry, Registry};
 use hush_core::error::{CoreError, Result};
+use hush_core::framework::{PathTable, Paths};
 use hush_core::logical::{Operation, Response};
 use tokio::sync::{Mutex, RwLock};
 
@@ -116,7 +117,7 @@ impl Clock for SystemClock {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     FromOptions,
-    AlwaysV2,
+    Pinned(KvVersion),
 }
 
 /// The KV secrets engine. One instance serves one mount; it holds no secret material itself,
@@ -153,17 +154,20 @@ impl KvBackend {
     /// An engine that always serves version 2, whatever the mount options say (for the
     /// [`KV_V2_ALIAS`] type).
     pub fn v2_only() -> Self {
-        KvBackend::with_mode(Mode::AlwaysV2)
+        KvBackend::with_mode(Mode::Pinned(KvVersion::V2))
     }
 
-    /// The engine for a `kv` mount entry, refusing a `version` option other than "1" or "2".
+    /// The engine for a `kv` mount entry, serving the version its options name (a tune that
+    /// changes the options builds a new engine), refusing a `version` other than "1" or "2".
     ///
     /// # Errors
     ///
     /// A 400 naming the bad `options.version` value.
     pub fn for_mount(entry: &MountEntry) -> Result<Self> {
         match entry.options.get("version").map(|v| v.trim()) {
-            None | Some("") | Some("1") | Some("2") => Ok(KvBackend::new()),
+            None | Some("") | Some("1") | Some("2") => Ok(KvBackend::with_mode(Mode::Pinned(
+                KvVersion::of_mount(entry),
+            ))),
             Some(other) => Err(CoreError::bad(format!(
                 "invalid KV version {other:?} in options.version: use \"1\" for an unversioned \
                  store or \"2\" for a versioned one (or mount the type \"{KV_V2_ALIAS}\")"
@@ -180,7 +184,7 @@ impl KvBackend {
     /// The version that serves requests for `entry`.
     pub fn version_for(&self, entry: &MountEntry) -> KvVersion {
         match self.mode {
-            Mode::AlwaysV2 => KvVersion::V2,
+            Mode::Pinned(v) => v,
             Mode::FromOptions => KvVersion::of_mount(entry),
         }
     }
@@ -214,19 +218,33 @@ impl KvBackend {
     }
 }
 
+/// The path table of a version.
+fn table(version: KvVersion) -> &'static Paths<KvBackend> {
+    match version {
+        KvVersion::V1 => v1::paths(),
+        KvVersion::V2 => v2::paths(),
+    }
+}
+
 #[async_trait]
 impl LogicalBackend for KvBackend {
     async fn handle(&self, req: &EngineRequest<'_>) -> Result<Response> {
-        match self.version_for(req.mount) {
-            KvVersion::V1 => v1::handle(req).await,
-            KvVersion::V2 => v2::handle(self, req).await,
-        }
+        table(self.version_for(req.mount)).handle(self, req).await
     }
 
     async fn exists(&self, req: &EngineRequest<'_>) -> Result<bool> {
         match self.version_for(req.mount) {
             KvVersion::V1 => v1::exists(req).await,
             KvVersion::V2 => v2::exists(req).await,
+        }
+    }
+
+    /// The table of a pinned engine (every mounted one); an engine that follows each request's
+    /// mount options has none to show.
+    fn paths(&self) -> Option<&dyn PathTable> {
+        match self.mode {
+            Mode::Pinned(v) => Some(table(v)),
+            Mode::FromOptions => None,
         }
     }
 
@@ -290,8 +308,8 @@ pub(crate) fn secret_path<'a>(
 
 /// Lists the names directly below `folder` of the view (folders end in '/'), answering an empty
 /// folder with Vault's 404.
-pub(crate) async fn list_folder(view: &hush_core::view::View, folder: &str) -> Result<Response> {
-    let keys = view.list(folder).await?;
+pub(crate) async fn list_folder(view: &hush_core::view::View, folder: String) -> Result<Response> {
+    let keys = view.list(&folder).await?;
     if keys.is_empty() {
         return Ok(not_found());
     }

@@ -292,25 +292,6 @@ pub(crate) fn validate_custom_metadata(m: &BTreeMap<String, String>) -> Result<(
     }
 }
 
-/// The parameters of `data` that an endpoint does not know, for Vault's "ignored parameters"
-/// warning (a typo such as `max_version` would otherwise be silently ignored).
-pub(crate) fn unknown_params_warning(data: &Map<String, Value>, known: &[&str]) -> Option<String> {
-    let unknown: Vec<&str> = data
-        .keys()
-        .map(String::as_str)
-        .filter(|k| !known.contains(k))
-        .collect();
-    if unknown.is_empty() {
-        None
-    } else {
-        Some(format!(
-            "Endpoint ignored these unrecognized parameters: [{}]; known parameters are: {}",
-            unknown.join(" "),
-            known.join(", ")
-        ))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -441,15 +422,6 @@ mod tests {
         assert_eq!(
             patch_custom_metadata(Some(&current), &Value::Null).unwrap(),
             None
-        );
-    }
-
-    #[test]
-    fn unknown_params_are_named() {
-        let w = unknown_params_warning(&obj(json!({"max_version": 3})), &["max_versions"]);
-        assert!(w.unwrap().contains("max_version"));
-        assert!(
-            unknown_params_warning(&obj(json!({"max_versions": 3})), &["max_versions"]).is_none()
         );
     }
 }

@@ -1,30 +1,56 @@
 //! KV version 1: one JSON object per path, replaced whole on every write.
 
+use std::sync::OnceLock;
+
 use hush_core::engine::EngineRequest;
 use hush_core::error::{CoreError, Result};
+use hush_core::framework::{PathSpec, Paths};
 use hush_core::logical::{Operation, Response};
 use serde_json::{Map, Value};
 
 use super::error::KvError;
-use super::{folder_of, list_folder, not_found, params, secret_path};
+use super::{folder_of, list_folder, not_found, params, secret_path, KvBackend};
 
 const EXAMPLE: &str = "secret/my-app/db";
 
 /// Keys of a v1 secret that Vault interprets as the secret's TTL hint.
 const TTL_KEYS: [&str; 2] = ["ttl", "lease"];
 
-pub(crate) async fn handle(req: &EngineRequest<'_>) -> Result<Response> {
-    match req.operation {
-        Operation::Read => read(req).await,
-        Operation::List => list_folder(req.view, &folder_of(req.path)).await,
-        Operation::Create | Operation::Update => write(req).await,
-        Operation::Delete => delete(req).await,
-        Operation::Patch => Err(CoreError::UnsupportedOperation(format!(
-            "PATCH is not supported on {}{}: this KV mount is version 1, which has no partial \
-             updates; write the whole secret with PUT/POST, or use a version 2 mount",
-            req.mount.path, req.path
-        ))),
-    }
+/// The version 1 path table: every path below the mount is a secret (or, listed, a folder).
+pub(crate) fn paths() -> &'static Paths<KvBackend> {
+    static PATHS: OnceLock<Paths<KvBackend>> = OnceLock::new();
+    PATHS.get_or_init(|| {
+        Paths::new(
+            "this KV version 1 mount",
+            "",
+            vec![PathSpec::new(
+                "{path**}",
+                "A secret: one JSON object, replaced whole on every write.",
+            )
+            .op(Operation::Read, "Read a secret.", |_, req, _| {
+                Box::pin(read(req))
+            })
+            .op(
+                Operation::List,
+                "List the secrets and folders in a folder.",
+                |_, req, _| Box::pin(list_folder(req.view, folder_of(req.path))),
+            )
+            .op(
+                Operation::Update,
+                "Write a secret, replacing it whole.",
+                |_, req, _| Box::pin(write(req)),
+            )
+            .op(Operation::Delete, "Delete a secret.", |_, req, _| {
+                Box::pin(delete(req))
+            })
+            .any_fields()
+            .hint(Operation::Patch, |_| {
+                "this KV mount is version 1, which has no partial updates; write the whole \
+                 secret with PUT/POST, or use a version 2 mount"
+                    .to_owned()
+            })],
+        )
+    })
 }
 
 pub(crate) async fn exists(req: &EngineRequest<'_>) -> Result<bool> {

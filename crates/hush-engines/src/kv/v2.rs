@@ -4,8 +4,11 @@
 //! decides, and commits everything in one storage transaction; readers take the read lock so
 //! that they never see metadata naming a version whose data a concurrent destroy just removed.
 
+use std::sync::OnceLock;
+
 use hush_core::engine::EngineRequest;
 use hush_core::error::{CoreError, Result};
+use hush_core::framework::{Field, FieldType::Any, PathSpec, Paths};
 use hush_core::logical::{Operation, Response};
 use hush_core::view::{View, ViewOp};
 use serde::Serialize;
@@ -19,48 +22,7 @@ use super::store::{
 };
 use super::{folder_of, list_folder, not_found, secret_path, KvBackend};
 
-/// The endpoints of a version 2 mount.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route<'a> {
-    Config,
-    Data(&'a str),
-    Metadata(&'a str),
-    Delete(&'a str),
-    Undelete(&'a str),
-    Destroy(&'a str),
-    Subkeys(&'a str),
-    Unknown,
-}
-
-impl Route<'_> {
-    /// The endpoint's name and the HTTP methods it accepts, for 405 messages.
-    fn describe(self) -> (&'static str, &'static str) {
-        match self {
-            Route::Config => ("config", "GET and POST/PUT"),
-            Route::Data(_) => ("data/<path>", "GET, POST/PUT, PATCH and DELETE"),
-            Route::Metadata(_) => ("metadata/<path>", "GET, LIST, POST/PUT, PATCH and DELETE"),
-            Route::Delete(_) => ("delete/<path>", "POST/PUT"),
-            Route::Undelete(_) => ("undelete/<path>", "POST/PUT"),
-            Route::Destroy(_) => ("destroy/<path>", "POST/PUT"),
-            Route::Subkeys(_) => ("subkeys/<path>", "GET"),
-            Route::Unknown => ("", ""),
-        }
-    }
-}
-
-fn route(path: &str) -> Route<'_> {
-    let (head, rest) = path.split_once('/').unwrap_or((path, ""));
-    match head {
-        "config" if rest.is_empty() && !path.ends_with('/') => Route::Config,
-        "data" => Route::Data(rest),
-        "metadata" => Route::Metadata(rest),
-        "delete" => Route::Delete(rest),
-        "undelete" => Route::Undelete(rest),
-        "destroy" => Route::Destroy(rest),
-        "subkeys" => Route::Subkeys(rest),
-        _ => Route::Unknown,
-    }
-}
+use Operation::{Delete, List, Patch, Read, Update};
 
 /// What the delete/undelete/destroy endpoints do to each listed version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,39 +32,169 @@ enum Change {
     Destroy,
 }
 
-pub(crate) async fn handle(kv: &KvBackend, req: &EngineRequest<'_>) -> Result<Response> {
-    use Operation::{Create, Delete, List, Patch, Read, Update};
-    let r = route(req.path);
-    match (r, req.operation) {
-        (Route::Config, Read) => read_config(req).await,
-        (Route::Config, Create | Update) => write_config(kv, req).await,
-        (Route::Data(p), Read) => read_data(kv, req, p).await,
-        (Route::Data(p), Create | Update) => write_data(kv, req, p).await,
-        (Route::Data(p), Patch) => patch_data(kv, req, p).await,
-        (Route::Data(p), Delete) => delete_latest(kv, req, p).await,
-        (Route::Metadata(p), Read) => read_metadata(kv, req, p).await,
-        (Route::Metadata(p), Create | Update) => write_metadata(kv, req, p).await,
-        (Route::Metadata(p), Patch) => patch_metadata(kv, req, p).await,
-        (Route::Metadata(p), Delete) => delete_metadata(kv, req, p).await,
-        (Route::Metadata(p), List) => {
-            list_folder(req.view, &format!("{METADATA_PREFIX}{}", folder_of(p))).await
-        }
-        (Route::Delete(p), Create | Update) => change_versions(kv, req, p, Change::Delete).await,
-        (Route::Undelete(p), Create | Update) => {
-            change_versions(kv, req, p, Change::Undelete).await
-        }
-        (Route::Destroy(p), Create | Update) => change_versions(kv, req, p, Change::Destroy).await,
-        (Route::Subkeys(p), Read) => read_subkeys(kv, req, p).await,
-        (Route::Unknown, op) => Err(invalid_path(op)),
-        (r, op) => Err(unsupported(req, r, op)),
-    }
+/// The secret's path below an endpoint, as sent (`data/app/db/` gives `app/db/`, which the
+/// handlers refuse by name rather than quietly serving `app/db`).
+fn rest<'a>(req: &EngineRequest<'a>) -> &'a str {
+    req.path.split_once('/').map_or("", |(_, rest)| rest)
+}
+
+const CONFIG_FIELDS: &[Field] = &[
+    Field::new(
+        "max_versions",
+        Any,
+        "How many versions of each secret to keep (0: 10).",
+    ),
+    Field::new(
+        "cas_required",
+        Any,
+        "Every write must carry a check-and-set version.",
+    ),
+    Field::new(
+        "delete_version_after",
+        Any,
+        "How long after it is written a version is deleted (a Go duration; 0: never).",
+    ),
+];
+
+const METADATA_FIELDS: &[Field] = &[
+    Field::new(
+        "max_versions",
+        Any,
+        "How many versions of this secret to keep.",
+    ),
+    Field::new(
+        "cas_required",
+        Any,
+        "Every write of this secret must carry 'cas'.",
+    ),
+    Field::new(
+        "delete_version_after",
+        Any,
+        "How long after it is written a version of this secret is deleted.",
+    ),
+    Field::new(
+        "custom_metadata",
+        Any,
+        "Up to 64 string keys and values about the secret.",
+    ),
+];
+
+const VERSIONS: &[Field] = &[Field::new("versions", Any, "The version numbers.")];
+
+/// The version 2 path table.
+pub(crate) fn paths() -> &'static Paths<KvBackend> {
+    static PATHS: OnceLock<Paths<KvBackend>> = OnceLock::new();
+    PATHS.get_or_init(|| {
+        let specs = vec![
+            PathSpec::new("config", "The mount's settings for every secret.")
+                .op(Read, "Read the settings.", |_, req, _| {
+                    Box::pin(read_config(req))
+                })
+                .op(Update, "Change the settings.", |kv, req, _| {
+                    Box::pin(write_config(kv, req))
+                })
+                .fields(CONFIG_FIELDS),
+            PathSpec::new("data/{path**}", "A secret's versions.")
+                .op(
+                    Read,
+                    "Read the latest version, or ?version=N.",
+                    |kv, req, _| Box::pin(read_data(kv, req, rest(req))),
+                )
+                .op(Update, "Write a new version.", |kv, req, _| {
+                    Box::pin(write_data(kv, req, rest(req)))
+                })
+                .op(
+                    Patch,
+                    "Write a new version merged into the latest.",
+                    |kv, req, _| Box::pin(patch_data(kv, req, rest(req))),
+                )
+                .op(Delete, "Soft-delete the latest version.", |kv, req, _| {
+                    Box::pin(delete_latest(kv, req, rest(req)))
+                })
+                .fields(&[
+                    Field::new("data", Any, "The secret: a JSON object."),
+                    Field::new(
+                        "options",
+                        Any,
+                        "Write options: 'cas', the expected version.",
+                    ),
+                    Field::new("version", Any, "The version to read (0: the latest)."),
+                ])
+                .hint(List, |req| {
+                    format!(
+                        "to list secrets, LIST {}metadata/{}",
+                        req.mount.path,
+                        folder_of(rest(req))
+                    )
+                }),
+            PathSpec::new(
+                "metadata/{path**}",
+                "A secret's settings and version history.",
+            )
+            .op(Read, "Read the metadata.", |kv, req, _| {
+                Box::pin(read_metadata(kv, req, rest(req)))
+            })
+            .op(
+                List,
+                "List the secrets and folders in a folder.",
+                |_, req, _| {
+                    Box::pin(list_folder(
+                        req.view,
+                        format!("{METADATA_PREFIX}{}", folder_of(rest(req))),
+                    ))
+                },
+            )
+            .op(Update, "Change the settings.", |kv, req, _| {
+                Box::pin(write_metadata(kv, req, rest(req)))
+            })
+            .op(Patch, "Change some settings.", |kv, req, _| {
+                Box::pin(patch_metadata(kv, req, rest(req)))
+            })
+            .op(
+                Delete,
+                "Delete the secret and every version.",
+                |kv, req, _| Box::pin(delete_metadata(kv, req, rest(req))),
+            )
+            .fields(METADATA_FIELDS),
+            PathSpec::new(
+                "delete/{path**}",
+                "Soft-delete versions (undelete restores them).",
+            )
+            .op(Update, "Soft-delete versions.", |kv, req, _| {
+                Box::pin(change_versions(kv, req, rest(req), Change::Delete))
+            })
+            .fields(VERSIONS),
+            PathSpec::new("undelete/{path**}", "Restore soft-deleted versions.")
+                .op(Update, "Restore versions.", |kv, req, _| {
+                    Box::pin(change_versions(kv, req, rest(req), Change::Undelete))
+                })
+                .fields(VERSIONS),
+            PathSpec::new("destroy/{path**}", "Remove versions' data for good.")
+                .op(Update, "Destroy versions.", |kv, req, _| {
+                    Box::pin(change_versions(kv, req, rest(req), Change::Destroy))
+                })
+                .fields(VERSIONS),
+            PathSpec::new("subkeys/{path**}", "A version's keys without its values.")
+                .op(
+                    Read,
+                    "Read the keys of the latest version, or ?version=N.",
+                    |kv, req, _| Box::pin(read_subkeys(kv, req, rest(req))),
+                )
+                .fields(&[
+                    Field::new("version", Any, "The version (0: the latest)."),
+                    Field::new("depth", Any, "How deep to descend (0: all the way)."),
+                ]),
+        ];
+        Paths::new("this KV version 2 mount", "", specs)
+            .with_not_found(|req| invalid_path(req.operation))
+    })
 }
 
 pub(crate) async fn exists(req: &EngineRequest<'_>) -> Result<bool> {
-    match route(req.path) {
+    match req.path.split_once('/').map_or(req.path, |(head, _)| head) {
         // As in Vault, a secret exists (writes need `update` rather than `create`) as soon as
         // its metadata does, even if every version is deleted.
-        Route::Data(p) | Route::Metadata(p) => match secret_path(p, "") {
+        "data" | "metadata" => match secret_path(rest(req), "") {
             Ok(path) => Ok(req.view.get(&metadata_key(path)).await?.is_some()),
             Err(_) => Ok(false),
         },
@@ -123,30 +215,6 @@ fn invalid_path(op: Operation) -> CoreError {
          API endpoints to use (secrets live under <mount>/data/<path>, their metadata under \
          <mount>/metadata/<path>). If using the hush or vault CLI, use 'kv {command}' for this \
          operation."
-    ))
-}
-
-fn unsupported(req: &EngineRequest<'_>, r: Route<'_>, op: Operation) -> CoreError {
-    let method = match op {
-        Operation::Read => "GET",
-        Operation::List => "LIST",
-        Operation::Create | Operation::Update => "POST/PUT",
-        Operation::Patch => "PATCH",
-        Operation::Delete => "DELETE",
-    };
-    let (endpoint, methods) = r.describe();
-    let hint = match r {
-        Route::Data(p) if op == Operation::List => format!(
-            "; to list secrets, LIST {}metadata/{}",
-            req.mount.path,
-            folder_of(p)
-        ),
-        _ => String::new(),
-    };
-    CoreError::UnsupportedOperation(format!(
-        "{method} is not supported on {}{}: the {endpoint} endpoint of a KV version 2 mount \
-         accepts {methods}{hint}",
-        req.mount.path, req.path
     ))
 }
 
@@ -269,7 +337,6 @@ enum DeleteAfter {
 }
 
 async fn write_config(kv: &KvBackend, req: &EngineRequest<'_>) -> Result<Response> {
-    const KNOWN: [&str; 3] = ["max_versions", "cas_required", "delete_version_after"];
     let max_versions = params::get(req.data, "max_versions")
         .map(|v| params::uint32(v, "max_versions"))
         .transpose()?;
@@ -286,9 +353,7 @@ async fn write_config(kv: &KvBackend, req: &EngineRequest<'_>) -> Result<Respons
             }
         })
         .transpose()?;
-    let warnings: Vec<String> = params::unknown_params_warning(req.data, &KNOWN)
-        .into_iter()
-        .collect();
+    let warnings: Vec<String> = Vec::new();
     if max_versions.is_none() && cas_required.is_none() && delete_after.is_none() {
         return Ok(done(warnings));
     }
@@ -353,9 +418,7 @@ async fn write_data(kv: &KvBackend, req: &EngineRequest<'_>, p: &str) -> Result<
     let path = secret_path(p, &example(req, "data"))?;
     let data = data_param(req.data)?;
     let cas = params::cas(params::options(req.data)?)?;
-    let warnings: Vec<String> = params::unknown_params_warning(req.data, &["data", "options"])
-        .into_iter()
-        .collect();
+    let warnings: Vec<String> = Vec::new();
 
     let _guard = kv.lock_for(path).write().await;
     let config = load_config(req.view).await?;
@@ -372,9 +435,7 @@ async fn patch_data(kv: &KvBackend, req: &EngineRequest<'_>, p: &str) -> Result<
     let path = secret_path(p, &example(req, "data"))?;
     let patch = Value::Object(data_param(req.data)?);
     let cas = params::cas(params::options(req.data)?)?;
-    let warnings: Vec<String> = params::unknown_params_warning(req.data, &["data", "options"])
-        .into_iter()
-        .collect();
+    let warnings: Vec<String> = Vec::new();
 
     let _guard = kv.lock_for(path).write().await;
     let Some(meta) = load_meta(req.view, path).await? else {
@@ -458,9 +519,7 @@ async fn change_versions(
     };
     let path = secret_path(p, &example(req, endpoint))?;
     let versions = params::versions(req.data)?;
-    let warnings: Vec<String> = params::unknown_params_warning(req.data, &["versions"])
-        .into_iter()
-        .collect();
+    let warnings: Vec<String> = Vec::new();
 
     let _guard = kv.lock_for(path).write().await;
     let Some(mut meta) = load_meta(req.view, path).await? else {
@@ -554,13 +613,6 @@ async fn read_metadata(kv: &KvBackend, req: &EngineRequest<'_>, p: &str) -> Resu
     }
 }
 
-const METADATA_FIELDS: [&str; 4] = [
-    "max_versions",
-    "cas_required",
-    "delete_version_after",
-    "custom_metadata",
-];
-
 /// A secret's `delete_version_after`: unlike the mount's, it cannot be negative.
 fn secret_delete_after(v: &Value) -> Result<u64> {
     if params::is_negative_duration(v) {
@@ -590,9 +642,7 @@ async fn write_metadata(kv: &KvBackend, req: &EngineRequest<'_>, p: &str) -> Res
         None | Some(Value::Null) => None,
         Some(v) => Some(params::custom_metadata(v)?),
     };
-    let mut warnings: Vec<String> = params::unknown_params_warning(req.data, &METADATA_FIELDS)
-        .into_iter()
-        .collect();
+    let mut warnings: Vec<String> = Vec::new();
     if max_versions.is_none()
         && cas_required.is_none()
         && delete_after.is_none()
@@ -645,9 +695,7 @@ async fn patch_metadata(kv: &KvBackend, req: &EngineRequest<'_>, p: &str) -> Res
         Some(v) => Some(secret_delete_after(v)?),
     };
     let custom_patch = req.data.get("custom_metadata");
-    let mut warnings: Vec<String> = params::unknown_params_warning(req.data, &METADATA_FIELDS)
-        .into_iter()
-        .collect();
+    let mut warnings: Vec<String> = Vec::new();
     let config = load_config(req.view).await?;
     if cas_required == Some(false) && config.cas_required {
         warnings.push(CAS_MANDATED_WARNING.to_string());
@@ -695,19 +743,23 @@ mod tests {
 
     #[test]
     fn routes() {
-        assert_eq!(route("config"), Route::Config);
-        assert_eq!(route("config/"), Route::Unknown);
-        assert_eq!(route("config/x"), Route::Unknown);
-        assert_eq!(route("data/a/b"), Route::Data("a/b"));
-        assert_eq!(route("data"), Route::Data(""));
-        assert_eq!(route("metadata/"), Route::Metadata(""));
-        assert_eq!(route("metadata"), Route::Metadata(""));
-        assert_eq!(route("delete/x"), Route::Delete("x"));
-        assert_eq!(route("undelete/x"), Route::Undelete("x"));
-        assert_eq!(route("destroy/x"), Route::Destroy("x"));
-        assert_eq!(route("subkeys/x"), Route::Subkeys("x"));
-        assert_eq!(route("foo"), Route::Unknown);
-        assert_eq!(route("foo/data/x"), Route::Unknown);
-        assert_eq!(route(""), Route::Unknown);
+        let table = paths();
+        for (path, pattern) in [
+            ("config", Some("config")),
+            ("config/x", None),
+            ("data/a/b", Some("data/{path**}")),
+            ("data", Some("data/{path**}")),
+            ("metadata/", Some("metadata/{path**}")),
+            ("metadata", Some("metadata/{path**}")),
+            ("delete/x", Some("delete/{path**}")),
+            ("undelete/x", Some("undelete/{path**}")),
+            ("destroy/x", Some("destroy/{path**}")),
+            ("subkeys/x", Some("subkeys/{path**}")),
+            ("foo", None),
+            ("foo/data/x", None),
+            ("", None),
+        ] {
+            assert_eq!(table.pattern_for(path), pattern, "{path}");
+        }
     }
 }
