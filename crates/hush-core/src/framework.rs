@@ -561,6 +561,14 @@ impl<B> Paths<B> {
                 }
                 item.insert(method.into(), o);
             }
+            let reads = spec.ops.iter().any(|o| o.operation == Operation::Read);
+            let lists = spec.ops.iter().any(|o| o.operation == Operation::List);
+            if let (true, true, Some(get)) = (reads, lists, item.get_mut("get")) {
+                // GET serves both a read and a list: `?list=true` picks the list, as in
+                // Vault's document.
+                get["parameters"] = json!([{"name": "list", "in": "query", "required": false,
+                    "description": "Return a list if `true`.", "schema": {"type": "string"}}]);
+            }
             let template = spec.pattern.replace("**}", "}").replace("*}", "}");
             out.insert(format!("/{prefix}{template}"), Value::Object(item));
         }
