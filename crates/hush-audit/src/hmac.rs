@@ -53,37 +53,8 @@ impl fmt::Debug for Salt {
     }
 }
 
-/// Replaces every string inside `value` with `salt.hmac(string)`: object values and array items,
-/// recursively. Object keys are kept (they are field names, and Vault keeps them too). Numbers,
-/// booleans and nulls are kept.
-///
-/// Subtrees under the top-level keys of `value` named in `skip` are left untouched; this is how
-/// Vault's `audit_non_hmac_request_keys` / `audit_non_hmac_response_keys` mount options work (they
-/// name keys of the request or response `data` object). When `value` is not an object, `skip` has
-/// no effect.
-pub fn hmac_strings(value: &mut Value, salt: &Salt, skip: &[String]) {
-    match value {
-        Value::Object(map) => {
-            for (key, child) in map.iter_mut() {
-                if !skip.iter().any(|s| s == key) {
-                    hmac_all(child, salt);
-                }
-            }
-        }
-        other => hmac_all(other, salt),
-    }
-}
-
-fn hmac_all(value: &mut Value, salt: &Salt) {
-    match value {
-        Value::String(s) => *s = salt.hmac(s),
-        Value::Array(items) => items.iter_mut().for_each(|v| hmac_all(v, salt)),
-        Value::Object(map) => map.values_mut().for_each(|v| hmac_all(v, salt)),
-        Value::Null | Value::Bool(_) | Value::Number(_) => {}
-    }
-}
-
-/// Audit options of a device and of the mount a request went to, mirroring Vault's.
+/// Audit options of a device, mirroring Vault's. (The keys a mount keeps in clear come with each
+/// request: see [`HmacdData::skip`].)
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HmacOptions {
     /// Vault's `log_raw`: write everything in clear text (tokens and secrets included). Only for
@@ -91,10 +62,6 @@ pub struct HmacOptions {
     pub log_raw: bool,
     /// Vault's `hmac_accessor` (default true): HMAC token accessors as well as tokens.
     pub hmac_accessor: bool,
-    /// The mount's `audit_non_hmac_request_keys`: top-level keys of `request.data` kept in clear.
-    pub non_hmac_request_keys: Vec<String>,
-    /// The mount's `audit_non_hmac_response_keys`: top-level keys of `response.data` kept in clear.
-    pub non_hmac_response_keys: Vec<String>,
 }
 
 impl Default for HmacOptions {
@@ -102,52 +69,12 @@ impl Default for HmacOptions {
         Self {
             log_raw: false,
             hmac_accessor: true,
-            non_hmac_request_keys: Vec::new(),
-            non_hmac_response_keys: Vec::new(),
         }
     }
 }
 
-/// HMACs the sensitive fields of a Vault-format entry in place, following Vault's rules:
-///
-/// - `auth.client_token`, `request.client_token`, `response.auth.client_token`,
-///   `response.wrap_info.token`: always;
-/// - `auth.accessor`, `request.client_token_accessor`, `response.auth.accessor`,
-///   `response.wrap_info.accessor`, `response.wrap_info.wrapped_accessor`: when `hmac_accessor`;
-/// - every string in `request.data` and `response.data` (see [`hmac_strings`]), except under the
-///   mount's non-HMAC keys.
-///
-/// Other fields (time, type, ids, paths, operation, policies, error...) stay in clear, as in
-/// Vault, so the log stays searchable. Empty token strings stay empty (an absent token is not a
-/// secret). With `log_raw` nothing is changed.
-pub fn hmac_entry(entry: &mut Value, salt: &Salt, opts: &HmacOptions) {
-    if opts.log_raw {
-        return;
-    }
-    let accessor = opts.hmac_accessor;
-    hmac_auth(entry.get_mut("auth"), salt, accessor);
-    if let Some(req) = entry.get_mut("request") {
-        hmac_field(req, "client_token", salt, true);
-        hmac_field(req, "client_token_accessor", salt, accessor);
-        if let Some(data) = req.get_mut("data") {
-            hmac_strings(data, salt, &opts.non_hmac_request_keys);
-        }
-    }
-    if let Some(resp) = entry.get_mut("response") {
-        hmac_auth(resp.get_mut("auth"), salt, accessor);
-        if let Some(data) = resp.get_mut("data") {
-            hmac_strings(data, salt, &opts.non_hmac_response_keys);
-        }
-        if let Some(wrap) = resp.get_mut("wrap_info") {
-            hmac_field(wrap, "token", salt, true);
-            hmac_field(wrap, "accessor", salt, accessor);
-            hmac_field(wrap, "wrapped_accessor", salt, accessor);
-        }
-    }
-}
-
-/// HMACs the `client_token` and (when `accessor`) `accessor` fields of an auth object, as
-/// [`hmac_entry`] does for the `auth` blocks of an entry.
+/// HMACs the `client_token` and (when `accessor`) `accessor` fields of an auth object (a
+/// login's `response.auth`), as Vault does.
 pub fn hmac_auth(auth: Option<&mut Value>, salt: &Salt, accessor: bool) {
     if let Some(auth) = auth {
         hmac_field(auth, "client_token", salt, true);
@@ -167,7 +94,7 @@ fn hmac_field(parent: &mut Value, key: &str, salt: &Salt, enabled: bool) {
 }
 
 /// A string that serializes as its HMAC under `salt` (`None`: as itself, for `log_raw`).
-/// Empty strings stay empty, as [`hmac_entry`] leaves them, so "no token" remains visible.
+/// Empty strings stay empty, so "no token" remains visible.
 pub struct Hmacd<'a> {
     /// The plaintext.
     pub value: &'a str,
@@ -185,8 +112,9 @@ impl Serialize for Hmacd<'_> {
 }
 
 /// A request's or response's `data` object that serializes with every string inside it
-/// HMAC'd, except under the top-level keys in `skip` (Vault's `audit_non_hmac_*_keys`): the
-/// output [`hmac_strings`] gives, without copying the data first.
+/// HMAC'd (object values and array items at any depth; keys, numbers, booleans and nulls are
+/// kept, as in Vault), except under the top-level keys in `skip` (the mount's
+/// `audit_non_hmac_request_keys` / `audit_non_hmac_response_keys`), without copying the data.
 pub struct HmacdData<'a> {
     /// The data as the request or response carries it.
     pub data: &'a Map<String, Value>,
@@ -213,10 +141,12 @@ impl Serialize for HmacdData<'_> {
     }
 }
 
-/// Every string in `value`, at any depth, HMAC'd.
-struct AllHmacd<'a> {
-    value: &'a Value,
-    salt: &'a Salt,
+/// Every string in `value`, at any depth, HMAC'd when serialized.
+pub struct AllHmacd<'a> {
+    /// The value as given.
+    pub value: &'a Value,
+    /// The device's salt.
+    pub salt: &'a Salt,
 }
 
 impl Serialize for AllHmacd<'_> {
@@ -270,69 +200,33 @@ mod tests {
         assert!(shown.contains("redacted"), "{shown}");
     }
 
-    #[test]
-    fn hmac_entry_follows_vault_fields() {
-        let salt = Salt::new(b"s".to_vec());
-        let mut e = json!({
-            "time": "2024-01-01T00:00:00Z", "type": "response",
-            "auth": {"client_token": "hvs.tok", "accessor": "acc", "policies": ["root"]},
-            "request": {"id": "rid", "path": "secret/data/x", "client_token": "hvs.tok",
-                        "client_token_accessor": "acc", "data": {"password": "p", "ttl": 3, "cn": "a"}},
-            "response": {"data": {"value": "v", "serial": "s1"},
-                         "wrap_info": {"token": "wt", "accessor": "wa", "ttl": 60}},
-            "error": ""
-        });
-        let opts = HmacOptions {
-            non_hmac_request_keys: vec!["cn".into()],
-            non_hmac_response_keys: vec!["serial".into()],
-            ..HmacOptions::default()
-        };
-        hmac_entry(&mut e, &salt, &opts);
-        assert_eq!(e["auth"]["client_token"], salt.hmac("hvs.tok"));
-        assert_eq!(e["auth"]["accessor"], salt.hmac("acc"));
-        assert_eq!(e["auth"]["policies"], json!(["root"]));
-        assert_eq!(e["request"]["client_token"], salt.hmac("hvs.tok"));
-        assert_eq!(e["request"]["client_token_accessor"], salt.hmac("acc"));
-        assert_eq!(e["request"]["path"], "secret/data/x");
-        assert_eq!(e["request"]["id"], "rid");
-        assert_eq!(e["request"]["data"]["password"], salt.hmac("p"));
-        assert_eq!(e["request"]["data"]["ttl"], 3);
-        assert_eq!(e["request"]["data"]["cn"], "a");
-        assert_eq!(e["response"]["data"]["value"], salt.hmac("v"));
-        assert_eq!(e["response"]["data"]["serial"], "s1");
-        assert_eq!(e["response"]["wrap_info"]["token"], salt.hmac("wt"));
-        assert_eq!(e["response"]["wrap_info"]["accessor"], salt.hmac("wa"));
-        assert_eq!(e["time"], "2024-01-01T00:00:00Z");
-        assert_eq!(e["error"], "");
+    /// The rule written out plainly: every string below `skip`-less top-level keys HMAC'd.
+    fn reference(v: &Value, salt: &Salt, skip: &[String], top: bool) -> Value {
+        match v {
+            Value::String(s) => json!(salt.hmac(s)),
+            Value::Array(items) => items
+                .iter()
+                .map(|i| reference(i, salt, skip, false))
+                .collect(),
+            Value::Object(map) => map
+                .iter()
+                .map(|(k, child)| {
+                    let kept = top && skip.contains(k);
+                    let out = if kept {
+                        child.clone()
+                    } else {
+                        reference(child, salt, skip, false)
+                    };
+                    (k.clone(), out)
+                })
+                .collect::<serde_json::Map<_, _>>()
+                .into(),
+            other => other.clone(),
+        }
     }
 
     #[test]
-    fn hmac_entry_respects_hmac_accessor_and_log_raw() {
-        let salt = Salt::new(b"s".to_vec());
-        let original = json!({"auth": {"client_token": "t", "accessor": "a"},
-                              "request": {"client_token": "", "data": {"k": "v"}}});
-        let mut e = original.clone();
-        let opts = HmacOptions {
-            hmac_accessor: false,
-            ..HmacOptions::default()
-        };
-        hmac_entry(&mut e, &salt, &opts);
-        assert_eq!(e["auth"]["client_token"], salt.hmac("t"));
-        assert_eq!(e["auth"]["accessor"], "a");
-        assert_eq!(e["request"]["client_token"], "");
-        assert_eq!(e["request"]["data"]["k"], salt.hmac("v"));
-
-        let mut raw = original.clone();
-        let opts = HmacOptions {
-            log_raw: true,
-            ..HmacOptions::default()
-        };
-        hmac_entry(&mut raw, &salt, &opts);
-        assert_eq!(raw, original);
-    }
-
-    #[test]
-    fn streaming_hmac_matches_hmac_strings() {
+    fn streaming_hmac_matches_the_rule() {
         let salt = Salt::new(b"device salt".to_vec());
         let data = json!({
             "password": "hunter2",
@@ -350,9 +244,7 @@ mod tests {
             skip: &skip,
         })
         .unwrap();
-        let mut expected = data.clone();
-        hmac_strings(&mut expected, &salt, &skip);
-        assert_eq!(streamed, expected);
+        assert_eq!(streamed, reference(&data, &salt, &skip, true));
         assert_eq!(streamed["keep"], "plain");
         let raw = serde_json::to_value(HmacdData {
             data: map,

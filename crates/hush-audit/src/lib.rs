@@ -6,11 +6,12 @@
 //!
 //! As in Vault, each device has its own salt; sensitive strings become
 //! `"hmac-sha256:<hex of HMAC-SHA256(salt, value)>"` ([`Salt::hmac`], also what
-//! `sys/audit-hash` returns). [`hmac_strings`] hashes every string of a subtree (object values and
-//! array items, not keys), skipping the top-level keys a mount lists in
-//! `audit_non_hmac_request_keys` / `audit_non_hmac_response_keys`. [`hmac_entry`] applies Vault's
-//! choice of fields to a whole entry (tokens, accessors unless `hmac_accessor=false`, request and
-//! response data; nothing with `log_raw`).
+//! `sys/audit-hash` returns). The entry writer serializes values through [`Hmacd`] (one string)
+//! and [`HmacdData`] (every string of a `data` object, object values and array items, not keys,
+//! skipping the top-level keys a mount lists in `audit_non_hmac_request_keys` /
+//! `audit_non_hmac_response_keys`), so nothing is copied to be hashed. Vault's choice of fields:
+//! tokens always; accessors unless `hmac_accessor=false`; request and response data;
+//! `wrap_info`'s token and accessors; nothing with `log_raw`.
 //!
 //! # The chain
 //!
@@ -80,8 +81,6 @@ mod verify;
 
 pub use chain::{ChainHead, ParseHeadError, CHAIN_FIELD, GENESIS_HASH};
 pub use error::AuditError;
-pub use hmac::{
-    hmac_auth, hmac_entry, hmac_strings, HmacOptions, Hmacd, HmacdData, Salt, HMAC_PREFIX,
-};
+pub use hmac::{hmac_auth, AllHmacd, HmacOptions, Hmacd, HmacdData, Salt, HMAC_PREFIX};
 pub use sink::{FileSink, OpenReport, OpenWarning, ResumeSource, SinkStats, SyncPolicy, STDOUT};
 pub use verify::{verify, Problem, VerifyReport};

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use hush_audit::{
-    hmac_strings, verify, AuditError, ChainHead, FileSink, OpenWarning, Problem, ResumeSource,
-    Salt, VerifyReport, GENESIS_HASH,
+    verify, AllHmacd, AuditError, ChainHead, FileSink, HmacdData, OpenWarning, Problem,
+    ResumeSource, Salt, VerifyReport, GENESIS_HASH,
 };
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -682,16 +682,27 @@ fn verify_checks_the_start_of_a_log() {
     assert!(r.ok && r.lines == 0 && r.last.is_none());
 }
 
+/// `data` as an audit entry writes it.
+fn hmacd(v: &Value, salt: &Salt, skip: &[String]) -> Value {
+    let data = v.as_object().expect("an object");
+    serde_json::to_value(HmacdData {
+        data,
+        salt: Some(salt),
+        skip,
+    })
+    .expect("serializes")
+}
+
 #[test]
-fn hmac_strings_recurses_and_honors_skip() {
+fn hmacd_data_recurses_and_honors_skip() {
     let salt = Salt::new(b"device salt".to_vec());
-    let mut v = json!({
+    let v = json!({
         "password": "hunter2",
         "nested": {"list": ["a", 1, true, null, {"deep": "b"}], "n": 2.5},
         "common_name": "example.com",
         "flag": false,
     });
-    hmac_strings(&mut v, &salt, &["common_name".to_owned()]);
+    let v = hmacd(&v, &salt, &["common_name".to_owned()]);
     assert_eq!(v["password"], salt.hmac("hunter2"));
     assert_eq!(v["nested"]["list"][0], salt.hmac("a"));
     assert_eq!(v["nested"]["list"][1], 1);
@@ -710,12 +721,19 @@ fn hmac_strings_recurses_and_honors_skip() {
     assert_ne!(salt.hmac("hunter2"), other.hmac("hunter2"));
 
     // Skip only applies to top-level keys.
-    let mut v = json!({"outer": {"common_name": "x"}});
-    hmac_strings(&mut v, &salt, &["common_name".to_owned()]);
+    let v = hmacd(
+        &json!({"outer": {"common_name": "x"}}),
+        &salt,
+        &["common_name".to_owned()],
+    );
     assert_eq!(v["outer"]["common_name"], salt.hmac("x"));
     // A bare string is hashed too.
-    let mut v = json!("s");
-    hmac_strings(&mut v, &salt, &[]);
+    let s = json!("s");
+    let v = serde_json::to_value(AllHmacd {
+        value: &s,
+        salt: &salt,
+    })
+    .expect("serializes");
     assert_eq!(v, json!(salt.hmac("s")));
 }
 
@@ -753,11 +771,13 @@ fn is_hmac_of(orig: &Value, hashed: &Value, salt: &Salt) -> bool {
 
 proptest! {
     #[test]
-    fn hmac_strings_replaces_exactly_the_strings(v in arb_json(), skip in "[a-z]{1,6}") {
+    fn hmacd_replaces_exactly_the_strings(v in arb_json(), skip in "[a-z]{1,6}") {
         let salt = Salt::new(b"prop".to_vec());
-        let mut hashed = v.clone();
         let skip = vec![skip];
-        hmac_strings(&mut hashed, &salt, &skip);
+        let hashed = match &v {
+            Value::Object(_) => hmacd(&v, &salt, &skip),
+            _ => serde_json::to_value(AllHmacd { value: &v, salt: &salt }).expect("serializes"),
+        };
         match (&v, &hashed) {
             (Value::Object(o), Value::Object(h)) => {
                 prop_assert_eq!(o.len(), h.len());

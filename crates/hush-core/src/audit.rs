@@ -587,7 +587,10 @@ impl FileDevice {
             data: (!req.data.is_empty()).then_some(HmacdData {
                 data: &req.data,
                 salt,
-                skip: &self.opts.non_hmac_request_keys,
+                skip: req
+                    .mount
+                    .as_ref()
+                    .map_or(&[][..], |m| &m.non_hmac_request_keys),
             }),
             remote_address: req.client_addr.map(|a| a.to_string()).unwrap_or_default(),
             wrap_ttl: req.wrap_ttl.map(|d| d.as_secs()).unwrap_or(0),
@@ -646,9 +649,24 @@ struct ResponseOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     auth: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    wrap_info: Option<WrapInfoOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     warnings: Option<&'a [String]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     status_code: Option<u16>,
+}
+
+/// A wrapped response's `wrap_info` as Vault logs it: the wrapping token always HMAC'd, the
+/// accessors when the device HMACs accessors.
+#[derive(Serialize)]
+struct WrapInfoOut<'a> {
+    token: Hmacd<'a>,
+    accessor: Hmacd<'a>,
+    ttl: u64,
+    creation_time: &'a str,
+    creation_path: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wrapped_accessor: Option<Hmacd<'a>>,
 }
 
 #[derive(Serialize)]
@@ -731,6 +749,7 @@ impl AuditDevice for FileDevice {
             mount_accessor: accessor,
             data: None,
             auth: None,
+            wrap_info: None,
             warnings: None,
             status_code: None,
         };
@@ -740,7 +759,10 @@ impl AuditDevice for FileDevice {
                 response.data = r.data.as_ref().map(|data| HmacdData {
                     data,
                     salt,
-                    skip: &self.opts.non_hmac_response_keys,
+                    skip: req
+                        .mount
+                        .as_ref()
+                        .map_or(&[][..], |m| &m.non_hmac_response_keys),
                 });
                 // Logins are rare next to reads: the Value detour keeps one HMAC rule for auth.
                 response.auth = r.auth.as_ref().map(|a| {
@@ -749,6 +771,23 @@ impl AuditDevice for FileDevice {
                         hush_audit::hmac_auth(Some(&mut v), salt, self.opts.hmac_accessor);
                     }
                     v
+                });
+                response.wrap_info = r.wrap_info.as_ref().map(|w| WrapInfoOut {
+                    token: Hmacd {
+                        value: &w.token,
+                        salt,
+                    },
+                    accessor: Hmacd {
+                        value: &w.accessor,
+                        salt: salt.filter(|_| self.opts.hmac_accessor),
+                    },
+                    ttl: w.ttl,
+                    creation_time: &w.creation_time,
+                    creation_path: &w.creation_path,
+                    wrapped_accessor: (!w.wrapped_accessor.is_empty()).then_some(Hmacd {
+                        value: &w.wrapped_accessor,
+                        salt: salt.filter(|_| self.opts.hmac_accessor),
+                    }),
                 });
                 response.warnings = (!r.warnings.is_empty()).then_some(r.warnings.as_slice());
                 response.status_code = r.status;
@@ -815,7 +854,6 @@ pub(crate) async fn open_device(un: &Unsealed, entry: AuditEntry) -> Result<Arc<
     let opts = HmacOptions {
         log_raw: opt_bool("log_raw").unwrap_or(false),
         hmac_accessor: opt_bool("hmac_accessor").unwrap_or(true),
-        ..HmacOptions::default()
     };
     let device = Arc::new(FileDevice {
         token_hmacs: parking_lot::Mutex::new(std::collections::HashMap::new()),

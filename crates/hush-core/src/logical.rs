@@ -74,6 +74,11 @@ pub struct MountInfo {
     pub kind: String,
     /// The mount accessor.
     pub accessor: String,
+    /// The mount's `audit_non_hmac_request_keys`: top-level keys of the request data that
+    /// audit entries keep in clear.
+    pub non_hmac_request_keys: Vec<String>,
+    /// The mount's `audit_non_hmac_response_keys`.
+    pub non_hmac_response_keys: Vec<String>,
 }
 
 impl Request {

@@ -112,6 +112,8 @@ pub async fn handle(core: &Core, mut req: Request) -> Result<Response> {
             point: m.route.clone(),
             kind: m.entry.kind.clone(),
             accessor: m.entry.accessor.clone(),
+            non_hmac_request_keys: m.entry.config.audit_non_hmac_request_keys.clone(),
+            non_hmac_response_keys: m.entry.config.audit_non_hmac_response_keys.clone(),
         });
     }
 
