@@ -10,6 +10,7 @@ use parking_lot::RwLock;
 use crate::error::{CoreError, Result};
 use crate::logical::{Request, Response};
 use crate::token::TokenEntry;
+use crate::view::View;
 
 /// An audit device (file, ...).
 #[async_trait]
@@ -238,7 +239,6 @@ use hush_audit::{ChainHead, FileSink, HmacOptions, Hmacd, HmacdData, Salt, SyncP
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::core::Unsealed;
 use crate::logical::Operation;
 
 pub(crate) const TABLE_KEY: &str = "core/audit";
@@ -807,14 +807,14 @@ pub(crate) fn head_key(device_id: &str) -> String {
     format!("{HEAD_PREFIX}{device_id}")
 }
 
-pub(crate) async fn open_device(un: &Unsealed, entry: AuditEntry) -> Result<Arc<FileDevice>> {
+pub(crate) async fn open_device(view: &View, entry: AuditEntry) -> Result<Arc<FileDevice>> {
     let file_path = entry
         .options
         .get("file_path")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    let expected: Option<ChainHead> = un.view.get_json(&head_key(&entry.device_id)).await?;
+    let expected: Option<ChainHead> = view.get_json(&head_key(&entry.device_id)).await?;
     // Lines reach the operating system before a request proceeds (a killed process loses
     // none); `fsync = "always"` also syncs every batch before answering, at a latency cost.
     let policy = match entry.options.get("fsync").and_then(|v| match v {
@@ -877,12 +877,12 @@ pub(crate) async fn open_device(un: &Unsealed, entry: AuditEntry) -> Result<Arc<
 }
 
 /// Re-opens the devices of the audit table after unseal.
-pub async fn restore_devices(un: &Unsealed) -> Result<()> {
-    let table: AuditTable = un.view.get_json(TABLE_KEY).await?.unwrap_or_default();
+pub async fn restore_devices(audit: &AuditBroker, view: &View) -> Result<()> {
+    let table: AuditTable = view.get_json(TABLE_KEY).await?.unwrap_or_default();
     for entry in table.entries {
         let path = entry.path.clone();
-        match open_device(un, entry.clone()).await {
-            Ok(d) => un.audit.add_file(d),
+        match open_device(view, entry.clone()).await {
+            Ok(d) => audit.add_file(d),
             // The device stays enabled and fails requests: nothing is served unrecorded.
             Err(e) => {
                 tracing::error!(
@@ -891,7 +891,7 @@ pub async fn restore_devices(un: &Unsealed) -> Result<()> {
                     "audit device could not be opened: requests are refused until it can write \
                      or is disabled"
                 );
-                un.audit.add_broken(entry, e.to_string());
+                audit.add_broken(entry, e.to_string());
             }
         }
     }
@@ -903,38 +903,36 @@ const RETRY_INTERVAL_SECS: i64 = 5;
 
 /// Tries again, at most every few seconds, to open the enabled devices that could not be
 /// opened; one that opens records requests from then on.
-pub async fn retry_broken(un: &Unsealed) {
+pub async fn retry_broken(audit: &AuditBroker, view: &View) {
     use std::sync::atomic::Ordering;
-    let now = crate::core::now_unix();
-    let last = un.audit.last_retry.load(Ordering::Relaxed);
+    let now = crate::time::now_unix();
+    let last = audit.last_retry.load(Ordering::Relaxed);
     if now - last < RETRY_INTERVAL_SECS
-        || un
-            .audit
+        || audit
             .last_retry
             .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
             .is_err()
     {
         return;
     }
-    let failed: Vec<Arc<FileDevice>> = un
-        .audit
+    let failed: Vec<Arc<FileDevice>> = audit
         .files()
         .into_iter()
         .filter(|d| d.failure().is_some())
         .collect();
-    if un.audit.broken.read().is_empty() && failed.is_empty() {
+    if audit.broken.read().is_empty() && failed.is_empty() {
         return;
     }
-    let _guard = un.audit.change.lock().await;
-    for (entry, _) in un.audit.broken() {
+    let _guard = audit.change.lock().await;
+    for (entry, _) in audit.broken() {
         let path = entry.path.clone();
-        match open_device(un, entry.clone()).await {
+        match open_device(view, entry.clone()).await {
             Ok(d) => {
-                un.audit.remove_broken(&path);
-                un.audit.add_file(d);
+                audit.remove_broken(&path);
+                audit.add_file(d);
                 tracing::info!(device = %path, "audit device opened again: requests are served");
             }
-            Err(e) => un.audit.add_broken(entry, e.to_string()),
+            Err(e) => audit.add_broken(entry, e.to_string()),
         }
     }
     // A device whose file was deleted, or whose write failed, opens its path again.
@@ -957,10 +955,10 @@ pub async fn retry_broken(un: &Unsealed) {
 /// Opens every file device's log again at its path (SIGHUP, after logrotate moved the files
 /// away). Returns one line per device that could not, naming it and why; those keep their
 /// current file.
-pub async fn reopen_all(un: &Unsealed) -> Vec<String> {
-    let _guard = un.audit.change.lock().await;
+pub async fn reopen_all(audit: &AuditBroker) -> Vec<String> {
+    let _guard = audit.change.lock().await;
     let mut errors = Vec::new();
-    for d in un.audit.files() {
+    for d in audit.files() {
         if d.file_path() == hush_audit::STDOUT {
             continue;
         }
@@ -975,12 +973,10 @@ pub async fn reopen_all(un: &Unsealed) -> Vec<String> {
 }
 
 /// Saves every device's chain head inside the barrier (periodically and at shutdown).
-pub async fn checkpoint_heads(un: &Unsealed) -> Result<()> {
-    for d in un.audit.files() {
+pub async fn checkpoint_heads(audit: &AuditBroker, view: &View) -> Result<()> {
+    for d in audit.files() {
         let head = d.head();
-        un.view
-            .put_json(&head_key(&d.entry.device_id), &head)
-            .await?;
+        view.put_json(&head_key(&d.entry.device_id), &head).await?;
     }
     Ok(())
 }

@@ -21,6 +21,7 @@ use crate::error::{CoreError, Result};
 use crate::mounts::{MountTable, Mounted, TableKind};
 use crate::policy_store::PolicyStore;
 use crate::seal::{self, InitParams, SealConfig};
+use crate::time::now_unix;
 use crate::token::TokenStore;
 use crate::view::View;
 
@@ -166,11 +167,6 @@ pub struct Core {
     /// Serializes init, unseal and seal.
     op_lock: tokio::sync::Mutex<()>,
     progress: parking_lot::Mutex<UnsealProgress>,
-}
-
-/// Unix time now, in seconds.
-pub fn now_unix() -> i64 {
-    chrono::Utc::now().timestamp()
 }
 
 impl Core {
@@ -363,7 +359,7 @@ impl Core {
             logins_in_flight: crate::lockout::InFlight::default(),
             saved_encryptions: AtomicU64::new(saved),
         });
-        crate::audit::restore_devices(&un).await?;
+        crate::audit::restore_devices(&un.audit, &un.view).await?;
         Ok(un)
     }
 
@@ -565,7 +561,7 @@ impl Core {
                 "rotated the barrier key: encryption limit reached"
             );
         }
-        crate::audit::checkpoint_heads(un).await?;
+        crate::audit::checkpoint_heads(&un.audit, &un.view).await?;
         let count = un.barrier.key_status().encryptions;
         let term_changed = un.saved_encryptions.load(Ordering::Relaxed) > count;
         if count != un.saved_encryptions.load(Ordering::Relaxed) || term_changed {
@@ -626,7 +622,7 @@ impl Core {
     /// reopened; those devices keep writing their current files. Sealed: nothing to do.
     pub async fn reopen_audit_logs(&self) -> Vec<String> {
         match self.unsealed() {
-            Some(un) => crate::audit::reopen_all(&un).await,
+            Some(un) => crate::audit::reopen_all(&un.audit).await,
             None => Vec::new(),
         }
     }

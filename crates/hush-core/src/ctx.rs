@@ -2,6 +2,12 @@
 //! sees: the core, the unsealed state, the whole request and the caller's token and policies.
 //! The pipeline builds one per request; engines never get it.
 
+use std::future::Future;
+use std::time::Duration;
+
+use crate::engine::{EngineRequest, MountEntry};
+use crate::framework::HandlerFuture;
+use crate::logical::Response;
 use std::sync::Arc;
 
 use hush_policy::{Acl, Capability};
@@ -46,4 +52,28 @@ impl Ctx<'_> {
     pub fn sees(&self, route: &str) -> bool {
         self.acl.is_some_and(|acl| acl.has_mount_access(route))
     }
+}
+
+/// Effective TTL limits of a mount: (default, max), falling back to the system's.
+pub fn mount_ttls(ctx: &Ctx<'_>, entry: Option<&MountEntry>) -> (Duration, Duration) {
+    let cfg = ctx.core.config();
+    let (mut d, mut m) = (cfg.default_lease_ttl, cfg.max_lease_ttl);
+    if let Some(e) = entry {
+        if e.config.max_lease_ttl > 0 {
+            m = Duration::from_secs(e.config.max_lease_ttl);
+        }
+        if e.config.default_lease_ttl > 0 {
+            d = Duration::from_secs(e.config.default_lease_ttl);
+        }
+    }
+    (d.min(m), m)
+}
+
+/// Runs a core handler with the request's [`Ctx`].
+pub(crate) fn run<'a, F, Fut>(req: &'a EngineRequest<'a>, f: F) -> HandlerFuture<'a>
+where
+    F: FnOnce(&'a Ctx<'a>) -> Fut + Send + 'a,
+    Fut: Future<Output = Result<Response>> + Send + 'a,
+{
+    Box::pin(async move { f(req.ctx()?).await })
 }

@@ -153,7 +153,7 @@ pub struct LoginRenewal<'a> {
 /// set, leaving out `default`, which the core adds (Vault's rule for renewals).
 pub fn same_policies(configured: &[String], token: &[String]) -> bool {
     let set = |l: &[String]| {
-        let mut v = crate::auth_token::normalize_policies(l, false);
+        let mut v = crate::fields::normalize_policies(l, false);
         v.retain(|p| p != "default");
         v
     };

@@ -266,6 +266,36 @@ pub fn string_map(
     Ok(Some(out))
 }
 
+/// Normalizes a policy list as Vault does: trimmed, lowercase, sorted, without duplicates;
+/// `default` added unless asked not to or the list holds `root`.
+pub fn normalize_policies(policies: &[String], add_default: bool) -> Vec<String> {
+    let mut out: Vec<String> = policies
+        .iter()
+        .map(|p| p.trim().to_lowercase())
+        .filter(|p| !p.is_empty())
+        .collect();
+    if out.iter().any(|p| p == "root") {
+        return vec!["root".into()];
+    }
+    if add_default && !out.iter().any(|p| p == "default") {
+        out.push("default".into());
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Parses a TTL field: Go duration string or integer seconds. "system" and "" mean 0 (default).
+pub fn ttl_field(data: &Map<String, Value>, field: &str) -> Result<Option<u64>> {
+    match data.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() || s == "system" => Ok(Some(0)),
+        Some(v) => hush_config::duration::parse_duration_value(v)
+            .map(|d| Some(d.as_secs()))
+            .map_err(|e| CoreError::bad(format!("'{field}': {e}"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -27,8 +27,9 @@ pub mod view;
 pub mod wrapping;
 
 pub use crate::core::{
-    now_unix, ClusterInfo, Core, CoreConfig, InitResult, SealStatus, Unsealed, CHECKPOINT_INTERVAL,
+    ClusterInfo, Core, CoreConfig, InitResult, SealStatus, Unsealed, CHECKPOINT_INTERVAL,
     DEFAULT_ROTATION_LIMIT,
 };
+pub use crate::time::now_unix;
 pub use error::{CoreError, Result};
 pub use logical::{Operation, Request, Response};

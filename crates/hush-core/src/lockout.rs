@@ -8,9 +8,9 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::core::Unsealed;
 use crate::engine::MountEntry;
 use crate::error::{CoreError, Result};
+use crate::view::View;
 
 const PREFIX: &str = "core/lockout/";
 
@@ -160,13 +160,13 @@ const RESERVE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// attempt against the threshold (see [`InFlight`]). Keep the reservation until the failure,
 /// if any, has been recorded with [`failure`].
 pub async fn reserve<'a>(
-    un: &'a Unsealed,
+    view: &View,
+    flight: &'a InFlight,
     entry: &MountEntry,
     user: Option<&str>,
     addr: Option<IpAddr>,
     now: i64,
 ) -> Result<Reservation<'a>> {
-    let flight = &un.logins_in_flight;
     let s = settings(entry);
     if s.disabled {
         return Ok(Reservation {
@@ -181,7 +181,7 @@ pub async fn reserve<'a>(
         let mut full = false;
         for name in names(user, addr) {
             let key = record_key(&entry.accessor, &name);
-            let rec: Option<Record> = un.view.get_json(&key).await?;
+            let rec: Option<Record> = view.get_json(&key).await?;
             if let Some(until) = rec.as_ref().and_then(|r| r.locked_until) {
                 if until > now {
                     return Err(CoreError::InvalidCredentials(format!(
@@ -221,7 +221,7 @@ pub async fn reserve<'a>(
 
 /// Counts a failed login.
 pub async fn failure(
-    un: &Unsealed,
+    view: &View,
     entry: &MountEntry,
     user: Option<&str>,
     addr: Option<IpAddr>,
@@ -233,7 +233,7 @@ pub async fn failure(
     }
     for name in names(user, addr) {
         let key = record_key(&entry.accessor, &name);
-        let mut rec: Record = un.view.get_json(&key).await?.unwrap_or(Record {
+        let mut rec: Record = view.get_json(&key).await?.unwrap_or(Record {
             name: name.clone(),
             failures: 0,
             last_failure: now,
@@ -249,30 +249,30 @@ pub async fn failure(
             rec.locked_until = Some(now + s.duration as i64);
             tracing::warn!(mount = %entry.path, "login locked after repeated failures");
         }
-        un.view.put_json(&key, &rec).await?;
+        view.put_json(&key, &rec).await?;
     }
     Ok(())
 }
 
 /// Forgets a user's failures after a successful login.
-pub async fn success(un: &Unsealed, entry: &MountEntry, user: Option<&str>) -> Result<()> {
+pub async fn success(view: &View, entry: &MountEntry, user: Option<&str>) -> Result<()> {
     if let Some(u) = user {
         let key = record_key(&entry.accessor, u);
-        if un.view.get(&key).await?.is_some() {
-            un.view.delete(&key).await?;
+        if view.get(&key).await?.is_some() {
+            view.delete(&key).await?;
         }
     }
     Ok(())
 }
 
 /// The users locked out now, by mount accessor (accessors with none left out).
-pub async fn locked(un: &Unsealed, now: i64) -> Result<Vec<(String, Vec<String>)>> {
+pub async fn locked(view: &View, now: i64) -> Result<Vec<(String, Vec<String>)>> {
     let mut out = Vec::new();
-    for acc in un.view.list(PREFIX).await? {
+    for acc in view.list(PREFIX).await? {
         let acc = acc.trim_end_matches('/').to_string();
         let mut ids = Vec::new();
-        for k in un.view.list(&format!("{PREFIX}{acc}/")).await? {
-            let rec: Option<Record> = un.view.get_json(&format!("{PREFIX}{acc}/{k}")).await?;
+        for k in view.list(&format!("{PREFIX}{acc}/")).await? {
+            let rec: Option<Record> = view.get_json(&format!("{PREFIX}{acc}/{k}")).await?;
             if let Some(r) = rec.filter(|r| r.locked_until.is_some_and(|u| u > now)) {
                 ids.push(r.name);
             }
@@ -287,14 +287,14 @@ pub async fn locked(un: &Unsealed, now: i64) -> Result<Vec<(String, Vec<String>)
 /// Unlocks `alias` on the mount with `accessor`, and the client-address locks of that mount:
 /// they came from the same failures, and an operator who unlocks a user means them to be able
 /// to log in again.
-pub async fn unlock(un: &Unsealed, accessor: &str, alias: &str) -> Result<()> {
-    un.view.delete(&record_key(accessor, alias)).await?;
+pub async fn unlock(view: &View, accessor: &str, alias: &str) -> Result<()> {
+    view.delete(&record_key(accessor, alias)).await?;
     let dir = format!("{PREFIX}{accessor}/");
-    for k in un.view.list(&dir).await? {
+    for k in view.list(&dir).await? {
         let key = format!("{dir}{k}");
-        let rec: Option<Record> = un.view.get_json(&key).await?;
+        let rec: Option<Record> = view.get_json(&key).await?;
         if rec.is_some_and(|r| r.name.starts_with("addr:")) {
-            un.view.delete(&key).await?;
+            view.delete(&key).await?;
         }
     }
     Ok(())

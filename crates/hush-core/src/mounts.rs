@@ -209,7 +209,7 @@ impl MountTable {
             entry.kind.replace('-', "_"),
             random_string(8)?.to_lowercase()
         );
-        entry.created_time = crate::core::now_unix();
+        entry.created_time = crate::time::now_unix();
         let mounted = self.instantiate(entry.clone())?;
         let mut routes: Vec<_> = current.iter().cloned().collect();
         routes.push(mounted);

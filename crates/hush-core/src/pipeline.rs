@@ -14,12 +14,13 @@ use std::sync::Arc;
 use hush_policy::{Acl, Capability};
 
 use crate::audit::RequestEntry;
-use crate::core::{now_unix, Core, Unsealed};
+use crate::core::{Core, Unsealed};
 use crate::ctx::Ctx;
 use crate::engine::EngineRequest;
 use crate::error::{CoreError, Result};
 use crate::logical::{MountInfo, Operation, Request, Response};
 use crate::mounts::Mounted;
+use crate::time::now_unix;
 use crate::token::TokenEntry;
 
 fn route(un: &Unsealed, path: &str) -> Result<(Arc<Mounted>, String)> {
@@ -164,7 +165,7 @@ pub async fn handle(core: &Core, mut req: Request) -> Result<Response> {
         }
         _ => RequestEntry::WriteNow,
     };
-    crate::audit::retry_broken(&un).await;
+    crate::audit::retry_broken(&un.audit, &un.view).await;
     // With every audit device broken, nothing is served, except what repairs the log: a root
     // token may still list, disable or enable devices (`sys/audit...`), recorded in the server
     // log.
@@ -213,7 +214,7 @@ pub async fn handle(core: &Core, mut req: Request) -> Result<Response> {
                 (Ok(resp), Some(ttl))
                     if !wraps_itself && (resp.data.is_some() || resp.auth.is_some()) =>
                 {
-                    crate::wrapping::wrap(&un, resp, ttl, &req.path).await
+                    crate::wrapping::wrap(&un.view, &un.tokens, resp, ttl, &req.path).await
                 }
                 (other, _) => other,
             }
@@ -374,8 +375,15 @@ async fn dispatch(found: &Found<'_>, req: &Request) -> Result<Response> {
     // checked before the first failure is counted.
     let reservation = match user {
         Some(_) => Some(
-            crate::lockout::reserve(found.un, &m.entry, user.as_deref(), req.client_addr, now)
-                .await?,
+            crate::lockout::reserve(
+                &found.un.view,
+                &found.un.logins_in_flight,
+                &m.entry,
+                user.as_deref(),
+                req.client_addr,
+                now,
+            )
+            .await?,
         ),
         None => None,
     };
@@ -383,10 +391,16 @@ async fn dispatch(found: &Found<'_>, req: &Request) -> Result<Response> {
     if user.is_some() {
         match &result {
             Err(CoreError::InvalidCredentials(_)) => {
-                crate::lockout::failure(found.un, &m.entry, user.as_deref(), req.client_addr, now)
-                    .await?
+                crate::lockout::failure(
+                    &found.un.view,
+                    &m.entry,
+                    user.as_deref(),
+                    req.client_addr,
+                    now,
+                )
+                .await?
             }
-            Ok(_) => crate::lockout::success(found.un, &m.entry, user.as_deref()).await?,
+            Ok(_) => crate::lockout::success(&found.un.view, &m.entry, user.as_deref()).await?,
             Err(_) => {}
         }
     }

@@ -11,7 +11,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{CoreError, Result};
 use crate::view::View;
-use crate::wrapping::{WRAPPING_POLICY, WRAPPING_POLICY_TEXT};
+
+/// The policy of wrapping tokens: they can unwrap and look up themselves, nothing else.
+pub const WRAPPING_POLICY: &str = "response-wrapping";
+
+/// The text of [`WRAPPING_POLICY`].
+pub const WRAPPING_POLICY_TEXT: &str = r#"
+path "sys/wrapping/unwrap" { capabilities = ["update"] }
+path "sys/wrapping/lookup" { capabilities = ["update", "read"] }
+"#;
 
 /// What is stored for each policy: its name and the text as written.
 #[derive(Debug, Clone, Serialize, Deserialize)]

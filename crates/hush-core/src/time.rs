@@ -6,3 +6,8 @@
 pub fn rfc3339(unix: i64) -> String {
     hush_config::time::rfc3339_nanos(unix.saturating_mul(1_000_000_000))
 }
+
+/// The current time as Unix seconds.
+pub fn now_unix() -> i64 {
+    chrono::Utc::now().timestamp()
+}

@@ -7,20 +7,14 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::core::{now_unix, Unsealed};
 use crate::error::{CoreError, Result};
 use crate::logical::{Response, WrapInfo};
+use crate::time::now_unix;
 use crate::time::rfc3339;
-use crate::token::NewToken;
+use crate::token::{NewToken, TokenStore};
+use crate::view::View;
 
-/// The policy of wrapping tokens: they can unwrap and look up themselves, nothing else.
-pub const WRAPPING_POLICY: &str = "response-wrapping";
-
-/// The text of [`WRAPPING_POLICY`].
-pub const WRAPPING_POLICY_TEXT: &str = r#"
-path "sys/wrapping/unwrap" { capabilities = ["update"] }
-path "sys/wrapping/lookup" { capabilities = ["update", "read"] }
-"#;
+pub use crate::policy_store::{WRAPPING_POLICY, WRAPPING_POLICY_TEXT};
 
 /// Default TTL of `sys/wrapping/wrap` without `X-Vault-Wrap-TTL`.
 pub const DEFAULT_WRAP_TTL: Duration = Duration::from_secs(300);
@@ -59,14 +53,13 @@ pub struct Wrapped {
 
 /// The response wrapped under the token with `id_hash`; with `take`, removed from storage
 /// (unwrapping is single-use).
-pub async fn stored(un: &Unsealed, id_hash: &str, take: bool) -> Result<Wrapped> {
-    let stored: Wrapped = un
-        .view
+pub async fn stored(view: &View, id_hash: &str, take: bool) -> Result<Wrapped> {
+    let stored: Wrapped = view
         .get_json(&key(id_hash))
         .await?
         .ok_or_else(|| CoreError::bad("wrapping token is not valid or does not exist"))?;
     if take {
-        un.view.delete(&key(id_hash)).await?;
+        view.delete(&key(id_hash)).await?;
     }
     Ok(stored)
 }
@@ -76,7 +69,13 @@ fn key(id_hash: &str) -> String {
 }
 
 /// Wraps `resp`: stores it and returns a response carrying only `wrap_info`.
-pub async fn wrap(un: &Unsealed, resp: Response, ttl: Duration, path: &str) -> Result<Response> {
+pub async fn wrap(
+    view: &View,
+    tokens: &TokenStore,
+    resp: Response,
+    ttl: Duration,
+    path: &str,
+) -> Result<Response> {
     if ttl.is_zero() || ttl > MAX_WRAP_TTL {
         return Err(CoreError::bad(format!(
             "the wrap TTL must be between 1s and {}s",
@@ -98,8 +97,7 @@ pub async fn wrap(un: &Unsealed, resp: Response, ttl: Duration, path: &str) -> R
                 .map(str::to_string)
         })
         .unwrap_or_default();
-    let (token, entry) = un
-        .tokens
+    let (token, entry) = tokens
         .create(
             NewToken {
                 policies: vec![WRAPPING_POLICY.into()],
@@ -123,7 +121,7 @@ pub async fn wrap(un: &Unsealed, resp: Response, ttl: Duration, path: &str) -> R
         creation_time: now,
         ttl: ttl.as_secs(),
     };
-    un.view.put_json(&key(&entry.id_hash), &stored).await?;
+    view.put_json(&key(&entry.id_hash), &stored).await?;
     Ok(Response {
         wrap_info: Some(WrapInfo {
             token,

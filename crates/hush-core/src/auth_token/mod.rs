@@ -9,17 +9,18 @@ use async_trait::async_trait;
 
 use serde_json::{json, Map, Value};
 
-use crate::core::now_unix;
+use crate::ctx::mount_ttls;
+use crate::ctx::run;
 use crate::ctx::Ctx;
 use crate::engine::{EngineRequest, LogicalBackend, LoginRenewal};
 use crate::error::{CoreError, Result};
+use crate::fields::normalize_policies;
 use crate::fields::strings;
+use crate::fields::ttl_field;
 use crate::framework::{Field, FieldType::Any, PathSpec, PathTable, Paths};
 use crate::logical::{map, AuthResponse, Operation, Response};
 use crate::mounts::Mounted;
-use crate::sys::mount_ttls;
-use crate::sys::run;
-use crate::sys::ttl_field;
+use crate::time::now_unix;
 use crate::time::rfc3339;
 use crate::token::{NewToken, TokenEntry, TokenRole, TOKEN_STORE_ACCESSOR};
 
@@ -44,25 +45,6 @@ fn bool_field(data: &Map<String, Value>, field: &str) -> Result<Option<bool>> {
 
 fn uint_field(data: &Map<String, Value>, field: &str) -> Result<Option<u64>> {
     crate::fields::u64(data, field)
-}
-
-/// Normalizes a policy list as Vault does: trimmed, lowercase, sorted, without duplicates;
-/// `default` added unless asked not to or the list holds `root`.
-pub fn normalize_policies(policies: &[String], add_default: bool) -> Vec<String> {
-    let mut out: Vec<String> = policies
-        .iter()
-        .map(|p| p.trim().to_lowercase())
-        .filter(|p| !p.is_empty())
-        .collect();
-    if out.iter().any(|p| p == "root") {
-        return vec!["root".into()];
-    }
-    if add_default && !out.iter().any(|p| p == "default") {
-        out.push("default".into());
-    }
-    out.sort();
-    out.dedup();
-    out
 }
 
 fn meta_field(data: &Map<String, Value>) -> Result<Map<String, Value>> {

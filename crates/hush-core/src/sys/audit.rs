@@ -108,7 +108,7 @@ pub(super) async fn enable(ctx: &Ctx<'_>, p: &str) -> Result<Response> {
         salt: hex::encode(hush_crypto::random_bytes(32)?),
         device_id: uuid::Uuid::new_v4().to_string(),
     };
-    let device = open_device(un, entry.clone()).await?;
+    let device = open_device(&un.view, entry.clone()).await?;
     table.entries.push(entry);
     un.view.put_json(TABLE_KEY, &table).await?;
     un.audit.add_file(device);

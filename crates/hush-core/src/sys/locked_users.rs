@@ -8,7 +8,7 @@ use crate::logical::{map, Response};
 
 /// `GET sys/locked-users`.
 pub(super) async fn list(ctx: &Ctx<'_>) -> Result<Response> {
-    let locked = crate::lockout::locked(ctx.un, crate::core::now_unix()).await?;
+    let locked = crate::lockout::locked(&ctx.un.view, crate::time::now_unix()).await?;
     let total: usize = locked.iter().map(|(_, ids)| ids.len()).sum();
     let accessors: Vec<_> = locked
         .into_iter()
@@ -33,6 +33,6 @@ pub(super) async fn list(ctx: &Ctx<'_>) -> Result<Response> {
 
 /// `POST sys/locked-users/:mount_accessor/unlock/:alias`.
 pub(super) async fn unlock(ctx: &Ctx<'_>, accessor: &str, alias: &str) -> Result<Response> {
-    crate::lockout::unlock(ctx.un, accessor, alias).await?;
+    crate::lockout::unlock(&ctx.un.view, accessor, alias).await?;
     Ok(Response::no_content())
 }

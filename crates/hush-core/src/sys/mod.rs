@@ -16,27 +16,16 @@ pub mod seal;
 mod wrapping;
 
 use std::borrow::Cow;
-use std::future::Future;
 use std::sync::OnceLock;
 
 use async_trait::async_trait;
 
-use crate::ctx::Ctx;
 use crate::engine::{EngineRequest, LogicalBackend};
 use crate::error::Result;
-use crate::framework::{Field, FieldType, Handler, HandlerFuture, PathSpec, PathTable, Paths};
+use crate::framework::{Field, FieldType, Handler, PathSpec, PathTable, Paths};
 use crate::logical::{Operation, Response};
 
-pub use mounts::{mount_ttls, ttl_field};
-
-/// Runs a core handler with the request's [`Ctx`].
-pub(crate) fn run<'a, F, Fut>(req: &'a EngineRequest<'a>, f: F) -> HandlerFuture<'a>
-where
-    F: FnOnce(&'a Ctx<'a>) -> Fut + Send + 'a,
-    Fut: Future<Output = Result<Response>> + Send + 'a,
-{
-    Box::pin(async move { f(req.ctx()?).await })
-}
+pub(crate) use crate::ctx::run;
 
 /// The `sys/` backend.
 #[derive(Debug, Default)]

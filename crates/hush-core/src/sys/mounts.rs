@@ -1,7 +1,6 @@
 //! `sys/mounts`, `sys/auth`, their tune paths and `sys/remount`.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
@@ -11,17 +10,6 @@ use crate::error::{CoreError, Result};
 use crate::fields::{bool as bool_field, str as str_field, strings as string_list};
 use crate::logical::{map, Operation, Response};
 use crate::mounts::{normalize_path, options_from_json};
-
-/// Parses a TTL field: Go duration string or integer seconds. "system" and "" mean 0 (default).
-pub fn ttl_field(data: &Map<String, Value>, field: &str) -> Result<Option<u64>> {
-    match data.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.is_empty() || s == "system" => Ok(Some(0)),
-        Some(v) => hush_config::duration::parse_duration_value(v)
-            .map(|d| Some(d.as_secs()))
-            .map_err(|e| CoreError::bad(format!("'{field}': {e}"))),
-    }
-}
 
 pub(super) fn mount_json(e: &MountEntry, include_path_fields: bool) -> Value {
     let mut config = json!({
@@ -225,10 +213,10 @@ pub(super) async fn mount_path(ctx: &Ctx<'_>, p: &str, auth: bool) -> Result<Res
 }
 
 fn apply_tune(config: &mut MountConfig, data: &Map<String, Value>) -> Result<()> {
-    if let Some(v) = ttl_field(data, "default_lease_ttl")? {
+    if let Some(v) = crate::fields::ttl_field(data, "default_lease_ttl")? {
         config.default_lease_ttl = v;
     }
-    if let Some(v) = ttl_field(data, "max_lease_ttl")? {
+    if let Some(v) = crate::fields::ttl_field(data, "max_lease_ttl")? {
         config.max_lease_ttl = v;
     }
     if config.max_lease_ttl > 0 && config.default_lease_ttl > config.max_lease_ttl {
@@ -419,21 +407,6 @@ pub(super) async fn remount(ctx: &Ctx<'_>) -> Result<Response> {
     Ok(Response::data(map(json!({
         "migration_id": uuid::Uuid::new_v4().to_string(),
     }))))
-}
-
-/// Effective TTL limits of a mount: (default, max), falling back to the system's.
-pub fn mount_ttls(ctx: &Ctx<'_>, entry: Option<&MountEntry>) -> (Duration, Duration) {
-    let cfg = ctx.core.config();
-    let (mut d, mut m) = (cfg.default_lease_ttl, cfg.max_lease_ttl);
-    if let Some(e) = entry {
-        if e.config.max_lease_ttl > 0 {
-            m = Duration::from_secs(e.config.max_lease_ttl);
-        }
-        if e.config.default_lease_ttl > 0 {
-            d = Duration::from_secs(e.config.default_lease_ttl);
-        }
-    }
-    (d.min(m), m)
 }
 
 /// `GET sys/remount/status/:id`: moves finish before `sys/remount` answers.

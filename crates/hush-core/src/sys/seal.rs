@@ -4,12 +4,13 @@
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
-use crate::core::{now_unix, Core};
+use crate::core::Core;
 use crate::ctx::Ctx;
 use crate::error::{CoreError, Result};
 use crate::fields;
 use crate::logical::{map, Operation, Request, Response};
 use crate::seal::InitParams;
+use crate::time::now_unix;
 use crate::time::rfc3339;
 
 /// A 405 for the endpoints served before the pipeline.

@@ -4,10 +4,10 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::core::now_unix;
 use crate::ctx::Ctx;
 use crate::error::{CoreError, Result};
 use crate::logical::{map, AuthResponse, Response};
+use crate::time::now_unix;
 use crate::time::rfc3339;
 use crate::wrapping::{stored, wrap, DEFAULT_WRAP_TTL, WRAPPING_POLICY};
 
@@ -48,13 +48,13 @@ async fn target(ctx: &Ctx<'_>) -> Result<(String, bool)> {
 pub(super) async fn wrap_data(ctx: &Ctx<'_>) -> Result<Response> {
     let ttl = ctx.req.wrap_ttl.unwrap_or(DEFAULT_WRAP_TTL);
     let resp = Response::data(ctx.req.data.clone());
-    wrap(ctx.un, resp, ttl, "sys/wrapping/wrap").await
+    wrap(&ctx.un.view, &ctx.un.tokens, resp, ttl, "sys/wrapping/wrap").await
 }
 
 /// `sys/wrapping/lookup`: when and where a wrapping token was made, without using it.
 pub(super) async fn lookup(ctx: &Ctx<'_>) -> Result<Response> {
     let (id_hash, _) = target(ctx).await?;
-    let stored = stored(ctx.un, &id_hash, false).await?;
+    let stored = stored(&ctx.un.view, &id_hash, false).await?;
     Ok(Response::data(map(json!({
         "creation_path": stored.creation_path,
         "creation_time": rfc3339(stored.creation_time),
@@ -66,7 +66,7 @@ pub(super) async fn lookup(ctx: &Ctx<'_>) -> Result<Response> {
 pub(super) async fn unwrap(ctx: &Ctx<'_>, rewrap: bool) -> Result<Response> {
     let (id_hash, from_body) = target(ctx).await?;
     // Single use: the token and the stored response go before anything is returned.
-    let stored = stored(ctx.un, &id_hash, true).await?;
+    let stored = stored(&ctx.un.view, &id_hash, true).await?;
     if from_body {
         ctx.un.tokens.revoke_tree(&id_hash).await?;
     }
@@ -80,7 +80,14 @@ pub(super) async fn unwrap(ctx: &Ctx<'_>, rewrap: bool) -> Result<Response> {
     };
     if rewrap {
         let ttl = Duration::from_secs(stored.ttl);
-        return wrap(ctx.un, resp, ttl, &stored.creation_path).await;
+        return wrap(
+            &ctx.un.view,
+            &ctx.un.tokens,
+            resp,
+            ttl,
+            &stored.creation_path,
+        )
+        .await;
     }
     Ok(resp)
 }
