@@ -115,3 +115,37 @@ def test_tuning_a_mount_keeps_check_and_set_exact(dev_server):
     assert len({cas for cas, _ in results}) == len(results)
     final = requests.get(f"{url}/cas/data/k", headers=ROOT).json()["data"]["metadata"]["version"]
     assert final == 1 + len(results)
+
+
+def test_help_is_served_from_the_path_tables(dev_server):
+    url = f"{dev_server.url}/v1"
+    r = requests.get(f"{url}/secret/data/app/db?help=1", headers=ROOT)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["help"].startswith("## DESCRIPTION")
+    assert "PATCH" in body["help"] and "## PARAMETERS" in body["help"]
+    assert list(body["openapi"]["paths"]) == ["/secret/data/{path}"]
+    # A mount's root lists every path of the backend.
+    r = requests.get(f"{url}/secret?help=1", headers=ROOT)
+    assert r.status_code == 200, r.text
+    assert "metadata/{path**}" in r.json()["help"]
+    assert "/secret/metadata/{path}" in r.json()["openapi"]["paths"]
+    r = requests.get(f"{url}/sys/mounts/secret?help=1", headers=ROOT)
+    assert r.status_code == 200 and "/sys/mounts/{path}" in r.json()["openapi"]["paths"]
+    r = requests.get(f"{url}/auth/token/lookup-self?help=1", headers=ROOT)
+    assert r.status_code == 200 and "/auth/token/lookup-self" in r.json()["openapi"]["paths"]
+    # As in Vault, help needs a valid token but no capability on the path, and reveals no data.
+    assert requests.post(f"{url}/secret/data/app/db", json={"data": {"pw": "hidden-value"}},
+                         headers=ROOT).status_code == 200
+    tok = requests.post(f"{url}/auth/token/create", json={"policies": ["default"]},
+                        headers=ROOT).json()["auth"]["client_token"]
+    r = requests.get(f"{url}/secret/data/app/db?help=1", headers={"X-Vault-Token": tok})
+    assert r.status_code == 200, r.text
+    assert "hidden-value" not in r.text
+    assert requests.get(f"{url}/secret/data/app/db", headers={"X-Vault-Token": tok}).status_code == 403
+    assert requests.get(f"{url}/secret/data/app/db?help=1").status_code == 403
+    assert requests.get(f"{url}/secret/data/app/db?help=1",
+                        headers={"X-Vault-Token": "not-a-token"}).status_code == 403
+    # help=0 is an ordinary read.
+    r = requests.get(f"{url}/secret/data/app/db?help=0", headers=ROOT)
+    assert r.status_code == 200 and r.json()["data"]["data"] == {"pw": "hidden-value"}

@@ -246,6 +246,11 @@ pub trait LogicalBackend: Send + Sync + 'static {
     fn openapi(&self, route: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
         Some(self.paths()?.openapi(route))
     }
+
+    /// Vault's `?help=1` answer for `path` (relative to the mount at `route`).
+    fn help(&self, route: &str, path: &str) -> Option<serde_json::Value> {
+        Some(self.paths()?.help(route, path))
+    }
 }
 
 /// Creates an engine for a mount entry. Fails with a clear message for an unknown type or bad

@@ -251,6 +251,83 @@ impl<B> PathSpec<B> {
         self
     }
 
+    /// This path as one OpenAPI 3 path item under `prefix`: its key and the item.
+    fn openapi_item(&self, prefix: &str) -> (String, Value) {
+        let spec = self;
+        let mut item = Map::new();
+        let params: Vec<Value> = spec
+            .pattern
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| {
+                json!({"name": name.trim_end_matches('*'), "in": "path", "required": true,
+                       "schema": {"type": "string"}})
+            })
+            .collect();
+        if !params.is_empty() {
+            item.insert("parameters".into(), Value::Array(params));
+        }
+        item.insert("description".into(), json!(spec.synopsis));
+        if spec.sudo || spec.sudo_writes {
+            item.insert("x-vault-sudo".into(), json!(true));
+        }
+        if spec.unauthenticated {
+            item.insert("x-vault-unauthenticated".into(), json!(true));
+        }
+        if spec.find_op(Operation::Create).is_some() {
+            item.insert("x-vault-createSupported".into(), json!(true));
+        }
+        let properties: Map<String, Value> = spec
+            .fields
+            .iter()
+            .map(|f| {
+                let mut schema = f.ty.schema();
+                if let Some(o) = schema.as_object_mut() {
+                    o.insert("description".into(), json!(f.description));
+                }
+                (f.name.to_owned(), schema)
+            })
+            .collect();
+        for op in &spec.ops {
+            let (method, extra) = match op.operation {
+                Operation::Read => ("get", None),
+                Operation::List => (
+                    "get",
+                    Some(json!([{"name": "list", "in": "query", "required": true,
+                                 "schema": {"type": "string", "enum": ["true"]}}])),
+                ),
+                Operation::Create | Operation::Update => ("post", None),
+                Operation::Patch => ("patch", None),
+                Operation::Delete => ("delete", None),
+            };
+            if item.contains_key(method) {
+                continue;
+            }
+            let mut o = json!({
+                "summary": op.summary,
+                "responses": {"200": {"description": "OK"}, "204": {"description": "empty body"}},
+            });
+            if let Some(extra) = extra {
+                o["parameters"] = extra;
+            }
+            if matches!(method, "post" | "patch") && !properties.is_empty() {
+                o["requestBody"] = json!({"content": {"application/json": {"schema": {
+                    "type": "object", "properties": properties.clone()}}}});
+            }
+            item.insert(method.into(), o);
+        }
+        let reads = spec.ops.iter().any(|o| o.operation == Operation::Read);
+        let lists = spec.ops.iter().any(|o| o.operation == Operation::List);
+        if let (true, true, Some(get)) = (reads, lists, item.get_mut("get")) {
+            // GET serves both a read and a list: `?list=true` picks the list, as in
+            // Vault's document.
+            get["parameters"] = json!([{"name": "list", "in": "query", "required": false,
+                "description": "Return a list if `true`.", "schema": {"type": "string"}}]);
+        }
+        let template = spec.pattern.replace("**}", "}").replace("*}", "}");
+        (format!("/{prefix}{template}"), Value::Object(item))
+    }
+
     fn find_op(&self, op: Operation) -> Option<&Op<B>> {
         let alias = match op {
             Operation::Create => Some(Operation::Update),
@@ -497,82 +574,61 @@ impl<B> Paths<B> {
     /// The table as OpenAPI 3 path items under `prefix` (the mount's route, e.g.
     /// `auth/userpass/`).
     pub fn openapi(&self, prefix: &str) -> Map<String, Value> {
-        let mut out = Map::new();
-        for spec in &self.specs {
-            let mut item = Map::new();
-            let params: Vec<Value> = spec
-                .pattern
-                .split('/')
-                .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-                .map(|name| {
-                    json!({"name": name.trim_end_matches('*'), "in": "path", "required": true,
-                           "schema": {"type": "string"}})
-                })
-                .collect();
-            if !params.is_empty() {
-                item.insert("parameters".into(), Value::Array(params));
-            }
-            item.insert("description".into(), json!(spec.synopsis));
-            if spec.sudo || spec.sudo_writes {
-                item.insert("x-vault-sudo".into(), json!(true));
-            }
-            if spec.unauthenticated {
-                item.insert("x-vault-unauthenticated".into(), json!(true));
-            }
-            if spec.find_op(Operation::Create).is_some() {
-                item.insert("x-vault-createSupported".into(), json!(true));
-            }
-            let properties: Map<String, Value> = spec
-                .fields
-                .iter()
-                .map(|f| {
-                    let mut schema = f.ty.schema();
-                    if let Some(o) = schema.as_object_mut() {
-                        o.insert("description".into(), json!(f.description));
+        self.specs
+            .iter()
+            .map(|spec| spec.openapi_item(prefix))
+            .collect()
+    }
+
+    /// Vault's `?help=1` answer for `path`: the path's description, operations and fields as
+    /// text and as its OpenAPI item; for a path no spec serves, every path of the backend.
+    pub fn help(&self, prefix: &str, path: &str) -> Value {
+        let (text, paths) = match self.find(path) {
+            Some((spec, _)) => {
+                let mut text = format!("## DESCRIPTION\n\n{}\n\n## OPERATIONS\n\n", spec.synopsis);
+                for op in &spec.ops {
+                    text.push_str(&format!(
+                        "    {}\n        {}\n\n",
+                        method_name(op.operation),
+                        op.summary
+                    ));
+                }
+                if !spec.fields.is_empty() {
+                    text.push_str("## PARAMETERS\n\n");
+                    for f in &spec.fields {
+                        let schema = f.ty.schema();
+                        let ty = schema.get("type").and_then(Value::as_str).unwrap_or("any");
+                        text.push_str(&format!(
+                            "    {} ({ty})\n        {}\n\n",
+                            f.name, f.description
+                        ));
                     }
-                    (f.name.to_owned(), schema)
-                })
-                .collect();
-            for op in &spec.ops {
-                let (method, extra) = match op.operation {
-                    Operation::Read => ("get", None),
-                    Operation::List => (
-                        "get",
-                        Some(json!([{"name": "list", "in": "query", "required": true,
-                                     "schema": {"type": "string", "enum": ["true"]}}])),
-                    ),
-                    Operation::Create | Operation::Update => ("post", None),
-                    Operation::Patch => ("patch", None),
-                    Operation::Delete => ("delete", None),
-                };
-                if item.contains_key(method) {
-                    continue;
                 }
-                let mut o = json!({
-                    "summary": op.summary,
-                    "responses": {"200": {"description": "OK"}, "204": {"description": "empty body"}},
-                });
-                if let Some(extra) = extra {
-                    o["parameters"] = extra;
-                }
-                if matches!(method, "post" | "patch") && !properties.is_empty() {
-                    o["requestBody"] = json!({"content": {"application/json": {"schema": {
-                        "type": "object", "properties": properties.clone()}}}});
-                }
-                item.insert(method.into(), o);
+                let (key, item) = spec.openapi_item(prefix);
+                let mut paths = Map::new();
+                paths.insert(key, item);
+                (text, paths)
             }
-            let reads = spec.ops.iter().any(|o| o.operation == Operation::Read);
-            let lists = spec.ops.iter().any(|o| o.operation == Operation::List);
-            if let (true, true, Some(get)) = (reads, lists, item.get_mut("get")) {
-                // GET serves both a read and a list: `?list=true` picks the list, as in
-                // Vault's document.
-                get["parameters"] = json!([{"name": "list", "in": "query", "required": false,
-                    "description": "Return a list if `true`.", "schema": {"type": "string"}}]);
+            None => {
+                let mut text = format!(
+                    "## DESCRIPTION\n\n{} at {prefix}\n\n## PATHS\n\nThe following paths are \
+                     supported. Ask for help on any path matching a pattern below.\n\n",
+                    self.what
+                );
+                for spec in &self.specs {
+                    text.push_str(&format!(
+                        "    {}\n        {}\n\n",
+                        spec.pattern, spec.synopsis
+                    ));
+                }
+                (text, self.openapi(prefix))
             }
-            let template = spec.pattern.replace("**}", "}").replace("*}", "}");
-            out.insert(format!("/{prefix}{template}"), Value::Object(item));
-        }
-        out
+        };
+        json!({
+            "help": text,
+            "openapi": {"openapi": "3.0.2", "info": {"title": "hush API", "version": "1"}, "paths": paths},
+            "see_also": null,
+        })
     }
 }
 
@@ -594,6 +650,8 @@ pub trait PathTable: Send + Sync {
     fn wraps_itself(&self, path: &str) -> bool;
     /// See [`Paths::openapi`].
     fn openapi(&self, prefix: &str) -> Map<String, Value>;
+    /// See [`Paths::help`].
+    fn help(&self, prefix: &str, path: &str) -> Value;
 }
 
 impl<B: Send + Sync> PathTable for Paths<B> {
@@ -617,6 +675,9 @@ impl<B: Send + Sync> PathTable for Paths<B> {
     }
     fn openapi(&self, prefix: &str) -> Map<String, Value> {
         Paths::openapi(self, prefix)
+    }
+    fn help(&self, prefix: &str, path: &str) -> Value {
+        Paths::help(self, prefix, path)
     }
 }
 

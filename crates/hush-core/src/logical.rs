@@ -63,6 +63,8 @@ pub struct Request {
     /// Where in `path` a credential begins (`auth/token/lookup/<token>`): the audit log records
     /// that part HMAC'd, as it does every token (set by the core from the route).
     pub credential_at: Option<usize>,
+    /// Vault's `?help=1`: answer with the path's help instead of running it.
+    pub help: bool,
 }
 
 /// Which mount a request reached, as the audit log records it.
@@ -94,6 +96,7 @@ impl Request {
             wrap_ttl: None,
             mount: None,
             credential_at: None,
+            help: false,
         }
     }
 

@@ -134,6 +134,26 @@ pub async fn handle(core: &Core, mut req: Request) -> Result<Response> {
             Err(e) => denial = Some(e),
         }
     }
+    // Help describes a path, never its data: it needs a valid token and, as in Vault, no
+    // capability on the path.
+    if req.help {
+        if let Some(e) = denial {
+            return Err(e);
+        }
+        if token.is_none() {
+            return Err(CoreError::denied(
+                "help needs a valid token: send one in X-Vault-Token",
+            ));
+        }
+        let (m, rel) = routed?;
+        return match m.backend.help(&m.route, &rel) {
+            Some(help) => Ok(Response::raw(200, help)),
+            None => Err(CoreError::NotFound(format!(
+                "no help for \"{}\": the backend at {} does not describe its paths",
+                req.path, m.route
+            ))),
+        };
+    }
     // Some paths (the UI's mount listing) decide visibility themselves from the policies.
     let acl_exempt = matches!(&routed, Ok((m, rel)) if m.backend.is_acl_exempt(rel));
     if denial.is_none() && !unauthenticated && !acl_exempt {

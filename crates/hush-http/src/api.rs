@@ -243,7 +243,18 @@ async fn handle(State(core): State<Arc<Core>>, req: HttpRequest) -> HttpResponse
         },
     };
 
+    // `GET <path>?help=1` asks for the path's help (Vault's `path-help`).
+    let mut data = data;
+    let help = op == Operation::Read
+        && matches!(
+            data.get("help").and_then(Value::as_str),
+            Some("1" | "true" | "t" | "True" | "TRUE")
+        );
+    if help {
+        data.remove("help");
+    }
     let mut lreq = Request::new(op, path);
+    lreq.help = help;
     lreq.data = data;
     lreq.token = token_from(&parts.headers);
     lreq.client_addr = parts.extensions.get::<ClientAddr>().map(|a| a.0.ip());
