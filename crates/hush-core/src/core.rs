@@ -527,25 +527,13 @@ impl Core {
         if self.config.static_seal.is_none() {
             self.unseal(Some(&key), false).await?;
         }
-        // Dev mode mounts KV version 2 at secret/, as Vault's does.
+        // Dev mode starts with the mounts the engines ask for (KV version 2 at secret/, as
+        // Vault's does).
         if let Some(un) = self.unsealed() {
-            if un.mounts.get("secret/").is_none() && un.mounts.kinds().iter().any(|k| k == "kv") {
-                let mut options = std::collections::BTreeMap::new();
-                options.insert("version".to_string(), "2".to_string());
-                un.mounts
-                    .mount(crate::engine::MountEntry {
-                        path: "secret/".into(),
-                        kind: "kv".into(),
-                        description: "key/value secret storage".into(),
-                        accessor: String::new(),
-                        uuid: String::new(),
-                        config: Default::default(),
-                        options,
-                        local: false,
-                        seal_wrap: false,
-                        created_time: 0,
-                    })
-                    .await?;
+            for entry in un.mounts.registry().dev_mounts() {
+                if un.mounts.get(&entry.path).is_none() {
+                    un.mounts.mount(entry).await?;
+                }
             }
         }
         Ok((key, out.root_token))

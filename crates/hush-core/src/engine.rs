@@ -257,10 +257,34 @@ pub trait LogicalBackend: Send + Sync + 'static {
 /// options.
 pub type EngineFactory = Arc<dyn Fn(&MountEntry) -> Result<Arc<dyn LogicalBackend>> + Send + Sync>;
 
+/// What an engine type knows about its own mount entries, so that the core need not: the
+/// spellings it accepts, the option changes a tune may make, and what a dev server mounts.
+pub trait MountRules: Send + Sync {
+    /// Rewrites a new entry before it is stored (an alias type to the canonical one, an option's
+    /// spelling to the stored one).
+    fn normalize(&self, _entry: &mut MountEntry) {}
+
+    /// Checks (and may respell) the options a tune sets on `entry`; an error refuses the tune
+    /// and changes nothing.
+    fn tune_options(
+        &self,
+        _entry: &MountEntry,
+        _options: &mut BTreeMap<String, String>,
+    ) -> Result<()> {
+        Ok(())
+    }
+
+    /// The mount a dev server starts with, if any (KV version 2 at `secret/`, as in Vault).
+    fn dev_mount(&self) -> Option<MountEntry> {
+        None
+    }
+}
+
 /// The engines (or auth methods) this server can mount, by type name.
 #[derive(Clone, Default)]
 pub struct Registry {
     factories: BTreeMap<String, EngineFactory>,
+    rules: BTreeMap<String, Arc<dyn MountRules>>,
 }
 
 impl Registry {
@@ -272,6 +296,47 @@ impl Registry {
     /// Registers a factory for a type name.
     pub fn register(&mut self, kind: &str, factory: EngineFactory) {
         self.factories.insert(kind.to_string(), factory);
+    }
+
+    /// Registers the mount rules of a type name.
+    pub fn register_rules(&mut self, kind: &str, rules: Arc<dyn MountRules>) {
+        self.rules.insert(kind.to_string(), rules);
+    }
+
+    /// Applies the rules of `entry`'s type to a new entry (see [`MountRules::normalize`]).
+    pub fn normalize(&self, entry: &mut MountEntry) {
+        if let Some(r) = self.rules.get(&entry.kind).cloned() {
+            r.normalize(entry);
+        }
+    }
+
+    /// Checks the options a tune sets (see [`MountRules::tune_options`]).
+    ///
+    /// # Errors
+    ///
+    /// The type's refusal, naming what may not change.
+    pub fn tune_options(
+        &self,
+        entry: &MountEntry,
+        options: &mut BTreeMap<String, String>,
+    ) -> Result<()> {
+        match self.rules.get(&entry.kind) {
+            Some(r) => r.tune_options(entry, options),
+            None => Ok(()),
+        }
+    }
+
+    /// The mounts a dev server starts with, one per type that asks for one.
+    pub fn dev_mounts(&self) -> Vec<MountEntry> {
+        let mut out: Vec<MountEntry> = Vec::new();
+        for r in self.rules.values() {
+            if let Some(m) = r.dev_mount() {
+                if !out.iter().any(|o| o.path == m.path) {
+                    out.push(m);
+                }
+            }
+        }
+        out
     }
 
     /// The known type names, sorted.

@@ -154,7 +154,12 @@ impl MountTable {
         v
     }
 
-    /// The engine type names this table can mount.
+    /// The engines this table mounts, with their mount rules.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The type names this table can mount.
     pub fn kinds(&self) -> Vec<String> {
         self.registry.kinds()
     }
@@ -186,6 +191,7 @@ impl MountTable {
     /// Mounts a new engine.
     pub async fn mount(&self, mut entry: MountEntry) -> Result<MountEntry> {
         let _guard = self.change.lock().await;
+        self.registry.normalize(&mut entry);
         entry.path = normalize_path(&entry.path)?;
         if self.kind == TableKind::Secrets && RESERVED.iter().any(|r| entry.path.starts_with(r)) {
             return Err(CoreError::bad(format!(

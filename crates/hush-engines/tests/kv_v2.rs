@@ -945,3 +945,52 @@ async fn kv_v2_alias_and_registry() {
     assert_eq!(e.status(), 400);
     assert!(e.to_string().contains("options.version"), "{e}");
 }
+
+#[test]
+fn mount_rules_normalize_refuse_version_changes_and_give_the_dev_mount() {
+    let mut registry = hush_core::engine::Registry::new();
+    hush_engines::kv::register(&mut registry);
+    // (type, options.version) as sent -> as stored.
+    for (kind, version, want_kind, want_version) in [
+        ("kv-v2", None, "kv", Some("2")),
+        ("kv-v2", Some("1"), "kv", Some("2")),
+        ("kv", Some("v2"), "kv", Some("2")),
+        ("kv", Some(" 1 "), "kv", Some("1")),
+        ("kv", None, "kv", None),
+    ] {
+        let mut entry = common::mount(kind, version);
+        registry.normalize(&mut entry);
+        assert_eq!(entry.kind, want_kind, "{kind} {version:?}");
+        assert_eq!(
+            entry.options.get("version").map(String::as_str),
+            want_version,
+            "{kind} {version:?}"
+        );
+    }
+    // (stored version, tuned version) -> accepted?
+    for (stored, tuned, ok) in [
+        (Some("2"), "2", true),
+        (Some("2"), "v2", true),
+        (None, "1", true),
+        (Some("1"), "2", false),
+        (Some("2"), "1", false),
+        (None, "2", false),
+    ] {
+        let entry = common::mount("kv", stored);
+        let mut options = std::collections::BTreeMap::new();
+        options.insert("version".to_string(), tuned.to_string());
+        let r = registry.tune_options(&entry, &mut options);
+        assert_eq!(r.is_ok(), ok, "{stored:?} -> {tuned}: {r:?}");
+        if let Err(e) = r {
+            assert_eq!(e.status(), 400);
+            assert!(e.to_string().contains("hush export"), "{e}");
+        } else {
+            assert_eq!(options["version"], tuned.trim_start_matches('v'));
+        }
+    }
+    let dev = registry.dev_mounts();
+    assert_eq!(dev.len(), 1);
+    assert_eq!(dev[0].path, "secret/");
+    assert_eq!(dev[0].kind, "kv");
+    assert_eq!(dev[0].options.get("version").map(String::as_str), Some("2"));
+}

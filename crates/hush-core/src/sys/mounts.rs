@@ -1,7 +1,5 @@
 //! `sys/mounts`, `sys/auth`, their tune paths and `sys/remount`.
 
-use std::collections::BTreeMap;
-
 use serde_json::{json, Map, Value};
 
 use crate::ctx::Ctx;
@@ -109,21 +107,6 @@ pub(super) fn list(ctx: &Ctx<'_>, auth: bool) -> Response {
     Response::data_top_level(data)
 }
 
-fn normalize_kind(kind: &str, options: &mut BTreeMap<String, String>) -> String {
-    // `kv-v2` is Vault's shorthand for `kv` with version 2.
-    if kind == "kv-v2" {
-        options.insert("version".into(), "2".into());
-        return "kv".into();
-    }
-    if kind == "kv" {
-        if let Some(v) = options.get("version").cloned() {
-            let v = v.trim().trim_start_matches('v').to_string();
-            options.insert("version".into(), v);
-        }
-    }
-    kind.to_string()
-}
-
 /// `sys/mounts/:path` and `sys/auth/:path`: read, enable, disable.
 pub(super) async fn mount_path(ctx: &Ctx<'_>, p: &str, auth: bool) -> Result<Response> {
     let table = if auth { &ctx.un.auth } else { &ctx.un.mounts };
@@ -160,8 +143,8 @@ pub(super) async fn mount_path(ctx: &Ctx<'_>, p: &str, auth: bool) -> Result<Res
                         table.kinds().join(", ")
                     ))
                 })?;
-            let mut options = options_from_json(data.get("options"))?;
-            let kind = normalize_kind(kind, &mut options);
+            let options = options_from_json(data.get("options"))?;
+            let kind = kind.to_string();
             let mut config = MountConfig::default();
             if let Some(c) = data.get("config") {
                 match c {
@@ -340,33 +323,22 @@ pub(super) async fn tune(ctx: &Ctx<'_>, mp: &str, auth: bool) -> Result<Response
             }
             let data = &ctx.req.data;
             let description = str_field(data, "description")?.map(str::to_string);
-            let new_options = match data.get("options") {
+            let mut new_options = match data.get("options") {
                 None | Some(Value::Null) => None,
                 v => Some(options_from_json(v)?),
             };
-            let mut staged = table
+            let current = table
                 .get(&path)
-                .ok_or_else(|| CoreError::bad(format!("no mount at \"{path}\"")))?
-                .entry
-                .config
-                .clone();
+                .ok_or_else(|| CoreError::bad(format!("no mount at \"{path}\"")))?;
+            if let Some(opts) = new_options.as_mut() {
+                table.registry().tune_options(&current.entry, opts)?;
+            }
+            let mut staged = current.entry.config.clone();
             apply_tune(&mut staged, data)?;
             table
                 .update(&path, |e| {
                     if let Some(opts) = &new_options {
                         for (k, v) in opts {
-                            if k == "version" && e.kind == "kv" {
-                                let old = e.options.get("version").cloned().unwrap_or("1".into());
-                                let new = v.trim_start_matches('v').to_string();
-                                if old != new {
-                                    return Err(CoreError::bad(format!(
-                                        "changing the KV version of a mount ({old} to {new}) is \
-                                         not supported: mount a new KV v{new} engine and copy the \
-                                         secrets with `hush export` and `hush import`"
-                                    )));
-                                }
-                                continue;
-                            }
                             e.options.insert(k.clone(), v.clone());
                         }
                     }

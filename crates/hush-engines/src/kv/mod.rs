@@ -45,13 +45,14 @@ mod v1;
 mod v2;
 
 use std::collections::hash_map::RandomState;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use hush_core::engine::{EngineRequest, LogicalBackend, MountEntry, Registry};
+use hush_core::engine::{EngineRequest, LogicalBackend, MountEntry, MountRules, Registry};
 use hush_core::error::{CoreError, Result};
 use hush_core::framework::{PathTable, Paths};
 use hush_core::logical::{Operation, Response};
@@ -62,10 +63,9 @@ pub const KV_TYPE: &str = "kv";
 
 /// The type name Vault's CLI accepts for a version 2 KV mount (`secrets enable kv-v2`).
 ///
-/// The factory cannot edit the mount entry, so the engine created for this name simply always
-/// behaves as version 2. The core should normalize such a mount to type [`KV_TYPE`] with
-/// `options.version = "2"` before storing it, so that `sys/mounts` and
-/// `sys/internal/ui/mounts` report what clients expect (`type: kv`, `options.version: "2"`).
+/// KV's mount rules store such a mount as type [`KV_TYPE`] with `options.version = "2"`, so that
+/// `sys/mounts` and `sys/internal/ui/mounts` report what clients expect (`type: kv`,
+/// `options.version: "2"`); the engine built for the alias itself always serves version 2.
 pub const KV_V2_ALIAS: &str = "kv-v2";
 
 /// How many versions of a secret are kept when neither the secret nor the mount sets
@@ -255,7 +255,67 @@ impl LogicalBackend for KvBackend {
     }
 }
 
-/// Registers [`KV_TYPE`] and [`KV_V2_ALIAS`].
+/// What KV knows about its mount entries: `kv-v2` is `kv` with `options.version = "2"`,
+/// `version` is stored without a leading `v`, a tune may not change the version (the data
+/// layouts differ), and a dev server mounts version 2 at `secret/`.
+struct KvRules;
+
+/// `options.version` as stored: `"v2"` and `" 2 "` are `"2"`.
+fn version_spelling(v: &str) -> String {
+    v.trim().trim_start_matches('v').to_string()
+}
+
+impl MountRules for KvRules {
+    fn normalize(&self, entry: &mut MountEntry) {
+        if entry.kind == KV_V2_ALIAS {
+            entry.kind = KV_TYPE.to_string();
+            entry.options.insert("version".into(), "2".into());
+        } else if let Some(v) = entry.options.get_mut("version") {
+            *v = version_spelling(v);
+        }
+    }
+
+    fn tune_options(
+        &self,
+        entry: &MountEntry,
+        options: &mut BTreeMap<String, String>,
+    ) -> Result<()> {
+        let Some(new) = options.get_mut("version") else {
+            return Ok(());
+        };
+        *new = version_spelling(new);
+        let old = entry
+            .options
+            .get("version")
+            .map_or("1".to_string(), |v| version_spelling(v));
+        if old != *new {
+            return Err(CoreError::bad(format!(
+                "changing the KV version of a mount ({old} to {new}) is not supported: mount a \
+                 new KV v{new} engine and copy the secrets with `hush export` and `hush import`"
+            )));
+        }
+        Ok(())
+    }
+
+    fn dev_mount(&self) -> Option<MountEntry> {
+        let mut options = BTreeMap::new();
+        options.insert("version".to_string(), "2".to_string());
+        Some(MountEntry {
+            path: "secret/".into(),
+            kind: KV_TYPE.into(),
+            description: "key/value secret storage".into(),
+            accessor: String::new(),
+            uuid: String::new(),
+            config: Default::default(),
+            options,
+            local: false,
+            seal_wrap: false,
+            created_time: 0,
+        })
+    }
+}
+
+/// Registers [`KV_TYPE`] and [`KV_V2_ALIAS`], with their mount rules.
 pub fn register(registry: &mut Registry) {
     registry.register(
         KV_TYPE,
@@ -271,6 +331,8 @@ pub fn register(registry: &mut Registry) {
             Ok(engine)
         }),
     );
+    registry.register_rules(KV_TYPE, Arc::new(KvRules));
+    registry.register_rules(KV_V2_ALIAS, Arc::new(KvRules));
 }
 
 /// Vault's answer for nothing stored at a path: 404 with an empty error list (hvac raises
