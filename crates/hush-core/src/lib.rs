@@ -23,6 +23,7 @@ pub mod seal;
 pub mod sys;
 pub mod time;
 pub mod token;
+pub mod ttl;
 pub mod view;
 pub mod wrapping;
 

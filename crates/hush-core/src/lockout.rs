@@ -94,6 +94,22 @@ impl Record {
             self.failures
         }
     }
+
+    /// Counts one failure at `now`: failures that no longer count start over; reaching the
+    /// threshold locks for the lock duration. Returns whether this failure locked.
+    fn fail(&mut self, s: &Settings, now: i64) -> bool {
+        if self.live_failures(s, now) == 0 {
+            self.failures = 0;
+            self.locked_until = None;
+        }
+        self.failures += 1;
+        self.last_failure = now;
+        let locks = self.failures >= s.threshold;
+        if locks {
+            self.locked_until = Some(now + s.duration as i64);
+        }
+        locks
+    }
 }
 
 fn record_key(mount_accessor: &str, name: &str) -> String {
@@ -239,14 +255,7 @@ pub async fn failure(
             last_failure: now,
             locked_until: None,
         });
-        if rec.live_failures(&s, now) == 0 {
-            rec.failures = 0;
-            rec.locked_until = None;
-        }
-        rec.failures += 1;
-        rec.last_failure = now;
-        if rec.failures >= s.threshold {
-            rec.locked_until = Some(now + s.duration as i64);
+        if rec.fail(&s, now) {
             tracing::warn!(mount = %entry.path, "login locked after repeated failures");
         }
         view.put_json(&key, &rec).await?;
@@ -298,4 +307,62 @@ pub async fn unlock(view: &View, accessor: &str, alias: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> Record {
+        Record {
+            name: "alice".into(),
+            failures: 0,
+            last_failure: 0,
+            locked_until: None,
+        }
+    }
+
+    #[test]
+    fn transitions() {
+        let s = Settings {
+            threshold: 3,
+            duration: 100,
+            counter_reset: 50,
+            disabled: false,
+        };
+        // (seconds of each failure, whether it locks, failures that count afterwards at that time)
+        let cases: [(&str, &[(i64, bool, u64)]); 4] = [
+            (
+                "three quick failures lock",
+                &[(1, false, 1), (2, false, 2), (3, true, 3)],
+            ),
+            (
+                "the counter resets after a quiet spell",
+                &[(1, false, 1), (2, false, 2), (60, false, 1)],
+            ),
+            (
+                "a failure after the lock expires starts over",
+                &[(1, false, 1), (2, false, 2), (3, true, 3), (104, false, 1)],
+            ),
+            (
+                "a failure while locked keeps the lock",
+                &[(1, false, 1), (2, false, 2), (3, true, 3), (50, true, 4)],
+            ),
+        ];
+        for (what, steps) in cases {
+            let mut r = record();
+            for &(at, locks, live) in steps {
+                assert_eq!(r.fail(&s, at), locks, "{what} at {at}");
+                assert_eq!(r.live_failures(&s, at), live, "{what} at {at}");
+            }
+        }
+        // A lock ends on time; its failures are then forgotten.
+        let mut r = record();
+        for t in 1..=3 {
+            r.fail(&s, t);
+        }
+        assert_eq!(r.locked_until, Some(103));
+        assert_eq!(r.live_failures(&s, 40), 3);
+        assert_eq!(r.live_failures(&s, 103), 0);
+    }
 }

@@ -163,33 +163,52 @@ impl Quotas {
         let mut buckets = self.buckets.lock();
         let b = buckets
             .entry((q.name.clone(), addr))
-            .or_insert_with(|| Bucket {
-                tokens: q.rate,
-                last: now,
-                blocked_until: None,
-            });
-        if let Some(until) = b.blocked_until {
-            if until > now {
-                return Err(limited(q, until - now));
-            }
-            b.blocked_until = None;
+            .or_insert_with(|| Bucket::full(q.rate, now));
+        b.take(q.rate, q.interval, q.block_interval, now)
+            .map_err(|wait| limited(q, wait))
+    }
+}
+
+impl Bucket {
+    fn full(rate: f64, now: Instant) -> Bucket {
+        Bucket {
+            tokens: rate,
+            last: now,
+            blocked_until: None,
         }
-        let per_sec = q.rate / q.interval.max(0.001);
-        let elapsed = now.duration_since(b.last).as_secs_f64();
-        b.tokens = (b.tokens + elapsed * per_sec).min(q.rate);
-        b.last = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
+    }
+
+    /// Takes one request at `now` from a bucket of `rate` requests per `interval` seconds,
+    /// refilled continuously; an empty bucket with a `block` interval refuses everything for
+    /// that long. `Err` carries how long to wait.
+    fn take(
+        &mut self,
+        rate: f64,
+        interval: f64,
+        block: f64,
+        now: Instant,
+    ) -> std::result::Result<(), Duration> {
+        if let Some(until) = self.blocked_until {
+            if until > now {
+                return Err(until - now);
+            }
+            self.blocked_until = None;
+        }
+        let per_sec = rate / interval.max(0.001);
+        let elapsed = now.duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * per_sec).min(rate);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
             return Ok(());
         }
-        let wait = if q.block_interval > 0.0 {
-            let d = Duration::from_secs_f64(q.block_interval);
-            b.blocked_until = Some(now + d);
+        Err(if block > 0.0 {
+            let d = Duration::from_secs_f64(block);
+            self.blocked_until = Some(now + d);
             d
         } else {
-            Duration::from_secs_f64((1.0 - b.tokens) / per_sec.max(1e-9))
-        };
-        Err(limited(q, wait))
+            Duration::from_secs_f64((1.0 - self.tokens) / per_sec.max(1e-9))
+        })
     }
 }
 
@@ -200,5 +219,79 @@ fn limited(q: &Quota, wait: Duration) -> CoreError {
             q.path, q.name, q.rate, q.interval
         ),
         retry_after: wait.as_secs_f64().ceil() as u64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        // (rate per interval, interval s, block s, [(ms, allowed?)])
+        let cases: [(&str, f64, f64, f64, &[(u64, bool)]); 4] = [
+            (
+                "a full bucket serves its rate at once",
+                3.0,
+                1.0,
+                0.0,
+                &[(0, true), (0, true), (0, true), (0, false)],
+            ),
+            (
+                "it refills over the interval",
+                2.0,
+                1.0,
+                0.0,
+                &[
+                    (0, true),
+                    (0, true),
+                    (0, false),
+                    (500, true),
+                    (500, false),
+                    (1500, true),
+                ],
+            ),
+            (
+                "it never holds more than the rate",
+                1.0,
+                1.0,
+                0.0,
+                &[(0, true), (10_000, true), (10_000, false)],
+            ),
+            (
+                "a block refuses for its length",
+                1.0,
+                1.0,
+                5.0,
+                &[(0, true), (0, false), (2000, false), (5001, true)],
+            ),
+        ];
+        for (what, rate, interval, block, steps) in cases {
+            let mut b = Bucket::full(rate, t0);
+            for &(ms, ok) in steps {
+                assert_eq!(
+                    b.take(rate, interval, block, at(ms)).is_ok(),
+                    ok,
+                    "{what} at {ms}ms"
+                );
+            }
+        }
+        // The wait names when the next request fits.
+        let mut b = Bucket::full(1.0, t0);
+        assert!(b.take(1.0, 10.0, 0.0, t0).is_ok());
+        let wait = b.take(1.0, 10.0, 0.0, t0).unwrap_err();
+        assert!((wait.as_secs_f64() - 10.0).abs() < 0.01, "{wait:?}");
+        let mut b = Bucket::full(1.0, t0);
+        assert!(b.take(1.0, 1.0, 30.0, t0).is_ok());
+        assert_eq!(
+            b.take(1.0, 1.0, 30.0, t0).unwrap_err(),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            b.take(1.0, 1.0, 30.0, at(10_000)).unwrap_err(),
+            Duration::from_secs(20)
+        );
     }
 }

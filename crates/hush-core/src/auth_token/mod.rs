@@ -571,19 +571,16 @@ async fn create(ctx: &Ctx<'_>, orphan_path: bool, role_name: Option<&str>) -> Re
     let requested_ttl = ttl_field(data, "ttl")?.or(ttl_field(data, "lease")?);
     let role_ttl = role.as_ref().map(|r| r.token_ttl).filter(|t| *t > 0);
     let role_max = role.as_ref().map(|r| r.token_max_ttl).filter(|t| *t > 0);
-    let max = role_max.unwrap_or(sys_max.as_secs()).min(sys_max.as_secs());
-    let mut ttl = if period > 0 {
-        period
-    } else {
-        match requested_ttl.or(role_ttl) {
-            Some(t) if t > 0 => t.min(max),
-            _ if policies == ["root"] && explicit_max == 0 => 0,
-            _ => sys_default.as_secs().min(max),
-        }
-    };
-    if explicit_max > 0 && (ttl == 0 || ttl > explicit_max) {
-        ttl = explicit_max;
-    }
+    let ttl = crate::ttl::creation_ttl(&crate::ttl::CreationTtl {
+        period,
+        requested: requested_ttl,
+        role_ttl,
+        role_max,
+        sys_default: sys_default.as_secs(),
+        sys_max: sys_max.as_secs(),
+        explicit_max,
+        root: policies == ["root"],
+    });
     let num_uses = uint_field(data, "num_uses")?
         .or(role.as_ref().map(|r| r.token_num_uses))
         .unwrap_or(0);
@@ -683,19 +680,15 @@ async fn renew(ctx: &Ctx<'_>, e: &TokenEntry, token: Option<String>) -> Result<R
         return Err(CoreError::bad("this token is not renewable"));
     }
     let limits = renewal_limits(ctx, &entry).await?;
-    let new_ttl = if limits.period > 0 {
-        limits.period
-    } else {
-        let wanted = if increment > 0 { increment } else { limits.ttl };
-        // The maximum counts from creation, as in Vault.
-        let max_end = entry.creation_time + limits.max_ttl as i64;
-        wanted.min((max_end - now).max(0) as u64)
-    };
-    let mut new_ttl = new_ttl;
-    if entry.explicit_max_ttl > 0 {
-        let end = entry.creation_time + entry.explicit_max_ttl as i64;
-        new_ttl = new_ttl.min((end - now).max(0) as u64);
-    }
+    let new_ttl = crate::ttl::renewed_ttl(&crate::ttl::Renewal {
+        now,
+        creation_time: entry.creation_time,
+        increment,
+        ttl: limits.ttl,
+        max_ttl: limits.max_ttl,
+        period: limits.period,
+        explicit_max: entry.explicit_max_ttl,
+    });
     entry.period = limits.period;
     entry.expire_time = Some(now + new_ttl as i64);
     entry.last_renewal_time = Some(now);
