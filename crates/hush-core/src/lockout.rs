@@ -313,6 +313,9 @@ pub async fn unlock(view: &View, accessor: &str, alias: &str) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// When a failure happens, whether it locks, and the failures that count right after.
+    type Step = (i64, bool, u64);
+
     fn record() -> Record {
         Record {
             name: "alice".into(),
@@ -331,7 +334,7 @@ mod tests {
             disabled: false,
         };
         // (seconds of each failure, whether it locks, failures that count afterwards at that time)
-        let cases: [(&str, &[(i64, bool, u64)]); 4] = [
+        let cases: [(&str, &[Step]); 4] = [
             (
                 "three quick failures lock",
                 &[(1, false, 1), (2, false, 2), (3, true, 3)],

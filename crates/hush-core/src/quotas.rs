@@ -226,12 +226,15 @@ fn limited(q: &Quota, wait: Duration) -> CoreError {
 mod tests {
     use super::*;
 
+    /// What, rate, interval (s), block (s), and (ms since the start, allowed?) per request.
+    type Case = (&'static str, f64, f64, f64, &'static [(u64, bool)]);
+
     #[test]
     fn bucket() {
         let t0 = Instant::now();
         let at = |ms: u64| t0 + Duration::from_millis(ms);
         // (rate per interval, interval s, block s, [(ms, allowed?)])
-        let cases: [(&str, f64, f64, f64, &[(u64, bool)]); 4] = [
+        let cases: [Case; 4] = [
             (
                 "a full bucket serves its rate at once",
                 3.0,

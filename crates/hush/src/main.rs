@@ -11,6 +11,7 @@ mod commands;
 mod duration;
 mod kvdata;
 mod output;
+mod server;
 mod yaml;
 
 use std::io::{self, BufRead, IsTerminal, Write};
@@ -172,7 +173,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn run_server(args: ServerArgs) -> anyhow::Result<ExitCode> {
-    let options = hush_http::ServerOptions {
+    let options = server::ServerOptions {
         dev: args.dev,
         dev_root_token_id: args.dev_root_token_id,
         dev_listen_address: args.dev_listen_address,
@@ -184,7 +185,7 @@ fn run_server(args: ServerArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
-    runtime.block_on(hush_http::run(options))?;
+    runtime.block_on(server::run(options))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,4 +1,6 @@
-//! `hush server`: configuration, storage, seal, listeners, signals.
+//! `hush server`: the wiring. Reads the configuration, opens the storage, resolves the seal
+//! keys, builds the engine and auth-method registries, and hands the core to `hush_http` to
+//! serve; handles logging and signals.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -6,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
 use arc_swap::ArcSwap;
-use hush_config::{ListenerConfig, SealConfig, ServerConfig, StorageConfig};
+use hush_config::{KeySource, ListenerConfig, SealConfig, ServerConfig, StorageConfig};
 use hush_core::{Core, CoreConfig};
 use hush_crypto::seal::{parse_key_material, StaticSeal};
 use hush_crypto::SecretKey;
@@ -14,7 +16,23 @@ use hush_storage::{Backend, MemoryBackend, SqliteBackend};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::ServerOptions;
+/// What `hush server` was asked on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// `--dev`: in-memory storage, initialized and unsealed at start.
+    pub dev: bool,
+    /// `--dev-root-token-id`: the root token to create in dev mode.
+    pub dev_root_token_id: Option<String>,
+    /// `--dev-listen-address`: where the dev server listens (default 127.0.0.1:8200).
+    pub dev_listen_address: Option<String>,
+    /// `--config FILE` (repeatable, merged in order).
+    pub config_files: Vec<PathBuf>,
+    /// `--data-dir` / `HUSH_DATA_DIR`: where the embedded SQLite file lives when no config names
+    /// storage.
+    pub data_dir: Option<PathBuf>,
+    /// `--log-level`: overrides the config file's `log_level`.
+    pub log_level: Option<String>,
+}
 
 /// The default listener address.
 pub const DEFAULT_ADDRESS: &str = "127.0.0.1:8200";
@@ -68,23 +86,28 @@ fn init_logging(level: &str) -> anyhow::Result<Option<LogReload>> {
         .map(|()| handle))
 }
 
-/// Resolves a static seal key reference: `env://VAR`, `file:///path`, or the key itself.
+/// Resolves a static seal key reference (`env://VAR`, `file:///path`, or the key itself).
 fn resolve_key(reference: &str, what: &str) -> anyhow::Result<SecretKey> {
-    let material: zeroize::Zeroizing<Vec<u8>> =
-        if let Some(var) = reference.strip_prefix("env://") {
+    let material: zeroize::Zeroizing<Vec<u8>> = match KeySource::parse(reference) {
+        KeySource::Env(var) => {
             let v = std::env::var(var).map_err(|_| {
                 anyhow!(
-                "seal \"static\": {what} names the environment variable {var}, which is not set"
-            )
+                    "seal \"static\": {what} names the environment variable {var}, which is not \
+                     set"
+                )
             })?;
             zeroize::Zeroizing::new(v.into_bytes())
-        } else if let Some(path) = reference.strip_prefix("file://") {
+        }
+        KeySource::File(path) => {
             zeroize::Zeroizing::new(std::fs::read(path).with_context(|| {
-                format!("seal \"static\": cannot read {what} from the file {path}")
+                format!(
+                    "seal \"static\": cannot read {what} from the file {}",
+                    path.display()
+                )
             })?)
-        } else {
-            zeroize::Zeroizing::new(reference.as_bytes().to_vec())
-        };
+        }
+        KeySource::Literal(key) => zeroize::Zeroizing::new(key.as_bytes().to_vec()),
+    };
     parse_key_material(&material).map_err(|e| anyhow!("seal \"static\": {what}: {e}"))
 }
 
@@ -115,7 +138,7 @@ async fn bind(
     let tls = if l.tls_disable {
         None
     } else {
-        Some(Arc::new(ArcSwap::new(crate::tls::server_config(l)?)))
+        Some(Arc::new(ArcSwap::new(hush_http::tls::server_config(l)?)))
     };
     let listener = TcpListener::bind(&l.address).await.map_err(|e| {
         anyhow!(
@@ -219,7 +242,7 @@ pub async fn run(opts: ServerOptions) -> anyhow::Result<()> {
     }
 
     if !cfg.disable_mlock && !opts.dev {
-        if let Err(e) = crate::mlock::lock_all() {
+        if let Err(e) = hush_http::lock_memory() {
             tracing::warn!(
                 error = %e,
                 "could not lock memory (mlockall): secrets may be written to swap. Run with \
@@ -264,7 +287,7 @@ pub async fn run(opts: ServerOptions) -> anyhow::Result<()> {
         None
     };
 
-    let app = crate::api::router(core.clone());
+    let app = hush_http::api::router(core.clone());
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();
     let mut reloadable = Vec::new();
@@ -279,8 +302,8 @@ pub async fn run(opts: ServerOptions) -> anyhow::Result<()> {
         if let Some(tls) = &tls {
             reloadable.push((l.clone(), Arc::clone(tls)));
         }
-        let opts = crate::serve::ServeOptions { tls, limits };
-        tasks.push(tokio::spawn(crate::serve::serve(
+        let opts = hush_http::ServeOptions { tls, limits };
+        tasks.push(tokio::spawn(hush_http::serve_router(
             listener,
             opts,
             app.clone(),
@@ -365,14 +388,18 @@ const DEFAULT_MAX_CONNECTIONS: u64 = 65_536;
 
 /// A listener's limits from its configuration; without `max_connections`, the open-file limit
 /// (less what the server needs for itself and the health headroom) shared by the listeners.
-fn listener_limits(l: &ListenerConfig, open_files: Option<u64>, listeners: usize) -> crate::Limits {
+fn listener_limits(
+    l: &ListenerConfig,
+    open_files: Option<u64>,
+    listeners: usize,
+) -> hush_http::Limits {
     let listeners = listeners.max(1) as u64;
     let derived = open_files.map_or(4096, |n| {
-        let headroom = crate::serve::HEALTH_HEADROOM as u64 * listeners;
+        let headroom = hush_http::serve::HEALTH_HEADROOM as u64 * listeners;
         (n.saturating_sub(RESERVED_FILES + headroom) / listeners).clamp(16, DEFAULT_MAX_CONNECTIONS)
     });
     let max = l.max_connections.unwrap_or(derived);
-    crate::Limits {
+    hush_http::Limits {
         header_read_timeout: l.http_read_header_timeout,
         read_timeout: l.http_read_timeout,
         write_timeout: l.http_write_timeout,
@@ -405,7 +432,7 @@ impl Reload {
             );
         }
         for (l, current) in &self.tls {
-            match crate::tls::server_config(l) {
+            match hush_http::tls::server_config(l) {
                 Ok(cfg) => {
                     current.store(cfg);
                     tracing::info!(address = %l.address, "TLS certificate reloaded");
