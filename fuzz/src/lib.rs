@@ -80,8 +80,16 @@ pub fn run_api_script(data: &[u8]) {
     runtime().block_on(async move {
         let storage: Arc<dyn hush_storage::Backend> = Arc::new(hush_storage::MemoryBackend::new());
         let config = hush_core::CoreConfig {
-            engines: hush_http::server::engines(),
-            auth_methods: hush_http::server::auth_methods(),
+            engines: {
+                let mut r = hush_core::engine::Registry::new();
+                hush_engines::register(&mut r);
+                r
+            },
+            auth_methods: {
+                let mut r = hush_core::engine::Registry::new();
+                hush_auth::register(&mut r);
+                r
+            },
             ..hush_core::CoreConfig::default()
         };
         let core = hush_core::Core::new(storage, config)

@@ -37,10 +37,10 @@ enum Command {
 async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     let cfg = ClientConfig::from_env(cli.address)?;
     match cli.command {
-        Command::Run(args) => run::run(args, cfg).await,
-        Command::Export(args) => export::export(args, cfg).await.map(|()| 0),
-        Command::Import(args) => import::import(args, cfg).await.map(|()| 0),
-        Command::Template(args) => template::template(args, cfg).await.map(|()| 0),
+        Command::Run(args) => Ok(run::run(args, cfg).await?),
+        Command::Export(args) => Ok(export::export(args, cfg).await.map(|()| 0)?),
+        Command::Import(args) => Ok(import::import(args, cfg).await.map(|()| 0)?),
+        Command::Template(args) => Ok(template::template(args, cfg).await.map(|()| 0)?),
     }
 }
 

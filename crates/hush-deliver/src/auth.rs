@@ -18,7 +18,8 @@ use crate::error::DeliverError;
 pub const DEFAULT_KUBERNETES_JWT: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
 /// An auth method that can log in non-interactively.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum AuthMethod {
     /// AppRole: `--role-id` and `--secret-id`.
     Approle,
@@ -39,38 +40,45 @@ impl AuthMethod {
 }
 
 /// Login options shared by the delivery commands.
-#[derive(Clone, Default, clap::Args)]
-#[command(next_help_heading = "Authentication")]
+#[derive(Clone, Default)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+#[cfg_attr(feature = "cli", command(next_help_heading = "Authentication"))]
 pub struct AuthArgs {
     /// Log in with this auth method instead of using HUSH_TOKEN / VAULT_TOKEN / ~/.hush-token
-    #[arg(long, value_enum, value_name = "METHOD")]
+    #[cfg_attr(feature = "cli", arg(long, value_enum, value_name = "METHOD"))]
     pub auth_method: Option<AuthMethod>,
 
     /// Mount path of the auth method [default: the method's name, e.g. approle]
-    #[arg(long, value_name = "PATH")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "PATH"))]
     pub auth_path: Option<String>,
 
     /// AppRole role ID
-    #[arg(long, env = "HUSH_ROLE_ID", hide_env_values = true, value_name = "ID")]
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, env = "HUSH_ROLE_ID", hide_env_values = true, value_name = "ID")
+    )]
     pub role_id: Option<String>,
 
     /// AppRole secret ID (prefer the HUSH_SECRET_ID variable: arguments are visible to other
     /// users in the process list)
-    #[arg(
-        long,
-        env = "HUSH_SECRET_ID",
-        hide_env_values = true,
-        value_name = "ID"
+    #[cfg_attr(
+        feature = "cli",
+        arg(
+            long,
+            env = "HUSH_SECRET_ID",
+            hide_env_values = true,
+            value_name = "ID"
+        )
     )]
     pub secret_id: Option<String>,
 
     /// Role to log in as (kubernetes, jwt)
-    #[arg(long, value_name = "ROLE")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "ROLE"))]
     pub role: Option<String>,
 
     /// File holding the JWT (kubernetes: the service account token, by default
     /// /var/run/secrets/kubernetes.io/serviceaccount/token; jwt: required)
-    #[arg(long, value_name = "FILE")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "FILE"))]
     pub jwt_file: Option<PathBuf>,
 }
 

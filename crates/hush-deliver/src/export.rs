@@ -19,7 +19,8 @@ use crate::outfile;
 use crate::source::{self, SecretSet, SourceArgs};
 
 /// Output formats of `hush export`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Format {
     /// `KEY='value'` lines for dotenv readers (python-dotenv, docker compose, node)
     Dotenv,
@@ -36,60 +37,76 @@ pub enum Format {
 }
 
 /// Arguments of `hush export`.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct ExportArgs {
     /// Which secrets to export.
-    #[command(flatten)]
+    #[cfg_attr(feature = "cli", command(flatten))]
     pub source: SourceArgs,
 
     /// Output format
-    #[arg(
-        help_heading = "Output",
-        long,
-        short = 'f',
-        value_enum,
-        value_name = "FORMAT"
+    #[cfg_attr(
+        feature = "cli",
+        arg(
+            help_heading = "Output",
+            long,
+            short = 'f',
+            value_enum,
+            value_name = "FORMAT"
+        )
     )]
     pub format: Format,
 
     /// Write to FILE (created with mode 0600) instead of standard output
-    #[arg(help_heading = "Output", long, short = 'o', value_name = "FILE")]
+    #[cfg_attr(
+        feature = "cli",
+        arg(help_heading = "Output", long, short = 'o', value_name = "FILE")
+    )]
     pub output: Option<PathBuf>,
 
     /// Replace FILE if it exists (atomically)
-    #[arg(help_heading = "Output", long)]
+    #[cfg_attr(feature = "cli", arg(help_heading = "Output", long))]
     pub force: bool,
 
     /// Map keys that are not valid names in the format (dotenv, tfvars) to valid ones:
     /// characters other than letters, digits and _ become _, and a leading digit gets a _
-    #[arg(help_heading = "Output", long)]
+    #[cfg_attr(feature = "cli", arg(help_heading = "Output", long))]
     pub sanitize_names: bool,
 
     /// k8s-secret: metadata.name [default: the last segment of the first --path]
-    #[arg(help_heading = "Output", long, value_name = "NAME")]
+    #[cfg_attr(
+        feature = "cli",
+        arg(help_heading = "Output", long, value_name = "NAME")
+    )]
     pub name: Option<String>,
 
     /// k8s-secret: metadata.namespace [default: none, i.e. the namespace kubectl uses]
-    #[arg(help_heading = "Output", long, value_name = "NAMESPACE")]
+    #[cfg_attr(
+        feature = "cli",
+        arg(help_heading = "Output", long, value_name = "NAMESPACE")
+    )]
     pub namespace: Option<String>,
 
     /// k8s-secret: the Secret type (Opaque, kubernetes.io/tls, kubernetes.io/dockerconfigjson,
     /// kubernetes.io/basic-auth, kubernetes.io/ssh-auth, ...)
-    #[arg(
-        help_heading = "Output",
-        long = "type",
-        value_name = "TYPE",
-        default_value = "Opaque"
+    #[cfg_attr(
+        feature = "cli",
+        arg(
+            help_heading = "Output",
+            long = "type",
+            value_name = "TYPE",
+            default_value = "Opaque"
+        )
     )]
     pub secret_type: String,
 
     /// How to log in.
-    #[command(flatten)]
+    #[cfg_attr(feature = "cli", command(flatten))]
     pub auth: AuthArgs,
 }
 
 /// Runs `hush export`.
-pub async fn export(args: ExportArgs, client_cfg: ClientConfig) -> anyhow::Result<()> {
+pub async fn export(args: ExportArgs, client_cfg: ClientConfig) -> Result<(), DeliverError> {
     source::validate(&args.source)?;
     let meta = match args.format {
         Format::K8sSecret => Some(k8s_meta(&args)?),

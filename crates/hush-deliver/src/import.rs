@@ -30,30 +30,31 @@ use crate::source::{self, join, KvPath, ReadOutcome, SecretValue};
 const PROGRESS_KEYS: usize = 50;
 
 /// Arguments of `hush import`.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct ImportArgs {
     /// The secret to import into, e.g. secret/app (KV v1 or v2)
-    #[arg(long, value_name = "PATH")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "PATH"))]
     pub path: String,
 
     /// Files to import (.env, .json, .yaml/.yml; `-` reads standard input and needs --format)
-    #[arg(value_name = "FILE", required = true)]
+    #[cfg_attr(feature = "cli", arg(value_name = "FILE", required = true))]
     pub files: Vec<PathBuf>,
 
     /// Format of the files, instead of guessing it from their names
-    #[arg(long, value_enum, value_name = "FORMAT")]
+    #[cfg_attr(feature = "cli", arg(long, value_enum, value_name = "FORMAT"))]
     pub format: Option<InputFormat>,
 
     /// Import nested mappings (JSON objects, YAML mappings) into sub-paths
-    #[arg(long)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub nested: bool,
 
     /// Show what would change, without writing anything
-    #[arg(long)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub dry_run: bool,
 
     /// How to log in.
-    #[command(flatten)]
+    #[cfg_attr(feature = "cli", command(flatten))]
     pub auth: AuthArgs,
 }
 
@@ -195,7 +196,7 @@ pub fn classify(current: Option<&SecretValue>, new: &SecretValue) -> Change {
 }
 
 /// Runs `hush import`.
-pub async fn import(args: ImportArgs, client_cfg: ClientConfig) -> anyhow::Result<()> {
+pub async fn import(args: ImportArgs, client_cfg: ClientConfig) -> Result<(), DeliverError> {
     let plan = plan(&args)?;
     let conn = Conn::connect(client_cfg, &args.auth).await?;
     let base = source::resolve(&conn, &args.path).await?;

@@ -3,9 +3,10 @@
 //!
 //! Everything here is a client of hush's HTTP API (the Vault wire protocol) through
 //! [`hush_client`], so the commands work against any hush server and, where only the Vault API
-//! is used, against Vault too. The `hush` binary owns argument parsing at the top level; it
-//! flattens the clap [`clap::Args`] structs defined here into its subcommands and calls one
-//! entry function per command:
+//! is used, against Vault too. Each command takes a plain options struct and returns a typed
+//! [`DeliverError`]; with the `cli` feature (which the `hush` binary turns on) those structs also
+//! derive clap's `Args`, so the binary flattens them into its subcommands. The library parses no
+//! command line itself. One entry function per command:
 //!
 //! | command | arguments | entry point |
 //! |---|---|---|

@@ -46,7 +46,8 @@ impl Node {
 }
 
 /// Input formats of `hush import`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum InputFormat {
     /// `.env`: KEY=VALUE lines
     Dotenv,

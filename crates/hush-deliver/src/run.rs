@@ -53,6 +53,7 @@ use zeroize::Zeroizing;
 
 use crate::auth::AuthArgs;
 use crate::conn::Conn;
+#[cfg(feature = "cli")]
 use crate::duration::parse_duration;
 use crate::error::DeliverError;
 use crate::names::{self, NameRules};
@@ -70,71 +71,81 @@ pub const RESET_ENV_KEEP: &[&str] = &[
 const DRAIN_LIMIT: Duration = Duration::from_secs(5);
 
 /// Arguments of `hush run`.
-#[derive(Debug, Clone, clap::Args)]
-#[command(
-    after_help = "With --reset-env the child keeps only PATH, HOME, USER, LOGNAME, LANG, \
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+#[cfg_attr(
+    feature = "cli",
+    command(
+        after_help = "With --reset-env the child keeps only PATH, HOME, USER, LOGNAME, LANG, \
     LC_ALL, LC_CTYPE, TERM, TMPDIR, SHELL and TZ from hush's environment.\n\
     Exit status: the child's, or 128 + N when it was killed by signal N."
+    )
 )]
 pub struct RunArgs {
     /// Which secrets to deliver.
-    #[command(flatten)]
+    #[cfg_attr(feature = "cli", command(flatten))]
     pub source: SourceArgs,
 
     /// Put STR in front of every variable name
-    #[arg(
-        help_heading = "Names and environment",
-        long,
-        value_name = "STR",
-        default_value = "",
-        hide_default_value = true
+    #[cfg_attr(
+        feature = "cli",
+        arg(
+            help_heading = "Names and environment",
+            long,
+            value_name = "STR",
+            default_value = "",
+            hide_default_value = true
+        )
     )]
     pub prefix: String,
 
     /// Name the variables `TF_VAR_<key>`, for OpenTofu/Terraform input variables
-    #[arg(help_heading = "Names and environment", long)]
+    #[cfg_attr(feature = "cli", arg(help_heading = "Names and environment", long))]
     pub tf_vars: bool,
 
     /// Map keys that are not valid variable names to valid ones (keeps the case; characters
     /// other than letters, digits and _ become _; a leading digit gets a _ in front)
-    #[arg(help_heading = "Names and environment", long)]
+    #[cfg_attr(feature = "cli", arg(help_heading = "Names and environment", long))]
     pub sanitize_names: bool,
 
     /// Start from a minimal environment (PATH, HOME, USER, LOGNAME, LANG, LC_ALL, LC_CTYPE,
     /// TERM, TMPDIR, SHELL, TZ) instead of inheriting hush's
-    #[arg(help_heading = "Names and environment", long)]
+    #[cfg_attr(feature = "cli", arg(help_heading = "Names and environment", long))]
     pub reset_env: bool,
 
     /// Let secrets replace variables that are already set (otherwise that is an error)
-    #[arg(help_heading = "Names and environment", long = "override")]
+    #[cfg_attr(
+        feature = "cli",
+        arg(help_heading = "Names and environment", long = "override")
+    )]
     pub override_env: bool,
 
     /// Run the command with `sh -c` (the arguments joined with spaces)
-    #[arg(help_heading = "Child process", long)]
+    #[cfg_attr(feature = "cli", arg(help_heading = "Child process", long))]
     pub shell: bool,
 
     /// Replace secret values (4 bytes or longer) in the child's output with `[REDACTED]`
-    #[arg(help_heading = "Child process", long)]
+    #[cfg_attr(feature = "cli", arg(help_heading = "Child process", long))]
     pub redact: bool,
 
     /// Restart the child when a secret changes
-    #[arg(help_heading = "Child process", long)]
+    #[cfg_attr(feature = "cli", arg(help_heading = "Child process", long))]
     pub watch: bool,
 
     /// With --watch: how often to read the secrets again
-    #[arg(help_heading = "Child process", long, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
+    #[cfg_attr(feature = "cli", arg(help_heading = "Child process", long, value_name = "DUR", default_value = "30s", value_parser = parse_duration))]
     pub interval: Duration,
 
     /// With --watch: how long the child may take to exit after SIGTERM before it is killed
-    #[arg(help_heading = "Child process", long, value_name = "DUR", default_value = "10s", value_parser = parse_duration)]
+    #[cfg_attr(feature = "cli", arg(help_heading = "Child process", long, value_name = "DUR", default_value = "10s", value_parser = parse_duration))]
     pub grace: Duration,
 
     /// How to log in.
-    #[command(flatten)]
+    #[cfg_attr(feature = "cli", command(flatten))]
     pub auth: AuthArgs,
 
     /// The command to run, after `--`
-    #[arg(last = true, required = true, value_name = "CMD")]
+    #[cfg_attr(feature = "cli", arg(last = true, required = true, value_name = "CMD"))]
     pub command: Vec<OsString>,
 }
 
@@ -435,7 +446,7 @@ fn validate(args: &RunArgs) -> Result<(), DeliverError> {
 }
 
 /// Runs `hush run`; returns the exit code hush should exit with.
-pub async fn run(args: RunArgs, client_cfg: ClientConfig) -> anyhow::Result<i32> {
+pub async fn run(args: RunArgs, client_cfg: ClientConfig) -> Result<i32, DeliverError> {
     validate(&args)?;
     let mut conn = Conn::connect(client_cfg, &args.auth).await?;
     let mut base = base_env(args.reset_env);

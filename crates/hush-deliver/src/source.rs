@@ -27,32 +27,42 @@ use hush_client::ClientError;
 pub const MAX_RECURSIVE_SECRETS: usize = 10_000;
 
 /// Which secrets to read.
-#[derive(Debug, Clone, Default, clap::Args)]
-#[command(next_help_heading = "Secrets")]
+#[derive(Debug, Clone, Default)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+#[cfg_attr(feature = "cli", command(next_help_heading = "Secrets"))]
 pub struct SourceArgs {
     /// Secret path to read, e.g. secret/app (KV v1 or v2). Repeatable: keys of later paths
     /// override the same keys of earlier ones
-    #[arg(long = "path", value_name = "PATH", required = true)]
+    #[cfg_attr(
+        feature = "cli",
+        arg(long = "path", value_name = "PATH", required = true)
+    )]
     pub paths: Vec<String>,
 
     /// Also read every secret below each path (a key defined by two of them is an error)
-    #[arg(long)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub recursive: bool,
 
     /// Read this KV v2 version instead of the latest (only with a single --path)
-    #[arg(long, value_name = "N")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "N"))]
     pub version: Option<u64>,
 
     /// Deliver only these keys (comma-separated, repeatable)
-    #[arg(long, value_name = "KEY,...", value_delimiter = ',')]
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, value_name = "KEY,...", value_delimiter = ',')
+    )]
     pub only: Vec<String>,
 
     /// Leave these keys out (comma-separated, repeatable)
-    #[arg(long, value_name = "KEY,...", value_delimiter = ',')]
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, value_name = "KEY,...", value_delimiter = ',')
+    )]
     pub except: Vec<String>,
 
     /// Replace a value that is a JSON object by one entry per top-level key of the object
-    #[arg(long)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub flatten_json: bool,
 }
 

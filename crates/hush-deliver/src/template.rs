@@ -36,36 +36,44 @@ use zeroize::Zeroizing;
 
 use crate::auth::AuthArgs;
 use crate::conn::Conn;
+#[cfg(feature = "cli")]
 use crate::duration::parse_duration;
 use crate::error::DeliverError;
 use crate::outfile;
 use crate::source::{self, ReadOutcome};
 
 /// Arguments of `hush template`.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct TemplateArgs {
     /// The template file
-    #[arg(short = 'i', long = "input", value_name = "TEMPLATE")]
+    #[cfg_attr(
+        feature = "cli",
+        arg(short = 'i', long = "input", value_name = "TEMPLATE")
+    )]
     pub input: PathBuf,
 
     /// The file to write (atomically, mode 0600)
-    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    #[cfg_attr(
+        feature = "cli",
+        arg(short = 'o', long = "output", value_name = "FILE")
+    )]
     pub output: PathBuf,
 
     /// Keep running: render again whenever a secret changes
-    #[arg(long)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub watch: bool,
 
     /// With --watch: how often to read the secrets again
-    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration))]
     pub interval: Duration,
 
     /// Run this command (with sh -c) after each render that changed the file
-    #[arg(long, value_name = "CMD")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "CMD"))]
     pub exec: Option<String>,
 
     /// How to log in.
-    #[command(flatten)]
+    #[cfg_attr(feature = "cli", command(flatten))]
     pub auth: AuthArgs,
 }
 
@@ -396,7 +404,7 @@ async fn run_exec(cmd: &str) -> Result<i32, DeliverError> {
 }
 
 /// Runs `hush template`.
-pub async fn template(args: TemplateArgs, client_cfg: ClientConfig) -> anyhow::Result<()> {
+pub async fn template(args: TemplateArgs, client_cfg: ClientConfig) -> Result<(), DeliverError> {
     // The template is checked before anything is sent to the server.
     let source = std::fs::read_to_string(&args.input)
         .map_err(|e| DeliverError::io("read the template", &args.input, e))?;
@@ -411,8 +419,7 @@ pub async fn template(args: TemplateArgs, client_cfg: ClientConfig) -> anyhow::R
         if code != 0 && !args.watch {
             return Err(DeliverError::Usage(format!(
                 "the --exec command failed with exit code {code}"
-            ))
-            .into());
+            )));
         }
         if code != 0 {
             eprintln!("hush: the --exec command failed with exit code {code}");
