@@ -3,11 +3,6 @@
 //! renew, revoke). Each test starts its own server on a free port and stops it when done.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use vaultrs::api::kv2::requests::{SetSecretMetadataRequest, SetSecretRequestOptions};
@@ -18,110 +13,29 @@ use vaultrs::client::{Client, VaultClient, VaultClientSettingsBuilder};
 use vaultrs::error::ClientError;
 use vaultrs::{kv2, sys, token};
 
-const ROOT: &str = "root";
+use hush_testkit::ROOT_TOKEN as ROOT;
 
-/// The `hush` binary: `$HUSH_BIN`, else the one cargo built next to this test
-/// (`<target>/debug/deps/vaultrs-*` → `<target>/debug/hush`), wherever the target dir is.
-fn hush_bin() -> PathBuf {
-    let beside_test = std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.parent()?.parent()?.join("hush")));
-    let path = std::env::var_os("HUSH_BIN")
-        .map(PathBuf::from)
-        .or(beside_test)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/hush")
-        });
-    assert!(
-        path.is_file(),
-        "the hush binary is missing at {}: run `cargo build -p hush` first (or set HUSH_BIN)",
-        path.display()
-    );
-    path
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free port on 127.0.0.1")
-}
-
-/// A `hush server --dev` child process, killed and reaped on drop.
-struct DevServer {
-    child: Child,
-    url: String,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
+/// A `hush server --dev` (the test kit's) that hands out vaultrs clients.
+struct DevServer(hush_testkit::DevServer);
 
 impl DevServer {
     async fn start() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let log = dir.path().join("server.log");
-        let out = File::create(&log).expect("server log file");
-        let err = out.try_clone().expect("server log file");
-        let port = free_port();
-        let child = Command::new(hush_bin())
-            .args(["server", "--dev", "--dev-root-token-id", ROOT])
-            .arg("--dev-listen-address")
-            .arg(format!("127.0.0.1:{port}"))
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
+        // Starting waits on the process, briefly; off the runtime's threads.
+        let server = tokio::task::spawn_blocking(hush_testkit::DevServer::start)
+            .await
             .expect("start hush");
-        let mut server = DevServer {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            log,
-            _dir: dir,
-        };
-        server.wait_ready().await;
-        server
-    }
-
-    async fn wait_ready(&mut self) {
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().expect("poll hush") {
-                panic!("hush exited with {status}:\n{}", self.output());
-            }
-            let health = http
-                .get(format!("{}/v1/sys/health", self.url))
-                .timeout(Duration::from_secs(1))
-                .send()
-                .await;
-            if matches!(health, Ok(r) if r.status().is_success()) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("hush did not answer within 20s:\n{}", self.output());
-    }
-
-    fn output(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        DevServer(server)
     }
 
     fn client(&self, token: &str) -> VaultClient {
         VaultClient::new(
             VaultClientSettingsBuilder::default()
-                .address(&self.url)
+                .address(&self.0.address)
                 .token(token)
                 .build()
                 .expect("client settings"),
         )
         .expect("vault client")
-    }
-}
-
-impl Drop for DevServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -2,9 +2,7 @@
 //! (the `hush-deliver` example, which wires the entry points as the `hush` binary does), and
 //! the `hush-testprog` child program.
 
-use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -15,30 +13,8 @@ use std::time::{Duration, Instant};
 use hush_client::{Client, ClientConfig, Method};
 use serde_json::Value;
 
-pub const ROOT: &str = "root";
-
-/// `<target>/debug`, found from this test executable (`<target>/debug/deps/deliver-*`).
-fn target_dir() -> PathBuf {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.parent()?.parent()?.to_owned()))
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/debug"))
-}
-
-fn binary(var: &str, path: PathBuf, build: &str) -> PathBuf {
-    let path = std::env::var_os(var).map(PathBuf::from).unwrap_or(path);
-    assert!(
-        path.is_file(),
-        "{} is missing: run `{build}` first (or set {var})",
-        path.display()
-    );
-    path
-}
-
-/// The `hush` binary (the server).
-pub fn hush_bin() -> PathBuf {
-    binary("HUSH_BIN", target_dir().join("hush"), "cargo build -p hush")
-}
+use hush_testkit::{binary, target_dir};
+pub use hush_testkit::{free_port, ROOT_TOKEN as ROOT};
 
 /// The child program.
 pub fn testprog() -> PathBuf {
@@ -58,13 +34,6 @@ pub fn driver() -> PathBuf {
     )
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free port on 127.0.0.1")
-}
-
 pub fn block_on<F: std::future::Future>(fut: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -73,60 +42,21 @@ pub fn block_on<F: std::future::Future>(fut: F) -> F::Output {
         .block_on(fut)
 }
 
-/// A `hush server --dev` child, killed on drop.
+/// A `hush server --dev` (the test kit's), killed on drop.
 pub struct Server {
-    child: Child,
+    /// Kept for its lifetime: dropping it stops the server.
+    _server: hush_testkit::DevServer,
     pub addr: String,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
 }
 
 impl Server {
     pub fn start() -> Server {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let log = dir.path().join("server.log");
-        let out = File::create(&log).expect("log file");
-        let err = out.try_clone().expect("log file");
-        let port = free_port();
-        let child = Command::new(hush_bin())
-            .args(["server", "--dev", "--dev-root-token-id", ROOT])
-            .arg("--dev-listen-address")
-            .arg(format!("127.0.0.1:{port}"))
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .expect("start hush server");
-        let mut server = Server {
-            child,
-            addr: format!("http://127.0.0.1:{port}"),
-            log,
-            _dir: dir,
-        };
-        server.wait_ready();
-        server
-    }
-
-    fn wait_ready(&mut self) {
-        let client = self.client(None);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().expect("poll server") {
-                panic!("hush exited with {status}:\n{}", self.log());
-            }
-            if let Ok(h) = block_on(client.health()) {
-                if h.status == 200 {
-                    return;
-                }
-            }
-            thread::sleep(Duration::from_millis(50));
+        let server = hush_testkit::DevServer::start();
+        let addr = server.address.clone();
+        Server {
+            _server: server,
+            addr,
         }
-        panic!("hush did not become ready:\n{}", self.log());
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     pub fn client(&self, token: Option<&str>) -> Client {
@@ -193,13 +123,6 @@ impl Server {
     /// A delivery command against this server, as root.
     pub fn cmd(&self, args: &[&str]) -> Deliver {
         Deliver::new(&self.addr).args(args)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

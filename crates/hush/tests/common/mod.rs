@@ -5,11 +5,9 @@
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::{Map, Value};
 
@@ -18,16 +16,7 @@ pub fn hush_bin() -> &'static str {
     env!("CARGO_BIN_EXE_hush")
 }
 
-/// Removes every variable that could point the binary somewhere else: HUSH_*/VAULT_* and
-/// proxies (which would send requests to 127.0.0.1 elsewhere).
-fn scrub(command: &mut Command) {
-    for (name, _) in std::env::vars() {
-        let proxy = name.to_ascii_lowercase().ends_with("_proxy");
-        if name.starts_with("HUSH_") || name.starts_with("VAULT_") || proxy {
-            command.env_remove(name);
-        }
-    }
-}
+use hush_testkit::scrub;
 
 /// Runs `hush` with `args` in a clean environment: no HUSH_*/VAULT_* variables and a home
 /// directory of its own (without a token file), so the developer's own setup cannot leak in.
@@ -143,72 +132,22 @@ impl Run {
     }
 }
 
-/// A `hush server --dev` on a free port, killed when dropped.
-pub struct DevServer {
-    child: Child,
-    pub address: String,
-    /// For files the test wants next to the server (audit logs).
-    pub dir: tempfile::TempDir,
-}
+/// A `hush server --dev` on a free port (the test kit's), killed when dropped, that hands out
+/// client environments pointed at it.
+pub struct DevServer(hush_testkit::DevServer);
 
-pub const ROOT_TOKEN: &str = "root";
+pub use hush_testkit::ROOT_TOKEN;
+
+impl std::ops::Deref for DevServer {
+    type Target = hush_testkit::DevServer;
+    fn deref(&self) -> &hush_testkit::DevServer {
+        &self.0
+    }
+}
 
 impl DevServer {
     pub fn start() -> DevServer {
-        // The port is free when asked for but could be taken before the server binds it; then
-        // the server exits and another port is tried.
-        for _ in 0..5 {
-            if let Some(server) = Self::try_start() {
-                return server;
-            }
-        }
-        panic!("could not start hush server --dev on a free port");
-    }
-
-    fn try_start() -> Option<DevServer> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let listen = format!("127.0.0.1:{port}");
-        let dir = tempfile::tempdir().unwrap();
-        let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
-        let mut command = Command::new(hush_bin());
-        command.args([
-            "server",
-            "--dev",
-            "--dev-root-token-id",
-            ROOT_TOKEN,
-            "--dev-listen-address",
-            &listen,
-        ]);
-        scrub(&mut command);
-        let mut child = command
-            .env("HOME", dir.path())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if child.try_wait().unwrap().is_some() {
-                return None;
-            }
-            if unsealed(&listen) {
-                return Some(DevServer {
-                    child,
-                    address: format!("http://{listen}"),
-                    dir,
-                });
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
-        panic!("hush server --dev did not come up on {listen} within 30s:\n{log}");
+        DevServer(hush_testkit::DevServer::start_binary(Path::new(hush_bin())))
     }
 
     /// A client environment pointed at this server, without a token.
@@ -220,34 +159,6 @@ impl DevServer {
     pub fn root(&self) -> Hush {
         self.hush().env("HUSH_TOKEN", ROOT_TOKEN)
     }
-
-    /// A path inside this server's temporary directory.
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-}
-
-impl Drop for DevServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Whether a server answers on `listen` and reports itself unsealed.
-fn unsealed(listen: &str) -> bool {
-    let Ok(mut stream) = TcpStream::connect(listen) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let request =
-        format!("GET /v1/sys/seal-status HTTP/1.1\r\nHost: {listen}\r\nConnection: close\r\n\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    response.starts_with("HTTP/1.1 200") && response.contains("\"sealed\":false")
 }
 
 /// Writes a file and returns its path as a string.
