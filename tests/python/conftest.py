@@ -84,6 +84,33 @@ class HushServer:
             self.log.close()
 
 
+def sqlite_config(tmp_path: Path, port: int, extra: str = "") -> Path:
+    """Writes `hush.hcl` for a server on the embedded SQLite file under `tmp_path/data`, plain
+    HTTP on `port`, with `extra` appended; returns its path."""
+    cfg = tmp_path / "hush.hcl"
+    cfg.write_text(
+        f"""
+storage "sqlite" {{ path = "{tmp_path / 'data' / 'hush.db'}" }}
+listener "tcp" {{
+  address     = "127.0.0.1:{port}"
+  tls_disable = true
+}}
+disable_mlock = true
+{extra}
+"""
+    )
+    return cfg
+
+
+def sqlite_server(tmp_path: Path, servers, extra: str = "", env=None) -> "HushServer":
+    """A (not yet started) server on [`sqlite_config`], stopped at the end of the test."""
+    port = free_port()
+    cfg = sqlite_config(tmp_path, port, extra)
+    server = HushServer(tmp_path, ["--config", str(cfg)], env=env, url=f"http://127.0.0.1:{port}")
+    servers.append(server)
+    return server
+
+
 @pytest.fixture
 def tls_files(tmp_path):
     """A CA and a server certificate for 127.0.0.1/localhost, written as PEM files."""

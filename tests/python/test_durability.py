@@ -21,7 +21,7 @@ import time
 
 import requests
 
-from conftest import HushServer, free_port
+from conftest import sqlite_server
 
 KILLS = 22  # the issue asks for at least 20
 WRITERS = 4
@@ -155,22 +155,9 @@ def test_no_acknowledged_write_is_lost_across_sigkills(tmp_path, servers):
     seed = rng.randrange(1 << 30)
     rng.seed(seed)  # printed on failure, so a failing schedule can be replayed
 
-    port = free_port()
     audit_log = tmp_path / "audit" / "audit.log"
     audit_log.parent.mkdir(mode=0o700)  # audit devices never create directories
-    config = tmp_path / "hush.hcl"
-    config.write_text(
-        f"""
-storage "sqlite" {{ path = "{tmp_path / 'data' / 'hush.db'}" }}
-listener "tcp" {{
-  address     = "127.0.0.1:{port}"
-  tls_disable = true
-}}
-disable_mlock = true
-"""
-    )
-    server = HushServer(tmp_path, ["--config", str(config)], url=f"http://127.0.0.1:{port}")
-    servers.append(server)
+    server = sqlite_server(tmp_path, servers)
     url = server.start().url
 
     init = requests.put(

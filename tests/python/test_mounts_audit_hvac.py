@@ -11,7 +11,7 @@ import hvac
 import pytest
 import requests
 
-from conftest import HushServer, free_port
+from conftest import HushServer, free_port, sqlite_server
 
 ROOT = "root"
 
@@ -444,18 +444,7 @@ def test_audit_chain_detects_tampering(root, dev_server, tmp_path):
 def test_audit_chain_continues_after_reenable_and_restart(tmp_path, servers):
     """The chain of a device continues across a disable/enable with the same file only as a new
     device (its own genesis), and across a server restart on persistent storage."""
-    port = free_port()
-    cfg = tmp_path / "hush.hcl"
-    cfg.write_text(f"""
-storage "sqlite" {{ path = "{tmp_path / 'data' / 'hush.db'}" }}
-listener "tcp" {{
-  address     = "127.0.0.1:{port}"
-  tls_disable = true
-}}
-disable_mlock = true
-""")
-    server = HushServer(tmp_path, ["--config", str(cfg)], url=f"http://127.0.0.1:{port}")
-    servers.append(server)
+    server = sqlite_server(tmp_path, servers)
     server.start()
     client = hvac.Client(url=server.url)
     init = client.sys.initialize(1, 1)

@@ -7,23 +7,11 @@ import time
 
 import requests
 
-from conftest import HUSH_BIN, HushServer, free_port
+from conftest import HUSH_BIN, HushServer, free_port, sqlite_config
 
 
 def plain_config(tmp_path, port, extra=""):
-    cfg = tmp_path / "hush.hcl"
-    cfg.write_text(
-        f"""
-storage "sqlite" {{ path = "{tmp_path / 'data' / 'hush.db'}" }}
-listener "tcp" {{
-  address     = "127.0.0.1:{port}"
-  tls_disable = true
-}}
-disable_mlock = true
-{extra}
-"""
-    )
-    return cfg
+    return sqlite_config(tmp_path, port, extra)
 
 
 def start(tmp_path, servers, extra="", env=None):
