@@ -12,6 +12,17 @@ use crate::logical::{Request, Response};
 use crate::token::TokenEntry;
 use crate::view::View;
 
+/// Why an audit device could not record an entry.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditDeviceError {
+    /// The entry could not be encoded as JSON.
+    #[error("cannot encode the audit entry: {0}")]
+    Encode(#[from] serde_json::Error),
+    /// The log refused or failed the write (a full disk, a deleted or unwritable file).
+    #[error(transparent)]
+    Write(#[from] hush_audit::AuditError),
+}
+
 /// An audit device (file, ...).
 #[async_trait]
 pub trait AuditDevice: Send + Sync {
@@ -26,7 +37,7 @@ pub trait AuditDevice: Send + Sync {
         token: Option<&TokenEntry>,
         error: Option<&CoreError>,
         when: RequestEntry,
-    ) -> std::result::Result<RequestMemo, String>;
+    ) -> std::result::Result<RequestMemo, AuditDeviceError>;
     /// Records the response to a request; `memo` is what this device returned for the request
     /// (empty if the device was enabled in between).
     async fn log_response(
@@ -35,7 +46,7 @@ pub trait AuditDevice: Send + Sync {
         token: Option<&TokenEntry>,
         result: &Result<Response>,
         memo: RequestMemo,
-    ) -> std::result::Result<(), String>;
+    ) -> std::result::Result<(), AuditDeviceError>;
 }
 
 /// By when a device must have written a request's entry.
@@ -335,12 +346,12 @@ impl FileDevice {
     /// those of enabling: a symlink or a file that is not this device's log is refused, and
     /// the device keeps its current file. Lines that never reached a file (a failed write)
     /// show as a gap the verifier reports, with a notice in the new file.
-    pub async fn reopen(&self) -> std::result::Result<(), String> {
+    pub async fn reopen(&self) -> std::result::Result<(), AuditDeviceError> {
         let _gate = self.reopen_gate.write().await;
         let old = self.sink.load_full();
         if old.failure().is_none() {
             // What was queued reaches the old file before the new one continues after it.
-            old.sync().await.map_err(|e| e.to_string())?;
+            old.sync().await?;
         }
         let head = old.head();
         let path = self.file_path().to_owned();
@@ -352,12 +363,12 @@ impl FileDevice {
         } else {
             FileSink::open_with_policy(&path, device_id, Some(head), self.policy).await
         };
-        let (sink, report) = opened.map_err(|e| e.to_string())?;
+        let (sink, report) = opened?;
         for w in &report.warnings {
             tracing::error!(device = %self.entry.path, file = %path, "audit log: {w}");
         }
         if let Some(notice) = sink.tamper_notice() {
-            sink.append(notice).await.map_err(|e| e.to_string())?;
+            sink.append(notice).await?;
         }
         self.sink.store(Arc::new(sink));
         old.close().await;
@@ -425,7 +436,7 @@ impl FileDevice {
         &self,
         req: &Request,
         token: Option<&TokenEntry>,
-    ) -> std::result::Result<Vec<u8>, String> {
+    ) -> std::result::Result<Vec<u8>, AuditDeviceError> {
         let hm = self.token_hmacs(req, token);
         let mut bytes = Vec::with_capacity(768);
         serde_json::to_writer(
@@ -434,8 +445,7 @@ impl FileDevice {
                 auth: self.auth_out(token, hm.as_deref()),
                 request: self.request_out(req, hm.as_deref()),
             },
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
         Ok(bytes)
     }
 
@@ -447,15 +457,11 @@ impl FileDevice {
         shared: &[u8],
         response: Option<&ResponseOut<'_>>,
         error: Option<&str>,
-    ) -> std::result::Result<(), String> {
+    ) -> std::result::Result<(), AuditDeviceError> {
         let line = self.line(kind, shared, response, error)?;
         let _gate = self.reopen_gate.read().await;
-        self.sink
-            .load()
-            .append_serialized(line)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        self.sink.load().append_serialized(line).await?;
+        Ok(())
     }
 
     /// Serializes `{"time":..,"type":..,<members of shared>[,"response":..][,"error":..]}`.
@@ -465,7 +471,7 @@ impl FileDevice {
         shared: &[u8],
         response: Option<&ResponseOut<'_>>,
         error: Option<&str>,
-    ) -> std::result::Result<Vec<u8>, String> {
+    ) -> std::result::Result<Vec<u8>, AuditDeviceError> {
         let mut bytes = Vec::with_capacity(shared.len() + 512);
         bytes.extend_from_slice(b"{\"time\":\"");
         bytes.extend_from_slice(now_rfc3339().as_bytes());
@@ -480,11 +486,11 @@ impl FileDevice {
         );
         if let Some(response) = response {
             bytes.extend_from_slice(b",\"response\":");
-            serde_json::to_writer(&mut bytes, response).map_err(|e| e.to_string())?;
+            serde_json::to_writer(&mut bytes, response)?;
         }
         if let Some(error) = error {
             bytes.extend_from_slice(b",\"error\":");
-            serde_json::to_writer(&mut bytes, error).map_err(|e| e.to_string())?;
+            serde_json::to_writer(&mut bytes, error)?;
         }
         bytes.push(b'}');
         Ok(bytes)
@@ -709,7 +715,7 @@ impl AuditDevice for FileDevice {
         token: Option<&TokenEntry>,
         error: Option<&CoreError>,
         when: RequestEntry,
-    ) -> std::result::Result<RequestMemo, String> {
+    ) -> std::result::Result<RequestMemo, AuditDeviceError> {
         let shared = self.shared_part(req, token)?;
         let error = error.map(|e| self.error_text(req, e));
         let line = self.line("request", &shared, None, error.as_deref())?;
@@ -723,7 +729,7 @@ impl AuditDevice for FileDevice {
             // The response entry's append writes every line queued before it, this one too.
             RequestEntry::WithResponse => sink.queue_serialized(line).await,
         };
-        written.map_err(|e| e.to_string())?;
+        written?;
         if let Some(head) = before {
             let mut heads = self.heads_before.lock();
             if heads.len() >= HEADS_BEFORE_MAX {
@@ -740,7 +746,7 @@ impl AuditDevice for FileDevice {
         token: Option<&TokenEntry>,
         result: &Result<Response>,
         memo: RequestMemo,
-    ) -> std::result::Result<(), String> {
+    ) -> std::result::Result<(), AuditDeviceError> {
         let salt = self.salt();
         let (point, kind, accessor) = mount_fields(req);
         let mut response = ResponseOut {

@@ -139,6 +139,14 @@ async fn a_corrupted_share_is_refused_and_progress_resets() {
 /// An audit device that cannot write.
 struct BrokenDevice;
 
+fn disk_full() -> hush_core::audit::AuditDeviceError {
+    hush_audit::AuditError::Write {
+        device: "broken".into(),
+        source: Arc::new(std::io::Error::other("disk full")),
+    }
+    .into()
+}
+
 #[async_trait::async_trait]
 impl hush_core::audit::AuditDevice for BrokenDevice {
     fn path(&self) -> &str {
@@ -150,8 +158,8 @@ impl hush_core::audit::AuditDevice for BrokenDevice {
         _token: Option<&hush_core::token::TokenEntry>,
         _error: Option<&CoreError>,
         _when: hush_core::audit::RequestEntry,
-    ) -> Result<hush_core::audit::RequestMemo, String> {
-        Err("disk full".into())
+    ) -> Result<hush_core::audit::RequestMemo, hush_core::audit::AuditDeviceError> {
+        Err(disk_full())
     }
     async fn log_response(
         &self,
@@ -159,8 +167,8 @@ impl hush_core::audit::AuditDevice for BrokenDevice {
         _token: Option<&hush_core::token::TokenEntry>,
         _result: &hush_core::Result<hush_core::Response>,
         _memo: hush_core::audit::RequestMemo,
-    ) -> Result<(), String> {
-        Err("disk full".into())
+    ) -> Result<(), hush_core::audit::AuditDeviceError> {
+        Err(disk_full())
     }
 }
 
@@ -198,7 +206,7 @@ impl hush_core::audit::AuditDevice for RecordingDevice {
         _token: Option<&hush_core::token::TokenEntry>,
         _error: Option<&CoreError>,
         when: hush_core::audit::RequestEntry,
-    ) -> Result<hush_core::audit::RequestMemo, String> {
+    ) -> Result<hush_core::audit::RequestMemo, hush_core::audit::AuditDeviceError> {
         self.0.lock().push((req.path.clone(), when));
         Ok(Default::default())
     }
@@ -208,7 +216,7 @@ impl hush_core::audit::AuditDevice for RecordingDevice {
         _token: Option<&hush_core::token::TokenEntry>,
         _result: &hush_core::Result<hush_core::Response>,
         _memo: hush_core::audit::RequestMemo,
-    ) -> Result<(), String> {
+    ) -> Result<(), hush_core::audit::AuditDeviceError> {
         Ok(())
     }
 }
