@@ -1,8 +1,6 @@
 //! KV version 1: plain JSON objects per path.
 
-mod common;
-
-use common::{assert_plain_404, body, status, Kv};
+use crate::common::{assert_plain_404, body, status, Kv};
 use hush_core::logical::Operation;
 use serde_json::{json, Value};
 

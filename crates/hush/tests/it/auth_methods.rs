@@ -1,9 +1,7 @@
 //! Issue 4 and 5 commands against a real `hush server --dev`: login methods, `hush auth`,
 //! response wrapping, and `hush run`.
 
-mod common;
-
-use common::DevServer;
+use crate::common::DevServer;
 
 #[test]
 fn auth_enable_list_tune_and_userpass_login() {

@@ -1,13 +1,11 @@
 //! The real `hush` binary, run as a user would run it. None of these tests needs a hush server;
 //! where an answer is needed, a scripted stand-in serves canned responses.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::thread;
 
-use common::Hush;
+use crate::common::Hush;
 
 /// An address where nothing listens: a port just released by the OS.
 fn dead_address() -> String {

@@ -1,11 +1,11 @@
 //! The client commands against a real `hush server --dev`, one server per test: login, token,
 //! policy, secrets, kv (v1 and v2), the generic read/write/delete/list, and audit.
 
-mod common;
+use crate::common;
 
 use std::fs;
 
-use common::{parse_yaml, write_file, DevServer, Hush};
+use crate::common::{parse_yaml, write_file, DevServer, Hush};
 use serde_json::json;
 
 /// Creates a token with the given policies (and the default one) and returns it.

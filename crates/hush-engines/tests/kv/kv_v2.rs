@@ -1,11 +1,11 @@
 //! KV version 2 against a real encrypted view: every endpoint and the shapes clients read.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 
+use crate::common::{assert_plain_404, body, is_vault_time, status, Kv};
 use chrono::Duration;
-use common::{assert_plain_404, body, is_vault_time, status, Kv};
 use hush_core::logical::Operation;
 use hush_engines::kv::{KvBackend, KvVersion};
 use serde_json::{json, Value};

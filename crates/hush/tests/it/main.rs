@@ -1,0 +1,7 @@
+//! The integration tests of hush, one test binary.
+
+mod common;
+
+mod auth_methods;
+mod cli;
+mod commands;
