@@ -446,7 +446,7 @@ impl AppRoleBackend {
                 self.save_role(req.view, &salt, Some(&old), &role).await?;
                 Ok(Response::no_content())
             }
-            _ => Err(unsupported(req.mount, req.path, "GET and POST/PUT")),
+            _ => Err(unsupported(req, req.path, "GET and POST/PUT")),
         }
     }
 
@@ -470,7 +470,7 @@ impl AppRoleBackend {
             }
             Operation::Create | Operation::Update | Operation::Delete => {
                 if fields == ["local_secret_ids"] {
-                    return Err(unsupported(req.mount, req.path, "GET"));
+                    return Err(unsupported(req, req.path, "GET"));
                 }
                 let update: Map<String, Value> = if req.operation == Operation::Delete {
                     fields
@@ -499,7 +499,7 @@ impl AppRoleBackend {
                 self.save_role(req.view, &salt, Some(&old), &role).await?;
                 Ok(Response::no_content())
             }
-            _ => Err(unsupported(req.mount, req.path, "GET, POST/PUT and DELETE")),
+            _ => Err(unsupported(req, req.path, "GET, POST/PUT and DELETE")),
         }
     }
 

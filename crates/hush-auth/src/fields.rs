@@ -137,12 +137,13 @@ pub(crate) fn not_found() -> Response {
     Response::raw(404, json!({ "errors": [] }))
 }
 
-/// The error for an operation a path does not support.
-pub(crate) fn unsupported(mount: &MountEntry, path: &str, allowed: &str) -> CoreError {
-    CoreError::UnsupportedOperation(format!(
-        "unsupported operation on \"{}{path}\": this path accepts {allowed}",
-        mount_route(mount)
-    ))
+/// The error for an operation a path does not support (the framework's wording).
+pub(crate) fn unsupported(req: &EngineRequest<'_>, path: &str, allowed: &str) -> CoreError {
+    hush_core::framework::unsupported_operation(
+        &format!("{}{path}", mount_route(req.mount)),
+        req.operation,
+        allowed,
+    )
 }
 
 /// The storage key of a role under a method's view.
@@ -177,7 +178,7 @@ pub(crate) async fn role_crud<R: Serialize + DeserializeOwned>(
             req.view.delete(&key).await?;
             Ok(Response::no_content())
         }
-        _ => Err(unsupported(req.mount, path, "GET, POST/PUT and DELETE")),
+        _ => Err(unsupported(req, path, "GET, POST/PUT and DELETE")),
     }
 }
 

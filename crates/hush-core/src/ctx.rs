@@ -3,18 +3,16 @@
 //! The pipeline builds one per request; engines never get it.
 
 use std::future::Future;
-use std::time::Duration;
-
-use crate::engine::{EngineRequest, MountEntry};
-use crate::framework::HandlerFuture;
-use crate::logical::Response;
 use std::sync::Arc;
+use std::time::Duration;
 
 use hush_policy::{Acl, Capability};
 
 use crate::core::{Core, Unsealed};
+use crate::engine::{EngineRequest, MountEntry};
 use crate::error::{CoreError, Result};
-use crate::logical::Request;
+use crate::framework::HandlerFuture;
+use crate::logical::{Request, Response};
 use crate::token::TokenEntry;
 
 /// Everything a core handler needs about the request it serves.

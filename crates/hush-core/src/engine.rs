@@ -305,7 +305,7 @@ impl Registry {
 
     /// Applies the rules of `entry`'s type to a new entry (see [`MountRules::normalize`]).
     pub fn normalize(&self, entry: &mut MountEntry) {
-        if let Some(r) = self.rules.get(&entry.kind).cloned() {
+        if let Some(r) = self.rules.get(&entry.kind) {
             r.normalize(entry);
         }
     }

@@ -141,12 +141,7 @@ pub fn u64_in(
     let Some(v) = get(data, field) else {
         return Ok(None);
     };
-    let n = match v {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.trim().parse::<u64>().ok(),
-        _ => None,
-    };
-    match n {
+    match parse_u64(field, v).ok() {
         Some(n) if range.contains(&n) => Ok(Some(n)),
         _ => Err(CoreError::bad(format!(
             "'{field}' must be {what} from {} to {}, got {v}",
@@ -285,14 +280,12 @@ pub fn normalize_policies(policies: &[String], add_default: bool) -> Vec<String>
     out
 }
 
-/// Parses a TTL field: Go duration string or integer seconds. "system" and "" mean 0 (default).
+/// A TTL field in whole seconds, as [`seconds`] reads it; Vault's `"system"` (the mount's or
+/// the server's default) is 0, as `""` is.
 pub fn ttl_field(data: &Map<String, Value>, field: &str) -> Result<Option<u64>> {
-    match data.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.is_empty() || s == "system" => Ok(Some(0)),
-        Some(v) => hush_config::duration::parse_duration_value(v)
-            .map(|d| Some(d.as_secs()))
-            .map_err(|e| CoreError::bad(format!("'{field}': {e}"))),
+    match get(data, field) {
+        Some(Value::String(s)) if s.trim() == "system" => Ok(Some(0)),
+        _ => seconds(data, field),
     }
 }
 

@@ -253,9 +253,8 @@ impl<B> PathSpec<B> {
 
     /// This path as one OpenAPI 3 path item under `prefix`: its key and the item.
     fn openapi_item(&self, prefix: &str) -> (String, Value) {
-        let spec = self;
         let mut item = Map::new();
-        let params: Vec<Value> = spec
+        let params: Vec<Value> = self
             .pattern
             .split('/')
             .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
@@ -267,17 +266,17 @@ impl<B> PathSpec<B> {
         if !params.is_empty() {
             item.insert("parameters".into(), Value::Array(params));
         }
-        item.insert("description".into(), json!(spec.synopsis));
-        if spec.sudo || spec.sudo_writes {
+        item.insert("description".into(), json!(self.synopsis));
+        if self.sudo || self.sudo_writes {
             item.insert("x-vault-sudo".into(), json!(true));
         }
-        if spec.unauthenticated {
+        if self.unauthenticated {
             item.insert("x-vault-unauthenticated".into(), json!(true));
         }
-        if spec.find_op(Operation::Create).is_some() {
+        if self.find_op(Operation::Create).is_some() {
             item.insert("x-vault-createSupported".into(), json!(true));
         }
-        let properties: Map<String, Value> = spec
+        let properties: Map<String, Value> = self
             .fields
             .iter()
             .map(|f| {
@@ -288,7 +287,7 @@ impl<B> PathSpec<B> {
                 (f.name.to_owned(), schema)
             })
             .collect();
-        for op in &spec.ops {
+        for op in &self.ops {
             let (method, extra) = match op.operation {
                 Operation::Read => ("get", None),
                 Operation::List => (
@@ -316,15 +315,15 @@ impl<B> PathSpec<B> {
             }
             item.insert(method.into(), o);
         }
-        let reads = spec.ops.iter().any(|o| o.operation == Operation::Read);
-        let lists = spec.ops.iter().any(|o| o.operation == Operation::List);
+        let reads = self.ops.iter().any(|o| o.operation == Operation::Read);
+        let lists = self.ops.iter().any(|o| o.operation == Operation::List);
         if let (true, true, Some(get)) = (reads, lists, item.get_mut("get")) {
             // GET serves both a read and a list: `?list=true` picks the list, as in
             // Vault's document.
             get["parameters"] = json!([{"name": "list", "in": "query", "required": false,
                 "description": "Return a list if `true`.", "schema": {"type": "string"}}]);
         }
-        let template = spec.pattern.replace("**}", "}").replace("*}", "}");
+        let template = self.pattern.replace("**}", "}").replace("*}", "}");
         (format!("/{prefix}{template}"), Value::Object(item))
     }
 
@@ -425,6 +424,15 @@ fn join_words(items: &[&str]) -> String {
     }
 }
 
+/// The 405 for `op` on `route_path` (the request path, mount included), which accepts
+/// `allowed` ("GET and POST/PUT"): the one wording every backend answers with.
+pub fn unsupported_operation(route_path: &str, op: Operation, allowed: &str) -> CoreError {
+    CoreError::UnsupportedOperation(format!(
+        "unsupported operation {} on \"{route_path}\": this path accepts {allowed}",
+        method_name(op)
+    ))
+}
+
 /// The answer for an operation a handler serving several does not take: the table routes
 /// only declared operations, so this is a handler's last arm.
 pub fn unsupported(path: &str, op: Operation) -> CoreError {
@@ -505,12 +513,11 @@ impl<B> Paths<B> {
                 .iter()
                 .find(|(o, _)| *o == req.operation)
                 .map_or(String::new(), |(_, h)| format!("; {}", h(req)));
-            return Err(CoreError::UnsupportedOperation(format!(
-                "unsupported operation {} on \"{route}{}\": this path accepts {}{hint}",
-                method_name(req.operation),
-                req.path.trim_end_matches('/'),
-                spec.allowed()
-            )));
+            return Err(unsupported_operation(
+                &format!("{route}{}", req.path.trim_end_matches('/')),
+                req.operation,
+                &format!("{}{hint}", spec.allowed()),
+            ));
         };
         for f in &spec.fields {
             f.ty.check(req.data, f.name)?;
@@ -530,6 +537,12 @@ impl<B> Paths<B> {
             ));
         }
         Ok(resp)
+    }
+
+    /// The operations the spec serving `path` accepts, as messages name them ("GET and
+    /// POST/PUT"), if a spec serves it.
+    pub fn allowed_for(&self, path: &str) -> Option<String> {
+        self.find(path).map(|(s, _)| s.allowed())
     }
 
     /// The pattern of the spec that serves `path`, if any.

@@ -14,9 +14,9 @@ use crate::ctx::run;
 use crate::ctx::Ctx;
 use crate::engine::{EngineRequest, LogicalBackend, LoginRenewal};
 use crate::error::{CoreError, Result};
-use crate::fields::normalize_policies;
 use crate::fields::strings;
 use crate::fields::ttl_field;
+use crate::fields::{bool as bool_field, normalize_policies, str as str_field, u64 as uint_field};
 use crate::framework::{Field, FieldType::Any, PathSpec, PathTable, Paths};
 use crate::logical::{map, AuthResponse, Operation, Response};
 use crate::mounts::Mounted;
@@ -34,18 +34,6 @@ const CREDENTIAL_PATHS: &[&str] = &[
     "revoke-accessor/",
     "renew-accessor/",
 ];
-
-fn str_field<'a>(data: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>> {
-    crate::fields::str(data, field)
-}
-
-fn bool_field(data: &Map<String, Value>, field: &str) -> Result<Option<bool>> {
-    crate::fields::bool(data, field)
-}
-
-fn uint_field(data: &Map<String, Value>, field: &str) -> Result<Option<u64>> {
-    crate::fields::u64(data, field)
-}
 
 fn meta_field(data: &Map<String, Value>) -> Result<Map<String, Value>> {
     match data.get("meta") {

@@ -13,12 +13,12 @@ use crate::seal::InitParams;
 use crate::time::now_unix;
 use crate::time::rfc3339;
 
-/// A 405 for the endpoints served before the pipeline.
-fn unsupported(path: &str, op: Operation, allowed: &str) -> CoreError {
-    CoreError::UnsupportedOperation(format!(
-        "unsupported operation: {} on \"{path}\" (this path supports {allowed})",
-        op.as_str()
-    ))
+/// A 405 for the endpoints served before the pipeline, naming what the `sys/` table says the
+/// path accepts.
+fn unsupported(path: &str, op: Operation) -> CoreError {
+    let rel = path.strip_prefix("sys/").unwrap_or(path);
+    let allowed = super::paths().allowed_for(rel).unwrap_or_default();
+    crate::framework::unsupported_operation(path, op, &allowed)
 }
 
 /// Serves the `sys/` endpoints that answer while sealed and without a token (not audited, as
@@ -30,15 +30,15 @@ pub async fn handle_unauthenticated(core: &Core, req: &Request) -> Option<Result
     let resp = match path {
         "sys/init" if op == Operation::Read => init_status(core).await,
         "sys/init" if writes => init(core, &req.data).await,
-        "sys/init" => Err(unsupported(path, op, "GET and PUT/POST")),
+        "sys/init" => Err(unsupported(path, op)),
         "sys/seal-status" if op == Operation::Read => Ok(seal_status(core)),
-        "sys/seal-status" => Err(unsupported(path, op, "GET")),
+        "sys/seal-status" => Err(unsupported(path, op)),
         "sys/unseal" if writes => unseal(core, &req.data).await,
-        "sys/unseal" => Err(unsupported(path, op, "PUT/POST")),
+        "sys/unseal" => Err(unsupported(path, op)),
         "sys/health" if op == Operation::Read => health(core, &req.data),
-        "sys/health" => Err(unsupported(path, op, "GET and HEAD")),
+        "sys/health" => Err(unsupported(path, op)),
         "sys/leader" if op == Operation::Read => Ok(leader(core)),
-        "sys/leader" => Err(unsupported(path, op, "GET")),
+        "sys/leader" => Err(unsupported(path, op)),
         _ => return None,
     };
     Some(resp)

@@ -164,15 +164,18 @@ impl KvBackend {
     ///
     /// A 400 naming the bad `options.version` value.
     pub fn for_mount(entry: &MountEntry) -> Result<Self> {
-        match entry.options.get("version").map(|v| v.trim()) {
-            None | Some("") | Some("1") | Some("2") => Ok(KvBackend::with_mode(Mode::Pinned(
-                KvVersion::of_mount(entry),
-            ))),
-            Some(other) => Err(CoreError::bad(format!(
-                "invalid KV version {other:?} in options.version: use \"1\" for an unversioned \
-                 store or \"2\" for a versioned one (or mount the type \"{KV_V2_ALIAS}\")"
-            ))),
-        }
+        let version = match entry.options.get("version").map(|v| v.trim()) {
+            None | Some("") | Some("1") => KvVersion::V1,
+            Some("2") => KvVersion::V2,
+            Some(other) => {
+                return Err(CoreError::bad(format!(
+                    "invalid KV version {other:?} in options.version: use \"1\" for an \
+                     unversioned store or \"2\" for a versioned one (or mount the type \
+                     \"{KV_V2_ALIAS}\")"
+                )))
+            }
+        };
+        Ok(KvBackend::with_mode(Mode::Pinned(version)))
     }
 
     /// Replaces the clock (tests use a manual one to step over `delete_version_after`).
