@@ -116,23 +116,13 @@ fn either<'a>(data: &'a Map<String, Value>, new: &'a str, old: &'a str) -> Resul
     }
 }
 
-fn normalize_policies(list: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = list
-        .into_iter()
-        .map(|p| p.trim().to_lowercase())
-        .filter(|p| !p.is_empty())
-        .collect();
-    out.sort();
-    out.dedup();
-    out
-}
-
 impl TokenFields {
     /// Applies the token fields present in `data` (absent fields keep their value) and checks
     /// the result. Errors are 400s naming the field.
     pub fn update(&mut self, data: &Map<String, Value>) -> Result<()> {
         if let Some(f) = either(data, "token_policies", "policies")? {
-            self.token_policies = normalize_policies(opt_list(data, f)?.unwrap_or_default());
+            self.token_policies =
+                hush_core::fields::clean_policies(&opt_list(data, f)?.unwrap_or_default());
         }
         if let Some(f) = either(data, "token_ttl", "ttl")? {
             self.token_ttl = opt_ttl(data, f)?.unwrap_or(0);

@@ -261,22 +261,30 @@ pub fn string_map(
     Ok(Some(out))
 }
 
-/// Normalizes a policy list as Vault does: trimmed, lowercase, sorted, without duplicates;
-/// `default` added unless asked not to or the list holds `root`.
-pub fn normalize_policies(policies: &[String], add_default: bool) -> Vec<String> {
+/// A policy list as it is stored in a role or mount: trimmed, lowercase, sorted, without
+/// duplicates or empty names. Tokens get [`normalize_policies`] on top.
+pub fn clean_policies<S: AsRef<str>>(policies: &[S]) -> Vec<String> {
     let mut out: Vec<String> = policies
         .iter()
-        .map(|p| p.trim().to_lowercase())
+        .map(|p| p.as_ref().trim().to_lowercase())
         .filter(|p| !p.is_empty())
         .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Normalizes a token's policy list as Vault does: [`clean_policies`], then just `root` if it
+/// holds `root`, else `default` added unless asked not to.
+pub fn normalize_policies(policies: &[String], add_default: bool) -> Vec<String> {
+    let mut out = clean_policies(policies);
     if out.iter().any(|p| p == "root") {
         return vec!["root".into()];
     }
     if add_default && !out.iter().any(|p| p == "default") {
         out.push("default".into());
+        out.sort();
     }
-    out.sort();
-    out.dedup();
     out
 }
 

@@ -126,10 +126,45 @@ pub struct Op<B> {
     pub summary: &'static str,
 }
 
+/// One segment of a parsed pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Seg {
+    /// Matches itself.
+    Literal(String),
+    /// `{name}`: one non-empty segment.
+    One(String),
+    /// `{name*}`: the rest, less the literals that follow; not empty.
+    Rest(String),
+    /// `{name**}`: the rest, possibly empty (last only).
+    RestOrEmpty(String),
+}
+
+impl Seg {
+    fn parse(seg: &str) -> Seg {
+        let named = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}'));
+        match named {
+            Some(n) if n.ends_with("**") => Seg::RestOrEmpty(n.trim_end_matches('*').to_owned()),
+            Some(n) if n.ends_with('*') => Seg::Rest(n.trim_end_matches('*').to_owned()),
+            Some(n) => Seg::One(n.to_owned()),
+            None => Seg::Literal(seg.to_owned()),
+        }
+    }
+
+    fn name(&self) -> Option<&str> {
+        match self {
+            Seg::Literal(_) => None,
+            Seg::One(n) | Seg::Rest(n) | Seg::RestOrEmpty(n) => Some(n),
+        }
+    }
+}
+
 /// One path of a backend.
 pub struct PathSpec<B> {
     /// The pattern, relative to the mount.
     pub pattern: Cow<'static, str>,
+    /// The pattern's segments, parsed once: every request matches against them several times
+    /// (sudo, audit, the handler), so matching must not parse or allocate.
+    segs: Vec<Seg>,
     /// The operations it supports.
     pub ops: Vec<Op<B>>,
     /// The fields its operations read.
@@ -164,8 +199,10 @@ pub struct PathSpec<B> {
 impl<B> PathSpec<B> {
     /// A path with no operations yet; reads change nothing by default.
     pub fn new(pattern: impl Into<Cow<'static, str>>, synopsis: &'static str) -> Self {
+        let pattern = pattern.into();
         PathSpec {
-            pattern: pattern.into(),
+            segs: pattern.split('/').map(Seg::parse).collect(),
+            pattern,
             ops: Vec::new(),
             fields: Vec::new(),
             unauthenticated: false,
@@ -355,48 +392,67 @@ impl<B> PathSpec<B> {
     /// a final `{name**}` takes the rest even when it is empty.
     fn matches(&self, path: &str) -> Option<Captures> {
         let mut caps = Vec::new();
+        self.match_with(path, &mut |name, value| {
+            caps.push((name.to_owned(), value.to_owned()))
+        })
+        .then_some(Captures(caps))
+    }
+
+    /// Whether `path` matches, telling `capture` each named segment; allocates nothing.
+    fn match_with(&self, path: &str, capture: &mut dyn FnMut(&str, &str)) -> bool {
         let mut rest = Some(path);
-        let segs: Vec<&str> = self.pattern.split('/').collect();
-        for (i, seg) in segs.iter().enumerate() {
-            if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix("**}")) {
+        for (i, seg) in self.segs.iter().enumerate() {
+            if let Seg::RestOrEmpty(name) = seg {
                 // The rest, possibly empty: `metadata/{path**}` serves `metadata/` too.
-                caps.push((name.to_owned(), rest.unwrap_or("").to_owned()));
-                return (i + 1 == segs.len()).then_some(Captures(caps));
+                if i + 1 != self.segs.len() {
+                    return false;
+                }
+                capture(name, rest.unwrap_or(""));
+                return true;
             }
-            let here = rest?;
-            if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix("*}")) {
+            let Some(here) = rest else {
+                return false;
+            };
+            if let Seg::Rest(name) = seg {
                 let mut value = here;
-                for lit in segs[i + 1..].iter().rev() {
-                    value = value.strip_suffix(lit)?.strip_suffix('/')?;
+                for lit in self.segs[i + 1..].iter().rev() {
+                    let Seg::Literal(lit) = lit else {
+                        return false;
+                    };
+                    match value
+                        .strip_suffix(lit.as_str())
+                        .and_then(|v| v.strip_suffix('/'))
+                    {
+                        Some(v) => value = v,
+                        None => return false,
+                    }
                 }
                 if value.is_empty() {
-                    return None;
+                    return false;
                 }
-                caps.push((name.to_owned(), value.to_owned()));
-                return Some(Captures(caps));
+                capture(name, value);
+                return true;
             }
             let (head, tail) = match here.split_once('/') {
                 Some((h, t)) => (h, Some(t)),
                 None => (here, None),
             };
-            match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                Some(name) if !head.is_empty() => caps.push((name.to_owned(), head.to_owned())),
-                Some(_) => return None,
-                None if *seg == head => {}
-                None => return None,
+            match seg {
+                Seg::One(name) if !head.is_empty() => capture(name, head),
+                Seg::Literal(lit) if lit == head => {}
+                _ => return false,
             }
             rest = tail;
         }
-        rest.is_none().then_some(Captures(caps))
+        rest.is_none()
     }
 
     /// Where in `path` the credential segment starts, if this path has one.
     fn credential_at(&self, path: &str) -> Option<usize> {
         let name = self.credential?;
         let mut offset = 0;
-        for (seg, part) in self.pattern.split('/').zip(path.split('/')) {
-            let named = seg.trim_start_matches('{').trim_end_matches('}');
-            if seg.starts_with('{') && named.trim_end_matches('*') == name {
+        for (seg, part) in self.segs.iter().zip(path.split('/')) {
+            if seg.name() == Some(name) {
                 return Some(offset);
             }
             offset += part.len() + 1;
@@ -480,11 +536,21 @@ impl<B> Paths<B> {
         &self.specs
     }
 
+    /// The spec serving `path`, with its named segments (for the handler).
     fn find(&self, path: &str) -> Option<(&PathSpec<B>, Captures)> {
         let path = path.trim_end_matches('/');
         self.specs
             .iter()
             .find_map(|s| s.matches(path).map(|c| (s, c)))
+    }
+
+    /// The spec serving `path`, for the questions the pipeline asks before the handler runs:
+    /// the same match as [`Self::find`], without building the captures.
+    fn spec_for(&self, path: &str) -> Option<&PathSpec<B>> {
+        let path = path.trim_end_matches('/');
+        self.specs
+            .iter()
+            .find(|s| s.match_with(path, &mut |_, _| {}))
     }
 
     /// Runs the request: finds its path and operation (or answers why not), checks the declared
@@ -542,46 +608,45 @@ impl<B> Paths<B> {
     /// The operations the spec serving `path` accepts, as messages name them ("GET and
     /// POST/PUT"), if a spec serves it.
     pub fn allowed_for(&self, path: &str) -> Option<String> {
-        self.find(path).map(|(s, _)| s.allowed())
+        self.spec_for(path).map(PathSpec::allowed)
     }
 
     /// The pattern of the spec that serves `path`, if any.
     pub fn pattern_for(&self, path: &str) -> Option<&str> {
-        self.find(path).map(|(s, _)| s.pattern.as_ref())
+        self.spec_for(path).map(|s| s.pattern.as_ref())
     }
 
     /// Whether `path` is callable without a token.
     pub fn is_unauthenticated(&self, path: &str) -> bool {
-        self.find(path).is_some_and(|(s, _)| s.unauthenticated)
+        self.spec_for(path).is_some_and(|s| s.unauthenticated)
     }
 
     /// Whether `op` on `path` needs `sudo`.
     pub fn requires_sudo(&self, path: &str, op: Operation) -> bool {
-        self.find(path).is_some_and(|(s, _)| {
+        self.spec_for(path).is_some_and(|s| {
             s.sudo || s.sudo_writes && !matches!(op, Operation::Read | Operation::List)
         })
     }
 
     /// Whether `path` is served without an ACL check.
     pub fn is_acl_exempt(&self, path: &str) -> bool {
-        self.find(path).is_some_and(|(s, _)| s.acl_exempt)
+        self.spec_for(path).is_some_and(|s| s.acl_exempt)
     }
 
     /// Whether `path` wraps its own responses.
     pub fn wraps_itself(&self, path: &str) -> bool {
-        self.find(path).is_some_and(|(s, _)| s.wraps_itself)
+        self.spec_for(path).is_some_and(|s| s.wraps_itself)
     }
 
     /// Whether `op` on `path` changes nothing.
     pub fn changes_nothing(&self, path: &str, op: Operation) -> bool {
         matches!(op, Operation::Read | Operation::List)
-            && self.find(path).is_some_and(|(s, _)| s.reads_change_nothing)
+            && self.spec_for(path).is_some_and(|s| s.reads_change_nothing)
     }
 
     /// Where in `path` a credential starts, if its path declares one.
     pub fn credential_in_path(&self, path: &str) -> Option<usize> {
-        let (spec, _) = self.find(path)?;
-        spec.credential_at(path)
+        self.spec_for(path)?.credential_at(path)
     }
 
     /// The table as OpenAPI 3 path items under `prefix` (the mount's route, e.g.

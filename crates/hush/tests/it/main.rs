@@ -5,3 +5,4 @@ mod common;
 mod auth_methods;
 mod cli;
 mod commands;
+mod configured;
