@@ -59,6 +59,11 @@ def raw(server, method, path, token=ROOT, **kw):
     return requests.request(method, f"{server.url}/v1/{path}", headers=headers, timeout=30, **kw)
 
 
+# A revoked, expired or unknown token: Vault's "permission denied" and "invalid token", and
+# what to do.
+INVALID_TOKEN = re.compile(r"permission denied: invalid token: .*log in again.*")
+
+
 def refused(call, status, message):
     """Runs a call that must be refused: checks the status (through hvac's exception class),
     the error message exactly as returned (a string, or a regex that must match it all), and
@@ -367,12 +372,12 @@ def test_disabling_an_auth_method_logs_its_users_out(root, dev_server):
     other = root.auth.token.create(policies=["default"])["auth"]["client_token"]
     assert lookup_self(dev_server, token)["meta"] == {"username": "dan"}
     root.sys.disable_auth_method("people")
-    refused(lambda: lookup_self(dev_server, token), 403, "permission denied")
+    refused(lambda: lookup_self(dev_server, token), 403, INVALID_TOKEN)
     # Tokens from elsewhere are untouched.
     assert lookup_self(dev_server, other)["policies"] == ["default"]
     # Enabled again at the same path, the method is a new one: the old token stays revoked.
     root.sys.enable_auth_method("userpass", path="people")
-    refused(lambda: lookup_self(dev_server, token), 403, "permission denied")
+    refused(lambda: lookup_self(dev_server, token), 403, INVALID_TOKEN)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The real binary: restarts on the same SQLite file, the static seal, health codes, and bad input
 that must get a clear 4xx (or start-up error) and change nothing."""
 
+import json
 import os
 import subprocess
 import time
@@ -98,6 +99,57 @@ seal "static" {{
     s.start(wait=False)
     assert s.proc.wait(timeout=10) != 0
     assert "unseal" in s.output().lower()
+
+
+def hush_cli(url, *args, token=None):
+    """Runs the hush CLI against `url` in a clean environment; returns the finished process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUSH_", "VAULT_"))}
+    env["HUSH_ADDR"] = url
+    if token:
+        env["HUSH_TOKEN"] = token
+    return subprocess.run([HUSH_BIN, *args], capture_output=True, text=True, env=env, timeout=30)
+
+
+def test_cli_init_follows_the_seal_type(tmp_path, servers):
+    # A static-seal server: `hush operator init` with no flags makes 5 recovery keys, 3 needed,
+    # as `vault operator init` does on an auto-unseal seal.
+    key_file = tmp_path / "unseal.key"
+    key_file.write_bytes(os.urandom(32))
+    key_file.chmod(0o600)
+    static = tmp_path / "static"
+    static.mkdir()
+    s = start(static, servers, f'seal "static" {{\n current_key_id = "k1"\n'
+              f' current_key = "file://{key_file}"\n}}\n')
+    p = hush_cli(s.url, "operator", "init", "-format=json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert len(out["recovery_keys_b64"]) == 5 and out["recovery_keys_threshold"] == 3
+    assert out["unseal_keys_b64"] == []
+    status = requests.get(f"{s.url}/v1/sys/seal-status").json()
+    assert status["sealed"] is False and status["recovery_seal"] is True
+    r = requests.get(f"{s.url}/v1/auth/token/lookup-self",
+                     headers={"X-Vault-Token": out["root_token"]})
+    assert r.status_code == 200, r.text
+
+    # One recovery key needs one; the table output names the recovery keys.
+    other = tmp_path / "static1"
+    other.mkdir()
+    s1 = start(other, servers, f'seal "static" {{\n current_key_id = "k1"\n'
+               f' current_key = "file://{key_file}"\n}}\n')
+    p = hush_cli(s1.url, "init", "-recovery-shares=1")
+    assert p.returncode == 0, p.stderr
+    assert "Recovery Key 1:" in p.stdout and "Unseal Key" not in p.stdout, p.stdout
+
+    # The Shamir seal keeps the 5/3 unseal-key default, and refuses recovery counts clearly.
+    shamir = tmp_path / "shamir"
+    shamir.mkdir()
+    s2 = start(shamir, servers)
+    p = hush_cli(s2.url, "init", "-recovery-shares=3")
+    assert p.returncode != 0 and "Shamir seal" in p.stderr, p.stderr
+    p = hush_cli(s2.url, "init", "-format=json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert len(out["unseal_keys_b64"]) == 5 and out["unseal_threshold"] == 3
 
 
 def test_health_codes(tmp_path, servers):

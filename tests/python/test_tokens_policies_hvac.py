@@ -573,3 +573,14 @@ def test_policy_changes_apply_to_existing_tokens_immediately(root, dev_server):
     # A 403 body is Vault's.
     r = raw(dev_server, "GET", "secret/data/live/x", token=token)
     assert r.status_code == 403 and r.json()["errors"] == ["permission denied"]
+    # A refused token is not a policy: the one message says which, and what to do (Vault's
+    # "invalid token" in it).
+    r = raw(dev_server, "GET", "secret/data/live/x", token="hvs.unknown")
+    errors = r.json()["errors"]
+    assert r.status_code == 403 and len(errors) == 1, errors
+    assert errors[0].startswith("permission denied: invalid token"), errors
+    assert "log in again" in errors[0], errors
+    r = raw(dev_server, "GET", "secret/data/live/x", token=None)
+    errors = r.json()["errors"]
+    assert r.status_code == 403 and len(errors) == 1, errors
+    assert errors[0].startswith("permission denied: no token was given"), errors

@@ -95,10 +95,20 @@ def test_rate_limit_quota_answers_429_with_retry_after(dev_server):
     assert statuses[:3] == [200, 200, 200] and statuses[3:] == [429, 429]
     r = requests.get(url, headers={"X-Vault-Token": "root"})
     assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
-    assert "rate limit" in r.json()["errors"][0]
+    message = r.json()["errors"][0]
+    assert "rate limit quota exceeded" in message, message
+    # It names the path asked for and the quota that refused it.
+    assert 'request path "secret/data/q"' in message and 'quota "kv"' in message, message
+    assert 'paths under "secret/"' in message, message
     # Other paths, and the health endpoint, are not limited by this quota.
     assert requests.get(f"{dev_server.url}/v1/sys/health").status_code == 200
     assert client.sys.read_quota("kv")["data"]["rate"] == 3
+
+    # A negative rate is named as such, whether sent as a number or a string.
+    for bad in (-1, "-1"):
+        r = requests.post(f"{dev_server.url}/v1/sys/quotas/rate-limit/neg",
+                          headers={"X-Vault-Token": "root"}, json={"rate": bad})
+        assert r.status_code == 400 and "'rate' cannot be negative" in r.json()["errors"][0], r.text
 
     client.sys.delete_quota("kv")
     assert requests.get(url, headers={"X-Vault-Token": "root"}).status_code == 200

@@ -161,7 +161,7 @@ impl Client {
         } else if let Some(path) = &config.ca_cert {
             // Like Vault, a configured CA replaces the system roots rather than adding to them:
             // the server is expected to present a certificate from that CA.
-            builder = builder.tls_certs_only(load_ca_file(path)?);
+            builder = builder.tls_backend_preconfigured(load_ca_file(path)?);
         }
 
         let http = builder.build().map_err(|source| match &config.ca_cert {
@@ -263,6 +263,18 @@ impl Client {
     /// answers a deleted version that way, with its metadata) is returned as data.
     pub async fn read(&self, path: &str) -> Result<Option<Value>, ClientError> {
         self.read_like(Method::GET, path).await
+    }
+
+    /// Reads `path` as [`Self::read`] does, never wrapped: for the requests a command makes
+    /// for itself before the one the user asked for (the KV mount lookup), whose answers a
+    /// `wrap_ttl` must not hide.
+    pub async fn read_unwrapped(&self, path: &str) -> Result<Option<Value>, ClientError> {
+        if self.wrap_ttl.is_none() {
+            return self.read(path).await;
+        }
+        let mut plain = self.clone();
+        plain.wrap_ttl = None;
+        plain.read(path).await
     }
 
     /// Lists keys under `path` (the `LIST` method). A plain 404 (nothing there) is `Ok(None)`.
@@ -456,6 +468,12 @@ impl Client {
                 detail: explain_tls_error(tls, self.ca_cert.as_deref()),
             };
         }
+        if url.scheme() == "http" && answered_in_tls(&err) {
+            return ClientError::PlainHttpToTls {
+                address: self.address.clone(),
+                https: self.address.replacen("http://", "https://", 1),
+            };
+        }
         if err.is_connect() {
             return ClientError::Connect {
                 address: self.address.clone(),
@@ -467,6 +485,19 @@ impl Client {
             source: err,
         }
     }
+}
+
+/// Whether a plain-HTTP request failed because the answer was a TLS record: hyper reads the
+/// record's first bytes (`0x15 0x03`, an alert) as a status line with a bad HTTP version.
+fn answered_in_tls(err: &reqwest::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cause {
+        if e.to_string().contains("invalid HTTP version") {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// Serializes a request body into a buffer that is zeroized when dropped.
@@ -514,23 +545,17 @@ fn parse_address(address: &str) -> Result<Url, ClientError> {
 }
 
 /// Reads a PEM bundle, naming the file in every error.
-fn load_ca_file(path: &Path) -> Result<Vec<reqwest::Certificate>, ClientError> {
+fn load_ca_file(path: &Path) -> Result<rustls::ClientConfig, ClientError> {
     let pem = std::fs::read(path).map_err(|source| ClientError::CaCertRead {
         path: path.to_owned(),
         source,
     })?;
-    let certs =
-        reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ClientError::CaCertInvalid {
+    crate::tls::parse_pem_certificates(&pem)
+        .and_then(crate::tls::ca_file_config)
+        .map_err(|reason| ClientError::CaCertInvalid {
             path: path.to_owned(),
-            reason: crate::error::summarize_cause(&e),
-        })?;
-    if certs.is_empty() {
-        return Err(ClientError::CaCertInvalid {
-            path: path.to_owned(),
-            reason: "it contains no PEM certificate".to_owned(),
-        });
-    }
-    Ok(certs)
+            reason,
+        })
 }
 
 #[cfg(test)]

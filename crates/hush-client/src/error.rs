@@ -49,6 +49,18 @@ pub enum ClientError {
         detail: String,
     },
 
+    /// The address says `http://` but the server answered in TLS.
+    #[error(
+        "hush at {address} answered in TLS, not plain HTTP: its listener uses HTTPS. Use \
+         {https} as the address (--address, HUSH_ADDR or VAULT_ADDR)"
+    )]
+    PlainHttpToTls {
+        /// The configured server address.
+        address: String,
+        /// The same address with `https://`.
+        https: String,
+    },
+
     /// The server did not answer within the configured timeout.
     #[error(
         "hush at {address} did not answer within {}s. Is the address right and the server \
@@ -192,6 +204,15 @@ pub enum ClientError {
     },
 }
 
+/// Why the server refused a token (see [`ClientError::token_rejection`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRejection {
+    /// The request carried no token.
+    Missing,
+    /// The token is unknown, expired or revoked (or was issued by another server).
+    Invalid,
+}
+
 impl ClientError {
     /// The server's own messages if this is an error answer from the server, joined with `; `
     /// (or the status's reason phrase when the server sent none).
@@ -200,6 +221,29 @@ impl ClientError {
             ClientError::Api { status, errors, .. } => Some(describe_api_errors(*status, errors)),
             _ => None,
         }
+    }
+
+    /// Whether this is a 403 about the token itself rather than its policies: hush says
+    /// "no token was given" or "invalid token" after "permission denied", and Vault says
+    /// "invalid token" among its errors.
+    pub fn token_rejection(&self) -> Option<TokenRejection> {
+        let ClientError::Api {
+            status: 403,
+            errors,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        errors.iter().find_map(|e| {
+            if e.contains("invalid token") {
+                Some(TokenRejection::Invalid)
+            } else if e.contains("no token was given") {
+                Some(TokenRejection::Missing)
+            } else {
+                None
+            }
+        })
     }
 
     /// The HTTP status if this is an error answer from the server.

@@ -19,13 +19,14 @@ mod client;
 mod config;
 mod error;
 mod sys;
+mod tls;
 mod token_helper;
 
 pub use client::{list_method, Client};
 pub use config::{
     parse_positive_duration, ClientConfig, DEFAULT_ADDRESS, DEFAULT_TIMEOUT, TOKEN_FILE_NAME,
 };
-pub use error::ClientError;
+pub use error::{ClientError, TokenRejection};
 /// HTTP methods for [`Client::request`]; use [`list_method`] for Vault's `LIST`.
 pub use reqwest::Method;
 pub use sys::{Health, HealthResponse, InitRequest, InitResponse, LeaderResponse, SealStatus};

@@ -49,6 +49,12 @@ impl FakeServer {
         Self::start_inner(Arc::new(respond), Some(tls_acceptor())).await
     }
 
+    /// Serves HTTPS with `cert` and its key.
+    async fn start_with_cert(cert: &SelfSigned) -> Self {
+        let respond: Responder = Arc::new(|_: &Seen| ok(json!({"sealed": false})));
+        Self::start_inner(respond, Some(acceptor_for(cert))).await
+    }
+
     async fn start_inner(respond: Responder, tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -181,6 +187,61 @@ fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
         .with_single_cert(certs, key)
         .unwrap();
     tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
+
+/// A self-signed certificate and its key, generated for a test.
+struct SelfSigned {
+    der: rustls_pki_types::CertificateDer<'static>,
+    pem: String,
+    key: Vec<u8>,
+}
+
+fn self_signed(names: &[&str], ca: bool, expired: bool) -> SelfSigned {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params =
+        rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+            .unwrap();
+    if ca {
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    }
+    if expired {
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    }
+    let cert = params.self_signed(&key).unwrap();
+    SelfSigned {
+        der: cert.der().clone(),
+        pem: cert.pem(),
+        key: key.serialize_der(),
+    }
+}
+
+fn acceptor_for(cert: &SelfSigned) -> tokio_rustls::TlsAcceptor {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der.clone()],
+            rustls_pki_types::PrivateKeyDer::Pkcs8(cert.key.clone().into()),
+        )
+        .unwrap();
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
+
+/// A client of `server` whose CA file holds `pems`.
+fn client_trusting(server: &FakeServer, pems: &[&str]) -> (tempfile::TempDir, Client) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ca.pem");
+    std::fs::write(&path, pems.concat()).unwrap();
+    let client = Client::new(ClientConfig {
+        address: server.address.clone(),
+        ca_cert: Some(path),
+        ..ClientConfig::default()
+    })
+    .unwrap();
+    (dir, client)
 }
 
 fn ok(body: Value) -> (u16, String) {
@@ -512,4 +573,62 @@ async fn https_to_a_plain_http_server_suggests_http() {
     let err = client.seal_status().await.unwrap_err();
     assert!(matches!(err, ClientError::Tls { .. }), "{err:?}");
     assert!(err.to_string().contains("http://"), "{err}");
+}
+
+#[tokio::test]
+async fn a_self_signed_certificate_in_the_ca_file_is_trusted_exactly() {
+    // A self-signed certificate that says it is a CA (what `openssl req -x509` makes), and one
+    // that does not: both are trusted when the CA file holds exactly that certificate, as curl
+    // and the vault CLI trust them.
+    for ca in [true, false] {
+        let cert = self_signed(&["127.0.0.1", "localhost"], ca, false);
+        let server = FakeServer::start_with_cert(&cert).await;
+        let other = self_signed(&["127.0.0.1"], true, false);
+        let (_dir, client) = client_trusting(&server, &[&other.pem, &cert.pem]);
+        let status = client.seal_status().await;
+        assert!(status.is_ok(), "ca={ca}: {status:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_trusted_self_signed_certificate_still_needs_the_right_name_and_dates() {
+    // Another self-signed certificate in the file proves nothing about this one.
+    let cert = self_signed(&["127.0.0.1"], true, false);
+    let server = FakeServer::start_with_cert(&cert).await;
+    let other = self_signed(&["127.0.0.1"], true, false);
+    let (_dir, client) = client_trusting(&server, &[&other.pem]);
+    let err = client.seal_status().await.unwrap_err();
+    assert!(matches!(err, ClientError::Tls { .. }), "{err:?}");
+
+    // The exact certificate, but for another name.
+    let cert = self_signed(&["hush.example.com"], true, false);
+    let server = FakeServer::start_with_cert(&cert).await;
+    let (_dir, client) = client_trusting(&server, &[&cert.pem]);
+    let err = client.seal_status().await.unwrap_err();
+    assert!(matches!(err, ClientError::Tls { .. }), "{err:?}");
+    assert!(err.to_string().contains("127.0.0.1"), "{err}");
+
+    // The exact certificate, expired.
+    let cert = self_signed(&["127.0.0.1"], true, true);
+    let server = FakeServer::start_with_cert(&cert).await;
+    let (_dir, client) = client_trusting(&server, &[&cert.pem]);
+    let err = client.seal_status().await.unwrap_err();
+    assert!(matches!(err, ClientError::Tls { .. }), "{err:?}");
+    assert!(err.to_string().contains("expired"), "{err}");
+}
+
+#[tokio::test]
+async fn http_to_a_tls_listener_suggests_https() {
+    let server = FakeServer::start_tls(|_| ok(json!({}))).await;
+    let address = server.address.replace("https://", "http://");
+    let client = Client::new(ClientConfig {
+        address: address.clone(),
+        ..ClientConfig::default()
+    })
+    .unwrap();
+    let err = client.seal_status().await.unwrap_err();
+    assert!(matches!(err, ClientError::PlainHttpToTls { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains(&server.address), "{text}");
+    assert!(!text.contains("invalid HTTP version"), "{text}");
 }

@@ -698,7 +698,9 @@ fn error_text(e: &CoreError) -> String {
     match e {
         // The audit log is where an operator learns why: the detail names the path and the
         // missing capability, never a value.
-        CoreError::PermissionDenied { detail } => format!("permission denied: {detail}"),
+        CoreError::PermissionDenied { detail } | CoreError::TokenRejected { detail, .. } => {
+            format!("permission denied: {detail}")
+        }
         other => other.to_string(),
     }
 }

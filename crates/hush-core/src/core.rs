@@ -385,16 +385,26 @@ impl Core {
             return Err(CoreError::NotInitialized);
         };
         if reset {
+            if !self.is_sealed() {
+                return Err(CoreError::bad(
+                    "hush is unsealed: there is no unseal in progress to reset",
+                ));
+            }
             let mut progress = self.progress.lock();
             progress.shares.clear();
             progress.nonce.clear();
             drop(progress);
             return Ok(self.seal_status());
         }
-        if !self.is_sealed() {
+        let Some(key) = key.filter(|k| !k.trim().is_empty()) else {
             return Err(CoreError::bad(
-                "hush is already unsealed: there is nothing to do with this key",
+                "missing 'key': pass one unseal key share, or 'reset': true",
             ));
+        };
+        // As in Vault, a key sent to an unsealed server is answered with the seal status:
+        // clients unseal every node of a cluster without asking which are sealed first.
+        if !self.is_sealed() {
+            return Ok(self.seal_status());
         }
         if sc.kind == "static" {
             return Err(CoreError::bad(
@@ -402,11 +412,6 @@ impl Core {
                  (recovery keys cannot unseal)",
             ));
         }
-        let Some(key) = key.filter(|k| !k.trim().is_empty()) else {
-            return Err(CoreError::bad(
-                "missing 'key': pass one unseal key share, or 'reset': true",
-            ));
-        };
         // Shares are one byte longer than the 32-byte key they protect (the share's index).
         let share = seal::decode_share(key, 33)?;
         if !seal::share_is_known(&sc, &share) {

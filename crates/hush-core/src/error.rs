@@ -17,6 +17,16 @@ pub enum CoreError {
         /// Why, for the audit log and the server log: never sent to the client.
         detail: String,
     },
+    /// The request carried no token, or one that is not valid (403). The client sees
+    /// "permission denied: " and `reason` (which starts with Vault's "invalid token" for a bad
+    /// token); `detail` goes only to the audit log.
+    #[error("permission denied")]
+    TokenRejected {
+        /// What the client is told: which of the two it is, and what to do.
+        reason: &'static str,
+        /// Why, for the audit log and the server log.
+        detail: String,
+    },
     /// A login failed: wrong password, unknown user, bad secret ID, invalid JWT... (400). The
     /// message must not reveal whether the user or role exists. The core counts these for the
     /// failed-login lockout.
@@ -68,7 +78,9 @@ impl CoreError {
             CoreError::BadRequest(_)
             | CoreError::InvalidCredentials(_)
             | CoreError::NotInitialized => 400,
-            CoreError::PermissionDenied { .. } | CoreError::Forbidden(_) => 403,
+            CoreError::PermissionDenied { .. }
+            | CoreError::TokenRejected { .. }
+            | CoreError::Forbidden(_) => 403,
             CoreError::NotFound(_) => 404,
             CoreError::UnsupportedOperation(_) => 405,
             CoreError::RateLimited { .. } => 429,
@@ -86,6 +98,24 @@ impl CoreError {
     /// Shorthand for a 403 with a detail for the audit log.
     pub fn denied(detail: impl Into<String>) -> Self {
         CoreError::PermissionDenied {
+            detail: detail.into(),
+        }
+    }
+
+    /// A request without a token, on a path that needs one.
+    pub fn no_token() -> Self {
+        CoreError::TokenRejected {
+            reason: "no token was given: send one in the X-Vault-Token header (the CLI reads \
+                     HUSH_TOKEN, VAULT_TOKEN or the file `hush login` writes)",
+            detail: "no token was given".to_owned(),
+        }
+    }
+
+    /// A token that does not resolve: unknown, expired, or with a revoked ancestor.
+    pub fn invalid_token(detail: impl Into<String>) -> Self {
+        CoreError::TokenRejected {
+            reason: "invalid token: it is expired, revoked, or from another server; log in \
+                     again (hush login) or use another token",
             detail: detail.into(),
         }
     }

@@ -122,7 +122,7 @@ pub async fn handle(core: &Core, mut req: Request) -> Result<Response> {
     let mut acl: Option<Arc<Acl>> = None;
     let mut denial: Option<CoreError> = None;
     if !unauthenticated || req.token.as_deref().is_some_and(|t| !t.is_empty()) {
-        match authenticate(core, &un, &req).await {
+        match authenticate(&un, &req).await {
             Ok((t, a)) => {
                 token = Some(t);
                 acl = Some(a);
@@ -256,22 +256,11 @@ pub async fn handle(core: &Core, mut req: Request) -> Result<Response> {
     result
 }
 
-async fn authenticate(
-    core: &Core,
-    un: &Unsealed,
-    req: &Request,
-) -> Result<(Arc<TokenEntry>, Arc<Acl>)> {
+async fn authenticate(un: &Unsealed, req: &Request) -> Result<(Arc<TokenEntry>, Arc<Acl>)> {
     let Some(t) = req.token.as_deref().filter(|t| !t.is_empty()) else {
-        return Err(CoreError::denied("no token was given"));
+        return Err(CoreError::no_token());
     };
-    let entry = un
-        .tokens
-        .resolve(t, now_unix())
-        .await
-        .map_err(|e| match e {
-            CoreError::PermissionDenied { .. } => e,
-            other => other,
-        })?;
+    let entry = un.tokens.resolve(t, now_unix()).await?;
     if !crate::cidr::allowed(&entry.bound_cidrs, req.client_addr) {
         return Err(CoreError::denied(
             "the token may not be used from this address (bound_cidrs)",
@@ -286,7 +275,6 @@ async fn authenticate(
             "the auth method that issued this token is no longer enabled; log in again",
         ));
     }
-    let _ = core;
     let acl = un.policies.acl(&entry.policies).await?;
     Ok((entry, acl))
 }

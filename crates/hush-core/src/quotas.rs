@@ -165,7 +165,7 @@ impl Quotas {
             .entry((q.name.clone(), addr))
             .or_insert_with(|| Bucket::full(q.rate, now));
         b.take(q.rate, q.interval, q.block_interval, now)
-            .map_err(|wait| limited(q, wait))
+            .map_err(|wait| limited(q, wait, path))
     }
 }
 
@@ -212,13 +212,22 @@ impl Bucket {
     }
 }
 
-fn limited(q: &Quota, wait: Duration) -> CoreError {
+/// Vault's 429 text (clients match "rate limit quota exceeded"), naming the request's path and
+/// the quota that refused it.
+fn limited(q: &Quota, wait: Duration, path: &str) -> CoreError {
+    let scope = if q.path.is_empty() {
+        "every path".to_owned()
+    } else {
+        format!("paths under \"{}\"", q.path)
+    };
+    let retry_after = wait.as_secs_f64().ceil().max(1.0) as u64;
     CoreError::RateLimited {
         message: format!(
-            "request path \"{}\": rate limit quota exceeded (quota \"{}\": {} requests per {}s)",
-            q.path, q.name, q.rate, q.interval
+            "request path \"{path}\": rate limit quota exceeded (quota \"{}\" on {scope}: {} \
+             requests per {}s); retry in {retry_after}s",
+            q.name, q.rate, q.interval
         ),
-        retry_after: wait.as_secs_f64().ceil() as u64,
+        retry_after,
     }
 }
 

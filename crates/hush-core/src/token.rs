@@ -419,9 +419,9 @@ impl TokenStore {
         let entry = self
             .lookup_hash(&id_hash)
             .await?
-            .ok_or_else(|| CoreError::denied("invalid token"))?;
+            .ok_or_else(|| CoreError::invalid_token("invalid token"))?;
         if entry.expired(now_unix) {
-            return Err(CoreError::denied("token expired"));
+            return Err(CoreError::invalid_token("token expired"));
         }
         // A child lives no longer than any ancestor: walk the whole (cached) chain, without
         // recursion. A chain longer than any real tree fails closed.
@@ -430,7 +430,7 @@ impl TokenStore {
         while let Some(p) = parent {
             depth += 1;
             if depth > MAX_CHAIN {
-                return Err(CoreError::denied(format!(
+                return Err(CoreError::invalid_token(format!(
                     "the token has more than {MAX_CHAIN} ancestors; create it from a token \
                      nearer the root"
                 )));
@@ -438,7 +438,7 @@ impl TokenStore {
             match self.lookup_hash(&p).await? {
                 Some(pe) if !pe.expired(now_unix) => parent = pe.parent.clone(),
                 _ => {
-                    return Err(CoreError::denied(
+                    return Err(CoreError::invalid_token(
                         "the token's parent was revoked or expired",
                     ))
                 }
@@ -477,11 +477,11 @@ impl TokenStore {
         let _guard = self.uses.lock().await;
         let key = format!("{ID_PREFIX}{}", entry.id_hash);
         let Some(mut current) = self.view.get_json::<TokenEntry>(&key).await? else {
-            return Err(CoreError::denied("invalid token"));
+            return Err(CoreError::invalid_token("invalid token"));
         };
         if current.num_uses == u64::MAX {
             // Already spent by a request still in flight.
-            return Err(CoreError::denied("the token has no uses left"));
+            return Err(CoreError::invalid_token("the token has no uses left"));
         }
         if current.num_uses <= 1 {
             // Marked spent at once so no other request can use it, revoked after this one.

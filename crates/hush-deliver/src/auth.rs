@@ -201,8 +201,23 @@ pub(crate) async fn login(conn: &mut Conn, args: &AuthArgs) -> Result<Option<Lea
     // A login must not carry an old token: a server could attribute the login to it.
     conn.client_mut().set_token(None);
     let path = format!("auth/{mount}/login");
+    // A role made with bind_secret_id=false takes a login without one, so a missing secret ID
+    // is only named once the server refused the login.
+    let no_secret_id = method == AuthMethod::Approle && body.get("secret_id").is_none();
     let answer = conn.write(&path, body).await.map_err(|source| {
+        if source.status() == Some(403) {
+            // Logins need no token: a 403 means no auth method is mounted there.
+            return fail(format!(
+                "nothing at auth/{mount} accepts a login (403): enable the method there \
+                 (hush auth enable {}) or give its mount with --auth-path",
+                method.name()
+            ));
+        }
         match conn.error(&path, &path, "update", source) {
+            DeliverError::Server { error, .. } if no_secret_id => fail(format!(
+                "{error}. HUSH_SECRET_ID is not set (nor --secret-id): give the role's secret \
+                 ID, unless the role was created with bind_secret_id=false"
+            )),
             DeliverError::Server { error, .. } => fail(format!(
                 "{error}. Check the role, the credentials and that the method is enabled \
                  at auth/{mount}"

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use hush_client::{Client, ClientConfig, ClientError};
+use hush_client::{Client, ClientConfig, ClientError, TokenRejection};
 use serde_json::Value;
 
 use crate::auth::{self, AuthArgs};
@@ -239,6 +239,21 @@ impl Conn {
                 attempts: RETRY_DELAYS.len() as u32 + 1,
                 error: source,
             },
+            ClientError::Api { status: 403, .. }
+                if !self.client.has_token()
+                    || source.token_rejection() == Some(TokenRejection::Missing) =>
+            {
+                DeliverError::NoToken {
+                    path: path.to_owned(),
+                }
+            }
+            ClientError::Api { status: 403, .. }
+                if source.token_rejection() == Some(TokenRejection::Invalid) =>
+            {
+                DeliverError::InvalidToken {
+                    path: path.to_owned(),
+                }
+            }
             ClientError::Api { status: 403, .. } => DeliverError::PermissionDenied {
                 path: path.to_owned(),
                 api_path: api_path.to_owned(),

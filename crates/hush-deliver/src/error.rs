@@ -27,6 +27,23 @@ pub enum DeliverError {
         error: ClientError,
     },
 
+    /// The request had no token: nothing was configured.
+    #[error("no token: set HUSH_TOKEN (or VAULT_TOKEN), or run `hush login` (needed for {path})")]
+    NoToken {
+        /// The path as the user wrote it.
+        path: String,
+    },
+
+    /// The server does not know the token: expired, revoked, or from another server.
+    #[error(
+        "this token is not valid (expired, revoked, or from another server): run `hush login` \
+         or set HUSH_TOKEN to a valid token (needed for {path})"
+    )]
+    InvalidToken {
+        /// The path as the user wrote it.
+        path: String,
+    },
+
     /// The token may not read (or write) the path.
     #[error(
         "permission denied on {path}: the token's policies do not grant \"{capability}\" on \
@@ -41,13 +58,23 @@ pub enum DeliverError {
         capability: &'static str,
     },
 
-    /// Nothing is stored at the path.
+    /// Nothing is stored at the path (a `--path` of `run`, `export` or `import`).
     #[error(
         "no secret at {path}: check the spelling and the mount (list it with `hush kv list`), \
          or use --recursive for a folder"
     )]
     NotFound {
         /// The path as the user wrote it.
+        path: String,
+    },
+
+    /// Nothing is stored at a path a template reads (templates read one secret per call).
+    #[error(
+        "no secret at {path}: check the spelling and the mount (list it with `hush kv list`); a \
+         template reads one secret per call, so name each secret of a folder"
+    )]
+    TemplateSecretNotFound {
+        /// The path as the template wrote it.
         path: String,
     },
 

@@ -380,7 +380,7 @@ async fn read_for_template(
                 (k, value)
             })
             .collect()),
-        ReadOutcome::Missing => Err(DeliverError::NotFound { path: kv.display() }),
+        ReadOutcome::Missing => Err(DeliverError::TemplateSecretNotFound { path: kv.display() }),
         ReadOutcome::Deleted { version } => Err(DeliverError::VersionDeleted {
             path: kv.display(),
             version,

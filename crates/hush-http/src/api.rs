@@ -305,7 +305,7 @@ fn failure(e: CoreError) -> HttpResponse {
     };
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     match &e {
-        CoreError::PermissionDenied { detail } => {
+        CoreError::PermissionDenied { detail } | CoreError::TokenRejected { detail, .. } => {
             tracing::debug!(detail = %detail, "permission denied");
         }
         CoreError::Crypto(_) | CoreError::Storage(_) | CoreError::Internal(_) => {
@@ -316,7 +316,14 @@ fn failure(e: CoreError) -> HttpResponse {
         }
         _ => {}
     }
-    let mut resp = error_response(status, &e.to_string());
+    let mut resp = match &e {
+        // One message, as Vault's (its "permission denied" and "invalid token" joined): clients
+        // match on "permission denied", people read the rest.
+        CoreError::TokenRejected { reason, .. } => {
+            error_response(status, &format!("permission denied: {reason}"))
+        }
+        _ => error_response(status, &e.to_string()),
+    };
     if let Some(secs) = retry_after {
         if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
             resp.headers_mut().insert(header::RETRY_AFTER, v);

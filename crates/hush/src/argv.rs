@@ -16,6 +16,7 @@ use clap::Command;
 struct Scope<'a> {
     command: &'a Command,
     longs: HashMap<&'a str, bool>,
+    shorts: Vec<char>,
 }
 
 impl<'a> Scope<'a> {
@@ -32,7 +33,15 @@ impl<'a> Scope<'a> {
                     .map(move |name| (name, takes_value))
             })
             .collect();
-        Scope { command, longs }
+        let shorts = command
+            .get_arguments()
+            .flat_map(|arg| arg.get_short_and_visible_aliases().into_iter().flatten())
+            .collect();
+        Scope {
+            command,
+            longs,
+            shorts,
+        }
     }
 
     fn subcommand(&self, name: &str) -> Option<&'a Command> {
@@ -90,6 +99,14 @@ pub fn rewrite_single_dash(command: &Command, args: Vec<OsString>) -> Vec<OsStri
                     out.push(OsString::from(format!("-{text}")));
                     continue;
                 }
+                // A Vault-style option this command does not have (`-versoin=1`): as `--name`
+                // clap answers "unexpected argument" with the closest real option, where `-v...`
+                // would be read as a cluster of short options and blamed on `-v`.
+                if looks_like_option_name(name) && !name.chars().all(|c| scope.shorts.contains(&c))
+                {
+                    out.push(OsString::from(format!("-{text}")));
+                    continue;
+                }
             }
             out.push(arg);
             continue;
@@ -101,6 +118,14 @@ pub fn rewrite_single_dash(command: &Command, args: Vec<OsString>) -> Vec<OsStri
         out.push(arg);
     }
     out
+}
+
+/// Whether `name` could be a mistyped long option: a letter, then letters, digits, `-` or `_`
+/// (never a negative number or a lone value).
+fn looks_like_option_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// Splits `name=value` into the name and whether a value was attached.
@@ -202,20 +227,24 @@ mod tests {
     }
 
     #[test]
-    fn only_options_of_the_selected_subcommand_are_rewritten() {
-        // `-dev` belongs to `server`, not to `init`: left for clap to reject.
-        assert_eq!(rewrite(&["hush", "init", "-dev"]), ["hush", "init", "-dev"]);
+    fn unknown_long_names_become_double_dash_for_clap_to_reject() {
+        // `-dev` belongs to `server`, not to `init`, and `-versoin` is nobody's: as `--name`,
+        // clap rejects them naming the closest real option instead of blaming `-d` or `-v`.
         assert_eq!(
-            rewrite(&["hush", "-key-shares=5", "init"]),
-            ["hush", "-key-shares=5", "init"]
+            rewrite(&["hush", "init", "-dev"]),
+            ["hush", "init", "--dev"]
+        );
+        assert_eq!(
+            rewrite(&["hush", "-key-shares=5", "init", "-versoin=1"]),
+            ["hush", "--key-shares=5", "init", "--versoin=1"]
         );
     }
 
     #[test]
-    fn short_options_and_unknown_names_stay() {
+    fn short_options_numbers_and_unknown_single_letters_stay() {
         assert_eq!(
-            rewrite(&["hush", "-h", "init", "-V", "-x", "-nope=1", "-5"]),
-            ["hush", "-h", "init", "-V", "-x", "-nope=1", "-5"]
+            rewrite(&["hush", "-h", "init", "-V", "-x", "-5", "-5m", "-hh"]),
+            ["hush", "-h", "init", "-V", "-x", "-5", "-5m", "-hh"]
         );
         assert_eq!(rewrite(&["hush", "-help"]), ["hush", "--help"]);
         assert_eq!(rewrite(&["hush", "-version"]), ["hush", "--version"]);

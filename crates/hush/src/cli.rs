@@ -31,7 +31,7 @@ pub struct Cli {
 
 /// Help heading of the connection options, which every subcommand accepts; a heading keeps them
 /// apart from the subcommand's own options.
-const CONNECTION: &str = "Connection options (client commands)";
+pub const CONNECTION: &str = "Connection options (client commands)";
 
 /// How client commands reach the server.
 #[derive(Debug, Args)]
@@ -198,19 +198,20 @@ pub struct StatusArgs {
 /// Options of `hush init`.
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Number of unseal key shares to create
-    #[arg(long, value_name = "N", default_value_t = 5)]
-    pub key_shares: u32,
+    /// Number of unseal key shares to create (Shamir seal) [default: 5]
+    #[arg(long, value_name = "N")]
+    pub key_shares: Option<u32>,
 
-    /// Number of key shares needed to unseal
-    #[arg(long, value_name = "T", default_value_t = 3)]
-    pub key_threshold: u32,
+    /// Number of key shares needed to unseal (Shamir seal) [default: 3]
+    #[arg(long, value_name = "T")]
+    pub key_threshold: Option<u32>,
 
-    /// Number of recovery key shares (only with an auto-unseal seal, e.g. a static key)
+    /// Number of recovery key shares (auto-unseal seals, e.g. a static key) [default: 5]
     #[arg(long, value_name = "N")]
     pub recovery_shares: Option<u32>,
 
-    /// Number of recovery key shares needed to authorize operations (auto-unseal seals only)
+    /// Number of recovery key shares needed to authorize operations (auto-unseal seals)
+    /// [default: 3]
     #[arg(long, value_name = "T")]
     pub recovery_threshold: Option<u32>,
 
@@ -251,8 +252,16 @@ mod tests {
         let cli = Cli::try_parse_from(["hush", "init"]).unwrap();
         match cli.command {
             Command::Init(args) => {
-                assert_eq!((args.key_shares, args.key_threshold), (5, 3));
-                assert_eq!(args.recovery_shares, None);
+                // Five shares, three needed, of whichever keys the seal makes.
+                let shamir = crate::init_request(&args, false);
+                assert_eq!((shamir.secret_shares, shamir.secret_threshold), (5, 3));
+                assert_eq!(shamir.recovery_shares, None);
+                let auto = crate::init_request(&args, true);
+                assert_eq!((auto.secret_shares, auto.secret_threshold), (0, 0));
+                assert_eq!(
+                    (auto.recovery_shares, auto.recovery_threshold),
+                    (Some(5), Some(3))
+                );
                 assert_eq!(args.format, Format::Table);
             }
             other => panic!("parsed as {other:?}"),

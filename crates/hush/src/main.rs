@@ -41,13 +41,14 @@ fn main() -> ExitCode {
     let mut command = Cli::command();
     // Building resolves global and generated options (--help, --version) in every subcommand,
     // which the single-dash rewriting needs to see.
+    hide_client_options_of_server(&mut command);
     command.build();
     let args = argv::rewrite_single_dash(&command, std::env::args_os().collect());
 
-    let cli = match command
-        .try_get_matches_from_mut(args)
-        .and_then(|matches| Cli::from_arg_matches(&matches))
-    {
+    let cli = match command.try_get_matches_from_mut(args).and_then(|matches| {
+        refuse_ignored_server_options(&mut command, &matches)?;
+        Cli::from_arg_matches(&matches)
+    }) {
         Ok(cli) => cli,
         Err(err) => {
             // Help and version requests are "errors" too, with exit code 0 and stdout output.
@@ -68,6 +69,42 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// The connection options are global so that every client command takes them anywhere on the
+/// line; `hush server` uses none of them, so its help does not list them. A subcommand that
+/// already has an argument keeps its own when globals are propagated (at build), so the server
+/// gets hidden copies first.
+fn hide_client_options_of_server(command: &mut clap::Command) {
+    let hidden: Vec<clap::Arg> = command
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .filter(|a| a.get_help_heading() == Some(cli::CONNECTION))
+        .map(|a| a.clone().hide(true))
+        .collect();
+    *command = std::mem::take(command).mut_subcommand("server", |server| server.args(hidden));
+}
+
+/// Refuses a server option given on the command line that the rest of the line makes
+/// meaningless, rather than ignoring it: `--dev` keeps everything in memory, so a
+/// `--data-dir` would silently hold nothing.
+fn refuse_ignored_server_options(
+    command: &mut clap::Command,
+    matches: &clap::ArgMatches,
+) -> Result<(), clap::Error> {
+    let Some(("server", server)) = matches.subcommand() else {
+        return Ok(());
+    };
+    let dev = server.try_get_one::<bool>("dev").ok().flatten() == Some(&true);
+    let data_dir = server.value_source("data_dir") == Some(clap::parser::ValueSource::CommandLine);
+    if dev && data_dir {
+        return Err(command.error(
+            clap::error::ErrorKind::ArgumentConflict,
+            "--data-dir has no effect with --dev: a dev server keeps everything in memory. Drop \
+             --dev to keep data in that directory, or drop --data-dir",
+        ));
+    }
+    Ok(())
 }
 
 /// Joins an error and its causes with `: `, stopping at a [`ClientError`], whose message
@@ -212,12 +249,11 @@ async fn status(client: Client, args: StatusArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn init(client: Client, args: InitArgs) -> anyhow::Result<ExitCode> {
-    let request = InitRequest {
-        secret_shares: args.key_shares,
-        secret_threshold: args.key_threshold,
-        recovery_shares: args.recovery_shares,
-        recovery_threshold: args.recovery_threshold,
-    };
+    // As `vault operator init`: the seal decides which counts apply, so the defaults follow
+    // the seal type the server reports; counts given explicitly go to the server as they are,
+    // which refuses the ones its seal cannot use, saying which apply.
+    let recovery_seal = client.seal_status().await?.recovery_seal;
+    let request = init_request(&args, recovery_seal);
     let response = client.init(&request).await?;
     let mut out = io::stdout().lock();
     match args.format {
@@ -243,6 +279,32 @@ async fn init(client: Client, args: InitArgs) -> anyhow::Result<ExitCode> {
     }
     .map_err(stdout_error)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `sys/init` request for `args` on a server whose seal is (`recovery_seal`) or is not an
+/// auto-unseal seal: five shares and a threshold of three of whichever keys it creates.
+fn init_request(args: &InitArgs, recovery_seal: bool) -> InitRequest {
+    if recovery_seal {
+        let shares = args.recovery_shares.unwrap_or(5);
+        InitRequest {
+            secret_shares: args.key_shares.unwrap_or(0),
+            secret_threshold: args.key_threshold.unwrap_or(0),
+            recovery_shares: Some(shares),
+            // One share needs one; otherwise three, or all of them when fewer are made.
+            recovery_threshold: Some(args.recovery_threshold.unwrap_or(if shares <= 1 {
+                1
+            } else {
+                shares.min(3)
+            })),
+        }
+    } else {
+        InitRequest {
+            secret_shares: args.key_shares.unwrap_or(5),
+            secret_threshold: args.key_threshold.unwrap_or(3),
+            recovery_shares: args.recovery_shares,
+            recovery_threshold: args.recovery_threshold,
+        }
+    }
 }
 
 /// Gets the unseal key from the argument, standard input (`-`, or when stdin is not a terminal)

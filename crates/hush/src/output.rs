@@ -370,11 +370,14 @@ pub fn seal_status_rows(
     };
     rows.push((shares_label, status.n.to_string()));
     rows.push(("Threshold", status.t.to_string()));
-    rows.push((
-        "Unseal Progress",
-        format!("{}/{}", status.progress, status.t),
-    ));
-    rows.push(("Unseal Nonce", or_na(Some(&status.nonce))));
+    // As the vault CLI: an unseal in progress is shown only while sealed.
+    if status.sealed {
+        rows.push((
+            "Unseal Progress",
+            format!("{}/{}", status.progress, status.t),
+        ));
+        rows.push(("Unseal Nonce", or_na(Some(&status.nonce))));
+    }
     if status.migration {
         rows.push(("Seal Migration in Progress", "true".to_owned()));
     }
@@ -636,6 +639,9 @@ mod tests {
         assert_eq!(get("Recovery Seal Type"), Some("shamir"));
         assert_eq!(get("Total Recovery Shares"), Some("5"));
         assert_eq!(get("Total Shares"), None);
+        // Unsealed: no unseal progress to show.
+        assert_eq!(get("Unseal Progress"), None);
+        assert_eq!(get("Unseal Nonce"), None);
         assert_eq!(get("HA Enabled"), Some("true"));
         assert_eq!(get("HA Mode"), Some("active"));
         assert_eq!(get("HA Cluster"), Some("https://10.0.0.1:8201"));

@@ -8,23 +8,22 @@ use crate::fields;
 use crate::logical::{map, Response};
 use crate::quotas::Quota;
 
+/// A non-negative number, as a JSON number or a string; the error says which rule failed.
 fn num(v: Option<&Value>, field: &str) -> Result<Option<f64>> {
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_f64()
-            .filter(|f| *f >= 0.0 && f.is_finite())
-            .map(Some)
-            .ok_or_else(|| CoreError::bad(format!("'{field}' must be a number of 0 or more"))),
-        Some(Value::String(s)) => s
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|f| *f >= 0.0 && f.is_finite())
-            .map(Some)
-            .ok_or_else(|| CoreError::bad(format!("'{field}' must be a number, got \"{s}\""))),
-        Some(v) => Err(CoreError::bad(format!(
-            "'{field}' must be a number, got {v}"
+    let parsed = match v {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
+        Some(_) => None,
+    };
+    let shown = v.map(Value::to_string).unwrap_or_default();
+    match parsed {
+        Some(f) if f.is_finite() && f >= 0.0 => Ok(Some(f)),
+        Some(f) if f.is_finite() => Err(CoreError::bad(format!(
+            "'{field}' cannot be negative, got {shown}"
+        ))),
+        _ => Err(CoreError::bad(format!(
+            "'{field}' must be a number (e.g. 100), got {shown}"
         ))),
     }
 }

@@ -49,9 +49,12 @@ pub(super) fn seal_status(core: &Core) -> Response {
     Response::raw(200, status)
 }
 
-/// Reads an optional share count; `null` counts as absent.
+/// Reads an optional share count; `null` and 0 count as absent (Vault's CLI sends 0 for the
+/// counts that do not apply to the seal).
 fn opt_u8(data: &Map<String, Value>, field: &str) -> Result<Option<u8>> {
-    Ok(fields::u64_in(data, field, 1..=255, "a whole number")?.map(|n| n as u8))
+    Ok(fields::u64_in(data, field, 0..=255, "a whole number")?
+        .filter(|n| *n > 0)
+        .map(|n| n as u8))
 }
 
 fn check_shares(shares: u8, threshold: u8, what: &str) -> Result<()> {

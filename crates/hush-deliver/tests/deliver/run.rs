@@ -385,6 +385,18 @@ fn bad_input_is_reported_and_nothing_is_started() {
             &["permission denied", "secret/denied"],
         ),
         (
+            server
+                .cmd(&["run", "--path", "secret/denied"])
+                .env_remove("HUSH_TOKEN"),
+            &["no token: set HUSH_TOKEN", "hush login"],
+        ),
+        (
+            server
+                .cmd(&["run", "--path", "secret/denied"])
+                .token("hvs.not-a-token-of-this-server"),
+            &["this token is not valid", "expired, revoked"],
+        ),
+        (
             server.cmd(&["run", "--path", "secret/badname", "--only", "typo"]),
             &["\"typo\""],
         ),
@@ -485,6 +497,37 @@ fn approle_login_then_run() {
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("auth/approle/login"), "{out:?}");
     assert!(!out.stdout.contains("child-started"));
+
+    // No secret ID at all: the refusal says so, not only the server's "invalid secret id".
+    let out = server
+        .cmd(&["run", "--auth-method", "approle", "--role-id", &role_id])
+        .args(&["--path", "secret/app"])
+        .env_remove("HUSH_TOKEN")
+        .child(&["echo", "child-started"])
+        .run();
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("HUSH_SECRET_ID is not set"), "{out:?}");
+
+    // A mount where no method is enabled.
+    let out = server
+        .cmd(&[
+            "run",
+            "--auth-method",
+            "approle",
+            "--auth-path",
+            "nothing-here",
+        ])
+        .args(&["--role-id", &role_id, "--path", "secret/app"])
+        .env_remove("HUSH_TOKEN")
+        .env("HUSH_SECRET_ID", &secret_id)
+        .child(&["echo", "child-started"])
+        .run();
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr
+            .contains("nothing at auth/nothing-here accepts a login"),
+        "{out:?}"
+    );
 }
 
 /// Starts `deliver` (a watching `hush run` of secret/app printing TOKEN), sees `before`, waits

@@ -69,7 +69,7 @@ fn template_errors_name_the_line_and_key_and_write_nothing() {
         (
             "missing-path.tmpl",
             "{{ secret(\"secret/nope\").x }}\n",
-            vec!["line 1", "secret/nope"],
+            vec!["line 1", "secret/nope", "name each secret"],
         ),
         (
             "undefined.tmpl",
@@ -94,6 +94,8 @@ fn template_errors_name_the_line_and_key_and_write_nothing() {
             );
         }
         assert!(!out_file.exists(), "{name}: nothing written");
+        // `hush template` has no --recursive: no message may suggest it.
+        assert!(!out.stderr.contains("--recursive"), "{name}: {out:?}");
     }
 }
 

@@ -297,7 +297,7 @@ pub async fn resolve(client: &Client, target: &Target) -> anyhow::Result<KvPath>
         }
     };
     let mount_info = match client
-        .read(&format!("sys/internal/ui/mounts/{probe}"))
+        .read_unwrapped(&format!("sys/internal/ui/mounts/{probe}"))
         .await
     {
         Ok(answer) => answer,
@@ -375,12 +375,17 @@ fn write_v2_table(
 }
 
 /// Prints the answer to a KV v2 write (`put`, `patch`, `rollback`).
+/// Whether `response` is a wrapped answer (`-wrap-ttl`): it holds only the wrapping token.
+fn is_wrapped(response: &Value) -> bool {
+    response.get("wrap_info").is_some_and(Value::is_object)
+}
+
 fn print_v2_write(
     path: &str,
     response: &Value,
     output_args: &OutputArgs,
 ) -> anyhow::Result<ExitCode> {
-    if output_args.field.is_some() || output_args.format != Format::Table {
+    if output_args.field.is_some() || output_args.format != Format::Table || is_wrapped(response) {
         return print_secret(response, output_args, true);
     }
     write_v2_table(&mut io::stdout().lock(), path, response.get("data"), None)
@@ -440,6 +445,9 @@ async fn get(client: &Client, args: GetArgs) -> anyhow::Result<ExitCode> {
     let Some(response) = client.read(&query).await? else {
         return no_value(&path);
     };
+    if is_wrapped(&response) {
+        return print_secret(&response, &args.output, true);
+    }
     let secret_data = response.pointer("/data/data").filter(|d| !d.is_null());
     if let Some(field) = &args.output.field {
         let Some(secret_data) = secret_data else {
@@ -511,7 +519,7 @@ async fn read_then_write(
     changes: Map<String, Value>,
     args: &PatchArgs,
 ) -> anyhow::Result<ExitCode> {
-    let Some(current) = client.read(path).await? else {
+    let Some(current) = client.read_unwrapped(path).await? else {
         return no_value(path);
     };
     let Some(Value::Object(mut data)) = current.pointer("/data/data").cloned() else {
@@ -595,7 +603,7 @@ async fn rollback(client: &Client, args: RollbackArgs) -> anyhow::Result<ExitCod
     kv.require_secret()?;
     kv.require_v2("kv rollback")?;
     let metadata_path = kv.v2_path("metadata");
-    let Some(metadata) = client.read(&metadata_path).await? else {
+    let Some(metadata) = client.read_unwrapped(&metadata_path).await? else {
         return no_value(&metadata_path);
     };
     let current = metadata

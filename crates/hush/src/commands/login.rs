@@ -5,7 +5,7 @@
 //! verified token ([`LoginOutcome`]), and the command stores and reports that token the same
 //! way whatever the method. A new method adds a [`LoginMethod`] variant, a [`Credentials`]
 //! variant read by [`LoginMethod::credentials`], and a branch in [`authenticate`] that posts to
-//! `auth/<path>/login` and hands the answer's `auth` object to [`LoginOutcome::from_auth`].
+//! `auth/<path>/login` and hands the answer to [`LoginOutcome::from_answer`].
 
 use std::io::{self, BufRead, IsTerminal};
 use std::process::ExitCode;
@@ -267,36 +267,38 @@ fn read_stdin_line() -> anyhow::Result<Zeroizing<String>> {
 pub struct LoginOutcome {
     /// The client token to use from now on.
     token: Zeroizing<String>,
-    /// Vault's `auth` object (accessor, policies, lease_duration, renewable, metadata), without
-    /// the client token.
-    auth: Value,
+    /// The server's whole answer (request_id, warnings, ...), as the vault CLI prints it, with
+    /// an `auth` object (accessor, policies, lease_duration, renewable, metadata) that no
+    /// longer holds the client token.
+    answer: Value,
 }
 
 impl LoginOutcome {
-    /// Builds the outcome from an `auth` object as login answers (`auth/<method>/login`)
-    /// carry it, with `client_token`.
-    pub fn from_auth(mut auth: Value) -> anyhow::Result<LoginOutcome> {
-        let token = auth
-            .as_object_mut()
+    /// Builds the outcome from a login answer (`auth/<method>/login`), whose `auth` object
+    /// carries `client_token`.
+    pub fn from_answer(mut answer: Value) -> anyhow::Result<LoginOutcome> {
+        let token = answer
+            .get_mut("auth")
+            .and_then(Value::as_object_mut)
             .and_then(|a| a.remove("client_token"))
             .and_then(|t| t.as_str().map(str::to_owned))
             .filter(|t| !t.is_empty())
             .ok_or_else(|| anyhow!("the server's login answer carries no client token"))?;
         Ok(LoginOutcome {
             token: Zeroizing::new(token),
-            auth,
+            answer,
         })
     }
 
     /// The answer printed for `--format json|yaml` and used by `--field`.
     fn response(&self, with_token: bool) -> Value {
-        let mut auth = self.auth.clone();
+        let mut answer = self.answer.clone();
         if with_token {
-            if let Some(map) = auth.as_object_mut() {
+            if let Some(map) = answer.get_mut("auth").and_then(Value::as_object_mut) {
                 map.insert("client_token".into(), Value::String(self.token.to_string()));
             }
         }
-        json!({ "auth": auth })
+        answer
     }
 }
 
@@ -331,7 +333,16 @@ pub async fn authenticate(
                 "lease_duration": data.get("ttl").cloned().unwrap_or(json!(0)),
                 "renewable": data.get("renewable").cloned().unwrap_or(json!(false)),
             });
-            LoginOutcome::from_auth(auth)
+            // Shaped as a login answer, as `vault login TOKEN` prints it.
+            LoginOutcome::from_answer(json!({
+                "request_id": answer.get("request_id").cloned().unwrap_or(json!("")),
+                "lease_id": "",
+                "lease_duration": 0,
+                "renewable": false,
+                "data": null,
+                "warnings": answer.get("warnings").cloned().unwrap_or(Value::Null),
+                "auth": auth,
+            }))
         }
         Credentials::Login { path_suffix, body } => {
             let mount = trim_path(mount);
@@ -351,8 +362,7 @@ pub async fn authenticate(
                 }
                 Err(err) => return Err(err.into()),
             };
-            let auth = answer.get("auth").cloned().unwrap_or(Value::Null);
-            LoginOutcome::from_auth(auth)
+            LoginOutcome::from_answer(answer)
         }
     }
 }
@@ -482,16 +492,21 @@ mod tests {
 
     #[test]
     fn outcome_from_a_login_answer_keeps_the_token_apart() {
-        let outcome = LoginOutcome::from_auth(json!({
-            "client_token": "hvs.secret", "accessor": "acc", "policies": ["default"]
+        let outcome = LoginOutcome::from_answer(json!({
+            "request_id": "r1", "warnings": ["w"],
+            "auth": {"client_token": "hvs.secret", "accessor": "acc", "policies": ["default"]}
         }))
         .unwrap();
         assert_eq!(outcome.token.as_str(), "hvs.secret");
-        assert!(outcome.auth.get("client_token").is_none());
+        assert!(outcome.answer["auth"].get("client_token").is_none());
         assert_eq!(outcome.response(true)["auth"]["client_token"], "hvs.secret");
+        // The whole answer is printed, as the vault CLI prints it.
+        assert_eq!(outcome.response(false)["request_id"], "r1");
+        assert_eq!(outcome.response(false)["warnings"], json!(["w"]));
         assert!(outcome.response(false)["auth"]
             .get("client_token")
             .is_none());
-        assert!(LoginOutcome::from_auth(json!({"accessor": "a"})).is_err());
+        assert!(LoginOutcome::from_answer(json!({"auth": {"accessor": "a"}})).is_err());
+        assert!(LoginOutcome::from_answer(json!({})).is_err());
     }
 }

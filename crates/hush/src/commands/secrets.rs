@@ -179,7 +179,8 @@ fn enable_request(args: &EnableArgs) -> anyhow::Result<(String, Value)> {
 
 async fn enable(client: &Client, args: EnableArgs) -> anyhow::Result<ExitCode> {
     let (path, body) = enable_request(&args)?;
-    let engine = body["type"].as_str().unwrap_or_default().to_owned();
+    // Named as the user typed it: `kv-v2` is sent as type `kv` with version 2.
+    let engine = args.engine.clone();
     client
         .request(Method::POST, &format!("sys/mounts/{path}"), Some(body))
         .await?;

@@ -132,6 +132,68 @@ fn invalid_key_shares_is_a_usage_error() {
 }
 
 #[test]
+fn a_mistyped_vault_style_option_gets_the_same_tip_as_the_double_dash_form() {
+    for (args, typo, tip) in [
+        (
+            &["kv", "get", "-versoin=1", "secret/x"][..],
+            "versoin",
+            "--version",
+        ),
+        (
+            &["token", "create", "-polcy=default"][..],
+            "polcy",
+            "--policy",
+        ),
+    ] {
+        let single = Hush::new().run(args);
+        assert_eq!(single.code(), 2, "{}", single.stderr());
+        let stderr = single.stderr();
+        assert!(stderr.contains(typo), "{stderr}");
+        assert!(stderr.contains(tip), "{stderr}");
+        let double: Vec<String> = args
+            .iter()
+            .map(|a| match a.strip_prefix('-') {
+                Some(rest) if rest.starts_with(typo) => format!("--{rest}"),
+                _ => a.to_string(),
+            })
+            .collect();
+        let double: Vec<&str> = double.iter().map(String::as_str).collect();
+        assert_eq!(Hush::new().run(&double).stderr(), stderr);
+    }
+}
+
+#[test]
+fn server_help_lists_no_client_options_and_dev_refuses_a_data_dir() {
+    let help = Hush::new().run(&["server", "--help"]);
+    assert_eq!(help.code(), 0, "{}", help.stderr());
+    for client_only in ["--wrap-ttl", "--ca-cert", "--tls-skip-verify", "--address"] {
+        assert!(
+            !help.stdout().contains(client_only),
+            "{client_only}: {}",
+            help.stdout()
+        );
+    }
+    assert!(help.stdout().contains("--data-dir"), "{}", help.stdout());
+    // Client commands still take them.
+    let help = Hush::new().run(&["kv", "get", "--help"]);
+    assert!(help.stdout().contains("--wrap-ttl"), "{}", help.stdout());
+
+    let dir = tempfile::tempdir().unwrap();
+    let run = Hush::new().run(&[
+        "server",
+        "--dev",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(
+        run.stderr().contains("--data-dir has no effect with --dev"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
 fn unknown_commands_and_options_are_usage_errors() {
     assert_eq!(Hush::new().run(&["frobnicate"]).code(), 2);
     assert_eq!(Hush::new().run(&["status", "-no-such-option"]).code(), 2);

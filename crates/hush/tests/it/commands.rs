@@ -347,7 +347,12 @@ fn secrets_enable_list_tune_move_disable() {
         run.stdout(),
         "Success! Enabled the kv secrets engine at: team/\n"
     );
-    root.run(&["secrets", "enable", "kv-v2"]).ok();
+    let run = root.run(&["secrets", "enable", "kv-v2"]);
+    run.ok();
+    assert_eq!(
+        run.stdout(),
+        "Success! Enabled the kv-v2 secrets engine at: kv-v2/\n"
+    );
 
     let mounts = root.run(&["secrets", "list", "-format=json"]).json();
     assert_eq!(mounts["team/"]["options"]["version"], "2");
@@ -521,6 +526,57 @@ fn kv_v2_put_get_versions_and_formats() {
     run.expect_code(2);
     assert_eq!(run.stderr(), "No value found at secret/data/nope\n");
     assert!(run.stdout().is_empty());
+}
+
+#[test]
+fn kv_v2_commands_wrap_only_the_final_request() {
+    let server = DevServer::start();
+    let root = server.root();
+    root.run(&["kv", "put", "secret/app", "password=pw1"]).ok();
+
+    // The mount lookup is not wrapped, so the command still knows the mount is KV v2.
+    let wrapped = root.run(&["kv", "get", "-wrap-ttl=5m", "-format=json", "secret/app"]);
+    wrapped.ok();
+    let json = wrapped.json();
+    let token = json["wrap_info"]["token"].as_str().unwrap().to_owned();
+    assert_eq!(json["wrap_info"]["ttl"], 300, "{json}");
+    assert!(json["data"].is_null(), "{json}");
+    let unwrapped = root.run(&["unwrap", "-format=json", &token]).json();
+    assert_eq!(unwrapped["data"]["data"]["password"], "pw1", "{unwrapped}");
+
+    // The environment variable works the same way, and the table shows the wrapping token.
+    let table = server
+        .root()
+        .env("VAULT_WRAP_TTL", "60s")
+        .run(&["kv", "get", "secret/app"]);
+    table.ok();
+    assert!(
+        table.stdout().contains("wrapping_token "),
+        "{}",
+        table.stdout()
+    );
+    assert!(!table.stdout().contains("pw1"), "{}", table.stdout());
+
+    // A patch reads the current version unwrapped and wraps only its write.
+    let patch = root.run(&[
+        "kv",
+        "patch",
+        "-method=rw",
+        "-wrap-ttl=5m",
+        "secret/app",
+        "user=u",
+    ]);
+    patch.ok();
+    assert!(
+        patch.stdout().contains("wrapping_token "),
+        "{}",
+        patch.stdout()
+    );
+    let current = root
+        .run(&["kv", "get", "-format=json", "secret/app"])
+        .json();
+    assert_eq!(current["data"]["data"]["user"], "u", "{current}");
+    assert_eq!(current["data"]["metadata"]["version"], 2, "{current}");
 }
 
 #[test]
