@@ -46,7 +46,7 @@ use zeroize::Zeroizing;
 use crate::fields::{
     check_login_cidrs, cidrs_subset, display_name, has, list_response, not_found, now_nanos,
     opt_bool, opt_cidrs, opt_str, opt_string_map, opt_ttl, opt_u64, random_uuid, rfc3339_nanos,
-    role_key, unsupported,
+    role_key,
 };
 use crate::token_fields::{TokenFields, TOKEN_FIELDS};
 
@@ -446,7 +446,8 @@ impl AppRoleBackend {
                 self.save_role(req.view, &salt, Some(&old), &role).await?;
                 Ok(Response::no_content())
             }
-            _ => Err(unsupported(req, req.path, "GET and POST/PUT")),
+            // The table routes only the operations it declares.
+            op => Err(hush_core::framework::unsupported(req.path, op)),
         }
     }
 
@@ -469,9 +470,6 @@ impl AppRoleBackend {
                 Ok(Response::data(d))
             }
             Operation::Create | Operation::Update | Operation::Delete => {
-                if fields == ["local_secret_ids"] {
-                    return Err(unsupported(req, req.path, "GET"));
-                }
                 let update: Map<String, Value> = if req.operation == Operation::Delete {
                     fields
                         .iter()
@@ -499,7 +497,7 @@ impl AppRoleBackend {
                 self.save_role(req.view, &salt, Some(&old), &role).await?;
                 Ok(Response::no_content())
             }
-            _ => Err(unsupported(req, req.path, "GET, POST/PUT and DELETE")),
+            op => Err(hush_core::framework::unsupported(req.path, op)),
         }
     }
 
@@ -1025,16 +1023,23 @@ fn paths() -> &'static Paths<AppRoleBackend> {
                 .iter()
                 .map(|n| Field::new(n, FieldType::Any, "The property's value."))
                 .collect();
-            specs.push(
-                Spec::new(
-                    format!("role/{{role_name}}/{prop}"),
-                    "One property of a role.",
+            let spec = Spec::new(
+                format!("role/{{role_name}}/{prop}"),
+                "One property of a role.",
+            )
+            .op(Operation::Read, "Read it.", property)
+            .fields(&fields);
+            // local_secret_ids is fixed when the role is created: its path only reads.
+            let spec = if *prop == "local-secret-ids" {
+                spec
+            } else {
+                spec.op(Operation::Update, "Set it.", property).op(
+                    Operation::Delete,
+                    "Reset it to its default.",
+                    property,
                 )
-                .op(Operation::Read, "Read it.", property)
-                .op(Operation::Update, "Set it.", property)
-                .op(Operation::Delete, "Reset it to its default.", property)
-                .fields(&fields),
-            );
+            };
+            specs.push(spec);
         }
         Paths::new("this auth method", "auth/", specs)
     })

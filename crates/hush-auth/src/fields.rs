@@ -137,15 +137,6 @@ pub(crate) fn not_found() -> Response {
     Response::raw(404, json!({ "errors": [] }))
 }
 
-/// The error for an operation a path does not support (the framework's wording).
-pub(crate) fn unsupported(req: &EngineRequest<'_>, path: &str, allowed: &str) -> CoreError {
-    hush_core::framework::unsupported_operation(
-        &format!("{}{path}", mount_route(req.mount)),
-        req.operation,
-        allowed,
-    )
-}
-
 /// The storage key of a role under a method's view.
 pub(crate) fn role_key(name: &str) -> String {
     format!("role/{name}")
@@ -178,7 +169,8 @@ pub(crate) async fn role_crud<R: Serialize + DeserializeOwned>(
             req.view.delete(&key).await?;
             Ok(Response::no_content())
         }
-        _ => Err(unsupported(req, path, "GET, POST/PUT and DELETE")),
+        // The table routes only the operations it declares.
+        op => Err(hush_core::framework::unsupported(path, op)),
     }
 }
 

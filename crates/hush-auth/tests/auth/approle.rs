@@ -521,3 +521,30 @@ async fn properties_bind_secret_id_false_and_delete() {
     assert_eq!(e.status(), 400);
     assert!(e.to_string().contains("'secret_id_ttl'"), "{e}");
 }
+
+#[tokio::test]
+async fn local_secret_ids_is_read_only_after_creation() {
+    let (h, _) = setup("fixed", json!({"local_secret_ids": true})).await;
+    let r = h
+        .read("auth/approle/role/fixed/local-secret-ids")
+        .await
+        .unwrap();
+    assert_eq!(data(&r)["local_secret_ids"], true);
+    for write in [
+        h.write(
+            "auth/approle/role/fixed/local-secret-ids",
+            json!({"local_secret_ids": false}),
+        )
+        .await,
+        h.delete("auth/approle/role/fixed/local-secret-ids").await,
+    ] {
+        let err = write.unwrap_err();
+        assert_eq!(err.status(), 405, "{err}");
+        assert!(err.to_string().contains("this path accepts GET"), "{err}");
+    }
+    let r = h
+        .read("auth/approle/role/fixed/local-secret-ids")
+        .await
+        .unwrap();
+    assert_eq!(data(&r)["local_secret_ids"], true);
+}
