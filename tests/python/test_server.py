@@ -287,3 +287,60 @@ def test_startup_is_fast_and_sigterm_is_graceful(tmp_path, servers):
     s.proc.terminate()
     assert s.proc.wait(timeout=10) == 0
     assert "stopped" in s.output()
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        fields = dict(line.split(":", 1) for line in f)
+    return int(fields["VmRSS"].split()[0]), int(fields["VmLck"].split()[0])
+
+
+def test_locked_memory_keeps_the_data_file_out_of_ram(tmp_path, servers):
+    # A server as installed (no disable_mlock) locks its memory. Locked pages of a memory-mapped
+    # data file would stay resident, so a big database would pin its size in RAM and take
+    # seconds to fault in at start; with the lock, SQLite reads with pread instead.
+    port = free_port()
+    db = tmp_path / "data" / "hush.db"
+    cfg = tmp_path / "locked.hcl"
+    cfg.write_text(f'storage "sqlite" {{ path = "{db}" }}\n'
+                   f'listener "tcp" {{\n address = "127.0.0.1:{port}"\n tls_disable = true\n}}\n')
+    s = HushServer(tmp_path, ["--config", str(cfg)], url=f"http://127.0.0.1:{port}")
+    servers.append(s)
+    s.start()
+    init = requests.put(f"{s.url}/v1/sys/init",
+                        json={"secret_shares": 1, "secret_threshold": 1}).json()
+    key, h = init["keys_base64"][0], {"X-Vault-Token": init["root_token"]}
+    requests.put(f"{s.url}/v1/sys/unseal", json={"key": key}).raise_for_status()
+    requests.post(f"{s.url}/v1/sys/mounts/secret", headers=h,
+                  json={"type": "kv", "options": {"version": "2"}}).raise_for_status()
+    value = os.urandom(8192).hex()
+    with requests.Session() as http:
+        for i in range(1500):
+            http.post(f"{s.url}/v1/secret/data/big/{i}", headers=h,
+                      json={"data": {"v": value}}).raise_for_status()
+    locked_log = s.output()
+    if os.geteuid() != 0:
+        assert "could not lock memory" in locked_log, locked_log[-2000:]
+        return
+    assert "pread reads" in locked_log, locked_log[-2000:]
+
+    def idle_rss_after_unseal(server):
+        requests.put(f"{server.url}/v1/sys/unseal", json={"key": key}).raise_for_status()
+        requests.get(f"{server.url}/v1/secret/data/big/7", headers=h).raise_for_status()
+        time.sleep(0.5)
+        return rss_kib(server.proc.pid)
+
+    # Locking every page of a mapped 25 MB file faults all of it in at once; with pread, the
+    # locked server holds what an unlocked one does.
+    s.stop()
+    s.start()
+    locked, vm_lck = idle_rss_after_unseal(s)
+    assert vm_lck > 0
+    db_kib = db.stat().st_size // 1024
+    assert db_kib > 20_000, db_kib
+    s.stop()
+    cfg.write_text(cfg.read_text() + "disable_mlock = true\n")
+    s.start()
+    unlocked, _ = idle_rss_after_unseal(s)
+    assert "mmap reads" in s.output()
+    assert locked < unlocked + db_kib // 2, (locked, unlocked, db_kib)

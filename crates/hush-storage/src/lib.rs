@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 pub use cache::DEFAULT_ENTRIES as DEFAULT_CACHE_ENTRIES;
 pub use memory::MemoryBackend;
-pub use sqlite::SqliteBackend;
+pub use sqlite::{SqliteBackend, SqliteOptions};
 
 /// Everything that can go wrong in a storage backend.
 #[derive(Debug, thiserror::Error)]

@@ -62,6 +62,27 @@ const AUTOCHECKPOINT_PAGES: i64 = 8000;
 /// is a window onto the file, not memory hush holds.
 const MMAP_BYTES: i64 = 1 << 30;
 
+/// How a [`SqliteBackend`] is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// Entries of the read cache (`None`: no cache).
+    pub cache_entries: Option<usize>,
+    /// Read the main file through a memory map (the default). Off when the process locks its
+    /// memory: locked, the map's pages stay resident for as long as the file is open, so a
+    /// large database would pin as much RAM as it has bytes; with `pread`, SQLite's bounded page
+    /// caches are all it holds.
+    pub mmap: bool,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            cache_entries: Some(crate::DEFAULT_CACHE_ENTRIES),
+            mmap: true,
+        }
+    }
+}
+
 const GET_SQL: &str = "SELECT value FROM kv WHERE key = ?1";
 const LIST_FROM_SQL: &str = "SELECT key FROM kv WHERE key >= ?1 ORDER BY key";
 const LIST_RANGE_SQL: &str = "SELECT key FROM kv WHERE key >= ?1 AND key < ?2 ORDER BY key";
@@ -99,6 +120,22 @@ impl SqliteBackend {
     /// [`SqliteBackend::open`] with a read cache of `cache_entries` entries (`None`: no cache).
     /// The cache is sound because the lock makes this backend the file's only writer.
     pub fn open_with_cache(path: &Path, cache_entries: Option<usize>) -> Result<Self> {
+        Self::open_with(
+            path,
+            SqliteOptions {
+                cache_entries,
+                ..SqliteOptions::default()
+            },
+        )
+    }
+
+    /// [`SqliteBackend::open`] with `options`.
+    pub fn open_with(path: &Path, options: SqliteOptions) -> Result<Self> {
+        let SqliteOptions {
+            cache_entries,
+            mmap,
+        } = options;
+        let mmap_bytes = if mmap { MMAP_BYTES } else { 0 };
         let dir = match path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
             _ => Path::new("."),
@@ -111,7 +148,7 @@ impl SqliteBackend {
             files::sync_dir(dir)?;
         }
 
-        let conn = open_writer(path)?;
+        let conn = open_writer(path, mmap_bytes)?;
         let cache = cache_entries.map(|n| Arc::new(ReadCache::new(n)));
         let writer = Writer::spawn(conn, cache.clone()).map_err(|source| StorageError::Io {
             action: "start the storage writer thread for",
@@ -124,6 +161,7 @@ impl SqliteBackend {
             readers: ReaderPool {
                 path: path.to_owned(),
                 idle: Mutex::new(Vec::new()),
+                mmap_bytes,
             },
             writer,
             cache,
@@ -146,7 +184,7 @@ impl fmt::Debug for SqliteBackend {
 }
 
 /// Opens the single read-write connection and brings the file to the current schema.
-fn open_writer(path: &Path) -> Result<Connection> {
+fn open_writer(path: &Path, mmap_bytes: i64) -> Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -194,7 +232,7 @@ fn open_writer(path: &Path) -> Result<Connection> {
             AUTOCHECKPOINT_PAGES,
             "configuring WAL checkpoints",
         ),
-        ("mmap_size", MMAP_BYTES, "configuring memory-mapped reads"),
+        ("mmap_size", mmap_bytes, "configuring memory-mapped reads"),
     ] {
         conn.pragma_update(None, name, value)
             .map_err(|e| StorageError::sqlite(context, e))?;
@@ -231,6 +269,8 @@ fn open_writer(path: &Path) -> Result<Connection> {
 struct ReaderPool {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// `mmap_size` of each read connection.
+    mmap_bytes: i64,
 }
 
 impl ReaderPool {
@@ -262,7 +302,7 @@ impl ReaderPool {
             .map_err(|e| StorageError::sqlite("opening a read connection", e))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| StorageError::sqlite("setting the busy timeout", e))?;
-        conn.pragma_update(None, "mmap_size", MMAP_BYTES)
+        conn.pragma_update(None, "mmap_size", self.mmap_bytes)
             .map_err(|e| StorageError::sqlite("configuring a read connection", e))?;
         Ok(conn)
     }

@@ -12,7 +12,7 @@ use hush_config::{KeySource, ListenerConfig, SealConfig, ServerConfig, StorageCo
 use hush_core::{Core, CoreConfig};
 use hush_crypto::seal::{parse_key_material, StaticSeal};
 use hush_crypto::SecretKey;
-use hush_storage::{Backend, MemoryBackend, SqliteBackend};
+use hush_storage::{Backend, MemoryBackend, SqliteBackend, SqliteOptions};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -150,9 +150,12 @@ async fn bind(
     Ok((listener, tls))
 }
 
+/// Opens the configured storage. With the process memory locked (`memory_locked`), SQLite reads
+/// with `pread` instead of a memory map, whose locked pages would pin the whole file in RAM.
 fn open_storage(
     cfg: &ServerConfig,
     opts: &ServerOptions,
+    memory_locked: bool,
 ) -> anyhow::Result<(Arc<dyn Backend>, String)> {
     if opts.dev {
         return Ok((Arc::new(MemoryBackend::new()), "inmem".into()));
@@ -164,19 +167,27 @@ fn open_storage(
                 usize::try_from(n).unwrap_or(usize::MAX)
             })
     });
-    match &cfg.storage {
-        Some(StorageConfig::Inmem) => Ok((Arc::new(MemoryBackend::new()), "inmem".into())),
-        Some(StorageConfig::Sqlite { path }) => {
-            let b = SqliteBackend::open_with_cache(path, cache)?;
-            Ok((Arc::new(b), format!("sqlite ({})", path.display())))
+    let options = SqliteOptions {
+        cache_entries: cache,
+        mmap: !memory_locked,
+    };
+    let path = match &cfg.storage {
+        Some(StorageConfig::Inmem) => {
+            return Ok((Arc::new(MemoryBackend::new()), "inmem".into()));
         }
-        None => {
-            let dir = opts.data_dir.clone().unwrap_or_else(default_data_dir);
-            let path = dir.join("hush.db");
-            let b = SqliteBackend::open_with_cache(&path, cache)?;
-            Ok((Arc::new(b), format!("sqlite ({})", path.display())))
-        }
-    }
+        Some(StorageConfig::Sqlite { path }) => path.clone(),
+        None => opts
+            .data_dir
+            .clone()
+            .unwrap_or_else(default_data_dir)
+            .join("hush.db"),
+    };
+    let b = SqliteBackend::open_with(&path, options)?;
+    let reads = if memory_locked { "pread" } else { "mmap" };
+    Ok((
+        Arc::new(b),
+        format!("sqlite ({}, {reads} reads)", path.display()),
+    ))
 }
 
 fn address_url(l: &ListenerConfig) -> String {
@@ -241,19 +252,21 @@ pub async fn run(opts: ServerOptions) -> anyhow::Result<()> {
         });
     }
 
+    let mut memory_locked = false;
     if !cfg.disable_mlock && !opts.dev {
-        if let Err(e) = hush_http::lock_memory() {
-            tracing::warn!(
+        match hush_http::lock_memory() {
+            Ok(()) => memory_locked = true,
+            Err(e) => tracing::warn!(
                 error = %e,
                 "could not lock memory (mlockall): secrets may be written to swap. Run with \
                  CAP_IPC_LOCK or a higher RLIMIT_MEMLOCK, or set disable_mlock = true if swap is \
                  encrypted or disabled"
-            );
+            ),
         }
     }
 
     let static_seal = cfg.seal.as_ref().map(static_seal).transpose()?;
-    let (storage, storage_desc) = open_storage(&cfg, &opts)?;
+    let (storage, storage_desc) = open_storage(&cfg, &opts, memory_locked)?;
 
     // Bind every listener before anything else so that a busy port fails fast.
     let mut bound = Vec::new();
