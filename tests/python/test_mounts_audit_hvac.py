@@ -467,3 +467,35 @@ def test_audit_chain_continues_after_reenable_and_restart(tmp_path, servers):
     data = log.read_bytes()
     assert verify_chain(data, after) is None, verify_chain(data, after)
     assert verify_chain(data, before) is None
+
+
+def test_an_audit_file_is_reused_after_its_device_is_disabled(root, dev_server, tmp_path):
+    # Vault users disable a device and enable one again onto the same file: the new device
+    # continues the file with a chain of its own, linked to the last line before it, and
+    # `hush audit verify` proves the whole file.
+    import subprocess
+
+    from conftest import HUSH_BIN
+
+    log = tmp_path / "audit.log"
+    root.sys.enable_audit_device("file", options={"file_path": str(log)})
+    root.secrets.kv.v2.create_or_update_secret("reuse/a", {"k": "1"})
+    root.sys.disable_audit_device("file")
+    lines_before = len(log.read_text().splitlines())
+    root.sys.enable_audit_device("file", path="again", options={"file_path": str(log)})
+    root.secrets.kv.v2.create_or_update_secret("reuse/b", {"k": "2"})
+    assert len(log.read_text().splitlines()) > lines_before
+    # Against the server's head for the new device (hush audit verify -device asks for it).
+    env = {"PATH": "/usr/bin:/bin", "VAULT_ADDR": dev_server.url, "VAULT_TOKEN": ROOT}
+    out = subprocess.run([HUSH_BIN, "audit", "verify", "-format=json", "-device=again", str(log)],
+                         capture_output=True, text=True, timeout=30, env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    report = json.loads(out.stdout)
+    assert report["ok"] is True and report["segments"] == 2, report
+    # Enabled once more on the same path it was: a third segment.
+    root.sys.disable_audit_device("again")
+    root.sys.enable_audit_device("file", options={"file_path": str(log)})
+    root.secrets.kv.v2.create_or_update_secret("reuse/c", {"k": "3"})
+    out = subprocess.run([HUSH_BIN, "audit", "verify", str(log)], capture_output=True, text=True,
+                         timeout=30)
+    assert out.returncode == 0 and "3 device chains" in out.stdout, out.stdout + out.stderr

@@ -41,10 +41,13 @@ pub enum AuditError {
         path: String,
     },
 
-    /// The file's last line belongs to another device's chain.
+    /// The file's last line belongs to another device's chain, though this device has written
+    /// lines of its own before (a new device continues such a file instead).
     #[error(
-        "audit log \"{path}\" holds the hash chain of audit device \"{found}\", not \"{device}\"; \
-         every audit device needs its own file: choose another path or move the old file away"
+        "audit log \"{path}\" ends with the hash chain of audit device \"{found}\", but device \
+         \"{device}\" has written lines before and expects its own chain there: another device \
+         wrote to its file. Every enabled audit device needs its own file: point this one at a new \
+         path (disable and enable it again), and verify the old file with `hush audit verify`"
     )]
     ForeignChain {
         /// The file path given to `open`.

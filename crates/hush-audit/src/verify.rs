@@ -55,8 +55,12 @@ pub struct VerifyReport {
     pub last: Option<ChainHead>,
     /// Seq of the first line. Greater than 1 for a log that continues a rotated one.
     pub first_seq: Option<u64>,
-    /// Device id of the chain (from the first line).
+    /// Device id of the last chain: the device writing the file now.
     pub device: Option<String>,
+    /// How many device chains follow each other in the file: more than one when a device was
+    /// enabled onto a file another device wrote (each later chain's first line links to the
+    /// line before it).
+    pub segments: u64,
 }
 
 struct Failure {
@@ -71,11 +75,29 @@ struct Verifier<'a> {
     last: Option<ChainHead>,
     first_seq: Option<u64>,
     device: Option<String>,
+    /// Device chains in the file so far.
+    segments: u64,
+    /// The current segment's line at the expected head's seq: (line number, seq, hash).
+    head_seen: Option<(u64, u64, String)>,
     failure: Option<Failure>,
 }
 
 impl Verifier<'_> {
     fn fail(&mut self, line: u64, kind: Problem, message: String) {
+        // A line at the expected head's seq that did not hash to it came first: it is the
+        // first bad line (its edit is what broke the line after it).
+        if self.failure.is_none() {
+            if let Some((n, seq, hash)) = self.head_seen.take() {
+                if let Some(e) = self.expected.filter(|e| e.hash != hash) {
+                    self.failure = Some(Failure {
+                        line: n,
+                        kind: Problem::HeadMismatch,
+                        message: head_mismatch(n, seq, &hash, e),
+                    });
+                    return;
+                }
+            }
+        }
         if self.failure.is_none() {
             self.failure = Some(Failure {
                 line,
@@ -106,6 +128,15 @@ impl Verifier<'_> {
         let hash = line_hash(line);
 
         match (&self.last, &self.device) {
+            // A device enabled onto a file another device wrote starts a new segment: seq 1
+            // again, its own device id, and a prev that is the hash of the line before.
+            (Some(last), Some(device))
+                if &chain.device != device && chain.seq == 1 && chain.prev == last.hash =>
+            {
+                self.segments += 1;
+                self.device = Some(chain.device.clone());
+                self.head_seen = None;
+            }
             (Some(last), Some(device)) => {
                 if &chain.device != device {
                     return Err((
@@ -195,19 +226,15 @@ impl Verifier<'_> {
                 }
                 self.first_seq = Some(chain.seq);
                 self.device = Some(chain.device.clone());
+                self.segments = 1;
             }
         }
 
         if let Some(e) = self.expected {
-            if e.seq == chain.seq && e.hash != hash {
-                return Err((
-                    Problem::HeadMismatch,
-                    format!(
-                        "line {n} (seq {}) hashes to {hash}, not to the expected head's {}: the \
-                         log was rewritten from this line on or before",
-                        chain.seq, e.hash
-                    ),
-                ));
+            // The expected head is the last segment's: a line of an earlier segment with the
+            // same seq is judged only if no later segment follows (see `check_end`).
+            if e.seq == chain.seq {
+                self.head_seen = Some((n, chain.seq, hash.clone()));
             }
         }
         self.last = Some(ChainHead {
@@ -221,6 +248,13 @@ impl Verifier<'_> {
         let Some(e) = self.expected else { return };
         if self.failure.is_some() || e.seq == 0 {
             return;
+        }
+        if let Some((n, seq, hash)) = self.head_seen.take() {
+            if hash != e.hash {
+                let msg = head_mismatch(n, seq, &hash, e);
+                self.fail(n, Problem::HeadMismatch, msg);
+                return;
+            }
         }
         let end = self.lines + 1;
         match &self.last {
@@ -249,11 +283,22 @@ impl Verifier<'_> {
     }
 }
 
+fn head_mismatch(n: u64, seq: u64, hash: &str, e: &ChainHead) -> String {
+    format!(
+        "line {n} (seq {seq}) hashes to {hash}, not to the expected head's {}: the log was \
+         rewritten from this line on or before",
+        e.hash
+    )
+}
+
 /// Verifies a chained audit log offline and reports the first bad line.
 ///
 /// Each line must be a JSON object with a `hush_chain` field whose `seq` is one more than the
-/// previous line's, whose `device` is the same as the first line's, and whose `prev` is the
-/// SHA-256 of the previous line's exact bytes. An edit to a line's content is therefore reported
+/// previous line's, whose `device` is the same as the previous line's, and whose `prev` is the
+/// SHA-256 of the previous line's exact bytes. The one exception starts a new segment: a line
+/// of another device with seq 1 whose `prev` is the previous line's hash (a device enabled onto
+/// a file another device wrote); `segments` counts them, and an expected head is the last
+/// segment's. An edit to a line's content is therefore reported
 /// at the **next** line ([`Problem::PrevMismatch`]); an edit to the last line is only detectable
 /// with `expected_head`. The first line may have a seq above 1 (the file continues a rotated
 /// one) as long as its prev is not the genesis hash; `first_seq` reports it.
@@ -269,6 +314,8 @@ pub fn verify(mut reader: impl BufRead, expected_head: Option<&ChainHead>) -> Ve
         last: None,
         first_seq: None,
         device: None,
+        segments: 0,
+        head_seen: None,
         failure: None,
     };
     let mut buf = Vec::new();
@@ -323,5 +370,6 @@ pub fn verify(mut reader: impl BufRead, expected_head: Option<&ChainHead>) -> Ve
         last: v.last,
         first_seq: v.first_seq,
         device: v.device,
+        segments: v.segments,
     }
 }

@@ -547,12 +547,35 @@ async fn devices_have_separate_chains() {
     write_lines(&a, &la);
     assert_bad(&verify_file(&a, None), 3, Problem::DeviceChanged);
 
-    // Opening b's file as device a is refused.
-    let err = FileSink::open(b.to_str().unwrap(), "file-a/", None)
+    // A new device opened on b's file (b disabled, the path enabled again) continues it with a
+    // chain of its own that links to b's last line: the file verifies as two segments.
+    let (sc, _) = FileSink::open(b.to_str().unwrap(), "file-c/", None)
+        .await
+        .unwrap();
+    for i in 1..=3 {
+        assert_eq!(sc.append(entry(i)).await.unwrap().seq, i);
+    }
+    let head_c = sc.head();
+    sc.close().await;
+    let report = verify_file(&b, Some(&head_c));
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.segments, 2);
+    assert_eq!(report.device.as_deref(), Some("file-c/"));
+    assert_eq!(report.lines, 8);
+    // The second segment's first line must link to the first's last: cutting b's last line
+    // breaks it.
+    let mut lb = read_lines(&b);
+    lb.remove(4);
+    write_lines(&b, &lb);
+    assert_bad(&verify_file(&b, None), 5, Problem::DeviceChanged);
+
+    // But a device that has written before does not continue another device's file: its
+    // recorded head says the file should end with its own chain.
+    let err = FileSink::open(a.to_str().unwrap(), "file-b/", Some(head_c))
         .await
         .unwrap_err();
     assert!(matches!(err, AuditError::ForeignChain { .. }), "{err}");
-    assert!(err.to_string().contains("own file"));
+    assert!(err.to_string().contains("own file"), "{err}");
 }
 
 #[tokio::test]

@@ -154,6 +154,13 @@ pub(super) fn open_file(
                         None => (ChainHead { seq: 0, hash }, ResumeSource::File, None),
                     }
                 }
+                // A device that has written nothing yet, enabled onto a file another device
+                // wrote (the same path disabled and enabled again, as Vault users do): its chain
+                // starts a new segment whose first line links to the file's last line, so the
+                // whole file still verifies as one sequence of chains.
+                Ok(c) if c.device != device && expected.is_none_or(|e| e.seq == 0) => {
+                    (ChainHead { seq: 0, hash }, ResumeSource::File, None)
+                }
                 Ok(c) if c.device != device => {
                     return Err(AuditError::ForeignChain {
                         path: path.to_owned(),

@@ -331,6 +331,11 @@ fn verdict(report: &VerifyReport) -> String {
         return format!("TAMPERED: line {line}: {problem}");
     }
     match (report.first_seq, &report.last) {
+        (Some(_), Some(last)) if report.segments > 1 => format!(
+            "OK: {} lines, chain intact: {} device chains, each linked to the one before (the \
+             last at seq {})",
+            report.lines, report.segments, last.seq
+        ),
         (Some(first), Some(last)) => format!(
             "OK: {} lines, chain intact (seq {first}..{})",
             report.lines, last.seq
@@ -362,6 +367,7 @@ fn print_report(
                 "first_seq": report.first_seq,
                 "last": report.last.as_ref().map(|h| json!({"seq": h.seq, "hash": h.hash})),
                 "device": report.device,
+                "segments": report.segments,
                 "first_bad_line": report.first_bad_line,
                 "problem": report.problem,
                 "expected_head": head.map(|h| h.to_string()),
@@ -410,8 +416,18 @@ mod tests {
             }),
             first_seq: Some(1),
             device: Some("d".into()),
+            segments: 1,
         };
         assert_eq!(verdict(&ok), "OK: 3 lines, chain intact (seq 1..3)");
+        let continued = VerifyReport {
+            segments: 2,
+            ..ok.clone()
+        };
+        assert_eq!(
+            verdict(&continued),
+            "OK: 3 lines, chain intact: 2 device chains, each linked to the one before (the last \
+             at seq 3)"
+        );
         let bad = VerifyReport {
             ok: false,
             first_bad_line: Some(2),
