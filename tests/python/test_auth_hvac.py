@@ -37,7 +37,14 @@ from k8s_fixture import (
 ROOT = "root"
 INVALID_USERPASS = "invalid username or password"
 INVALID_APPROLE = "invalid role ID or secret ID"
-LOCKED = re.compile(r"too many failed logins: this login is locked for \d+ more seconds")
+# A locked login names the lock (the user, or the client address), for how long, and how an
+# operator lifts it.
+LOCKED = re.compile(r"too many failed logins for .+ at auth/\S+: .*locked for \d+ more "
+                    r"seconds; an operator can lift it now: POST sys/locked-users/\S+/unlock/\S+ "
+                    r"\(GET sys/locked-users lists locks\)")
+LOCKED_ADDRESS = re.compile(r"too many failed logins from client address 127\.0\.0\.1 at "
+                            r"auth/userpass/: .*locked for \d+ more seconds.*"
+                            r"x_forwarded_for_authorized_addrs.*unlock/erin.*")
 
 
 @pytest.fixture
@@ -241,7 +248,7 @@ def test_userpass_lockout_per_client_address(root, dev_server):
     for i in range(5):
         refused_login(c, lambda: c.auth.userpass.login(f"ghost{i}", "x"), 400, INVALID_USERPASS)
     # erin never failed, but her login comes from the locked address.
-    refused_login(c, lambda: c.auth.userpass.login("erin", "pw-erin"), 400, LOCKED)
+    refused_login(c, lambda: c.auth.userpass.login("erin", "pw-erin"), 400, LOCKED_ADDRESS)
     mounts = root.read("sys/locked-users")["data"]["by_namespace"][0]["mount_accessors"]
     [m] = [m for m in mounts if m["mount_accessor"] == accessor]
     assert "addr:127.0.0.1" in m["alias_identifiers"]

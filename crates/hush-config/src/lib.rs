@@ -30,6 +30,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod cidr;
 pub mod duration;
 mod error;
 pub mod nesting;
@@ -40,7 +41,7 @@ pub mod time;
 pub use duration::{format_duration, parse_duration, parse_duration_value, DurationError};
 pub use error::ConfigError;
 pub use server::{
-    KeySource, ListenerConfig, SealConfig, ServerConfig, StorageConfig, TlsVersion,
+    ForwardedFor, KeySource, ListenerConfig, SealConfig, ServerConfig, StorageConfig, TlsVersion,
     DEFAULT_HTTP_IDLE_TIMEOUT, DEFAULT_HTTP_READ_HEADER_TIMEOUT, DEFAULT_HTTP_READ_TIMEOUT,
     DEFAULT_LISTENER_ADDRESS, IGNORED_LISTENER_KEYS, IGNORED_TOP_LEVEL_KEYS, LISTENER_KEYS,
     LISTENER_TYPES, SEAL_TYPES, STATIC_SEAL_KEYS, STORAGE_TYPES, TOP_LEVEL_KEYS,

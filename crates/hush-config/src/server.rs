@@ -12,6 +12,7 @@ use std::time::Duration;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
+use crate::cidr::Cidr;
 use crate::duration::parse_duration_value;
 use crate::raw::{self, Raw};
 use crate::ConfigError;
@@ -61,19 +62,19 @@ pub const LISTENER_KEYS: &[&str] = &[
     "http_write_timeout",
     "http_idle_timeout",
     "max_connections",
+    "x_forwarded_for_authorized_addrs",
+    "x_forwarded_for_hop_skips",
+    "x_forwarded_for_reject_not_authorized",
+    "x_forwarded_for_reject_not_present",
 ];
 
 /// Vault listener keys that are accepted but have no effect in hush (hush has no cluster port,
-/// and does not trust PROXY protocol or X-Forwarded-For headers).
+/// and does not trust PROXY protocol headers).
 pub const IGNORED_LISTENER_KEYS: &[&str] = &[
     "cluster_address",
     "proxy_protocol_authorized_addrs",
     "proxy_protocol_behavior",
     "telemetry",
-    "x_forwarded_for_authorized_addrs",
-    "x_forwarded_for_hop_skips",
-    "x_forwarded_for_reject_not_authorized",
-    "x_forwarded_for_reject_not_present",
 ];
 
 /// Storage types hush implements.
@@ -205,6 +206,26 @@ pub struct ListenerConfig {
     /// `max_connections` (hush's own): connections this listener serves at once; a few more
     /// are accepted for health checks only. `None`: derived from the open-file limit.
     pub max_connections: Option<u64>,
+    /// `x_forwarded_for_*`: trust the client address a proxy puts in `X-Forwarded-For`
+    /// (`None`: the header is ignored, as Vault does without `..._authorized_addrs`).
+    pub forwarded_for: Option<ForwardedFor>,
+}
+
+/// Vault's `x_forwarded_for_*` listener keys: which proxies may name the client address, and
+/// what happens to requests that do not fit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardedFor {
+    /// `x_forwarded_for_authorized_addrs`: the proxies' addresses (CIDR blocks).
+    pub authorized_addrs: Vec<Cidr>,
+    /// `x_forwarded_for_hop_skips` (0): how many addresses to skip from the end of the list
+    /// (proxies of one's own that append their peer).
+    pub hop_skips: u64,
+    /// `x_forwarded_for_reject_not_authorized` (true): refuse a request with the header from an
+    /// address not in `authorized_addrs` (false: ignore the header).
+    pub reject_not_authorized: bool,
+    /// `x_forwarded_for_reject_not_present` (true): refuse a request without the header (false:
+    /// use the connection's address).
+    pub reject_not_present: bool,
 }
 
 /// Vault's default `http_read_header_timeout`.
@@ -232,6 +253,7 @@ impl Default for ListenerConfig {
             http_write_timeout: Duration::ZERO,
             http_idle_timeout: DEFAULT_HTTP_IDLE_TIMEOUT,
             max_connections: None,
+            forwarded_for: None,
         }
     }
 }
@@ -938,6 +960,8 @@ fn parse_listener(
     let mut listener = ListenerConfig::default();
     let mut seen = Vec::new();
     let mut ignored = Vec::new();
+    let (mut xff_addrs, mut xff_hop_skips) = (None, None);
+    let (mut xff_reject_not_authorized, mut xff_reject_not_present) = (None, None);
     for (key, value) in body {
         scope.once(&mut seen, key)?;
         match key.as_str() {
@@ -980,9 +1004,41 @@ fn parse_listener(
                 }
                 listener.max_connections = Some(n);
             }
+            "x_forwarded_for_authorized_addrs" => {
+                xff_addrs = Some(cidrs_value(&scope, key, value)?);
+            }
+            "x_forwarded_for_hop_skips" => xff_hop_skips = Some(count_value(&scope, key, value)?),
+            "x_forwarded_for_reject_not_authorized" => {
+                xff_reject_not_authorized = Some(bool_value(&scope, key, value)?);
+            }
+            "x_forwarded_for_reject_not_present" => {
+                xff_reject_not_present = Some(bool_value(&scope, key, value)?);
+            }
             other if IGNORED_LISTENER_KEYS.contains(&other) => ignored.push(other),
             other => return Err(scope.unknown(other, LISTENER_KEYS, IGNORED_LISTENER_KEYS)),
         }
+    }
+    match xff_addrs {
+        Some(authorized_addrs) => {
+            listener.forwarded_for = Some(ForwardedFor {
+                authorized_addrs,
+                hop_skips: xff_hop_skips.unwrap_or(0),
+                reject_not_authorized: xff_reject_not_authorized.unwrap_or(true),
+                reject_not_present: xff_reject_not_present.unwrap_or(true),
+            });
+        }
+        None if xff_hop_skips.is_some()
+            || xff_reject_not_authorized.is_some()
+            || xff_reject_not_present.is_some() =>
+        {
+            return Err(scope.invalid(
+                "x_forwarded_for_authorized_addrs",
+                "is required by the other x_forwarded_for_* keys: list the proxies' addresses, \
+                 e.g. x_forwarded_for_authorized_addrs = \"10.0.0.0/8\""
+                    .to_string(),
+            ));
+        }
+        None => {}
     }
 
     // From here on, errors name the address: a file may hold several tcp listeners.
@@ -1240,6 +1296,36 @@ fn bool_value(scope: &Scope<'_>, key: &str, value: &Raw) -> Result<bool, ConfigE
         },
         other => Err(scope.invalid(key, format!("{ACCEPTED}, found {}", other.kind()))),
     }
+}
+
+/// CIDR blocks written as a list of strings or one comma-separated string (Vault takes both).
+fn cidrs_value(scope: &Scope<'_>, key: &str, value: &Raw) -> Result<Vec<Cidr>, ConfigError> {
+    let items: Vec<&str> = match value {
+        Raw::String(s) => s.split(',').collect(),
+        Raw::Array(items) => items
+            .iter()
+            .map(|item| string_value(scope, key, item))
+            .collect::<Result<_, _>>()?,
+        other => {
+            return Err(scope.invalid(
+                key,
+                format!(
+                    "expected CIDR blocks (\"10.0.0.0/8,192.168.0.0/16\" or a list), found {}",
+                    other.kind()
+                ),
+            ))
+        }
+    };
+    let blocks = items
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(|s| Cidr::parse(s).map_err(|e| scope.invalid(key, e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    if blocks.is_empty() {
+        return Err(scope.invalid(key, "lists no address: give the proxies' CIDR blocks"));
+    }
+    Ok(blocks)
 }
 
 /// A count written as a number or as a string of digits (Vault's configs use both).

@@ -200,10 +200,7 @@ pub async fn reserve<'a>(
             let rec: Option<Record> = view.get_json(&key).await?;
             if let Some(until) = rec.as_ref().and_then(|r| r.locked_until) {
                 if until > now {
-                    return Err(CoreError::InvalidCredentials(format!(
-                        "too many failed logins: this login is locked for {} more seconds",
-                        until - now
-                    )));
+                    return Err(locked_error(entry, &name, user, until - now));
                 }
             }
             let stored = rec.map_or(0, |r| r.live_failures(&s, now));
@@ -232,6 +229,39 @@ pub async fn reserve<'a>(
                     .into(),
             ));
         }
+    }
+}
+
+/// The refusal of a locked login: which lock applies (the user, or the client address every
+/// user behind it shares), for how long, and how an operator lifts it early.
+fn locked_error(entry: &MountEntry, name: &str, user: Option<&str>, secs: i64) -> CoreError {
+    let mount = format!("auth/{}", entry.path);
+    let unlock = |alias: &str| {
+        format!(
+            "an operator can lift it now: POST sys/locked-users/{}/unlock/{alias} (GET \
+             sys/locked-users lists locks)",
+            entry.accessor
+        )
+    };
+    match name.strip_prefix("addr:") {
+        Some(addr) => CoreError::InvalidCredentials(format!(
+            "too many failed logins from client address {addr} at {mount}: logins from this \
+             address are locked for {secs} more seconds, whichever user they are for. Behind a \
+             proxy every client shares its address: set x_forwarded_for_authorized_addrs on the \
+             listener. Unlocking any user of this mount clears the address locks too; {}",
+            unlock(user.unwrap_or("USER"))
+        )),
+        // An AppRole lock is keyed by role ID, a login credential: never echoed.
+        None if entry.kind == "approle" => CoreError::InvalidCredentials(format!(
+            "too many failed logins for this role ID at {mount}: it is locked for {secs} more \
+             seconds; {}",
+            unlock("ROLE_ID")
+        )),
+        None => CoreError::InvalidCredentials(format!(
+            "too many failed logins for \"{name}\" at {mount}: this user is locked for {secs} \
+             more seconds; {}",
+            unlock(name)
+        )),
     }
 }
 

@@ -81,6 +81,8 @@ pub struct ServeOptions {
     pub tls: Option<Arc<ArcSwap<rustls::ServerConfig>>>,
     /// Timeouts and the connection cap.
     pub limits: Limits,
+    /// Vault's `x_forwarded_for_*`: the client address from a trusted proxy's header.
+    pub forwarded_for: Option<Arc<hush_config::ForwardedFor>>,
 }
 
 /// Serves `app` on `listener` until `shutdown` flips to true, then lets in-flight requests
@@ -147,6 +149,7 @@ pub async fn serve(
         }
         let _ = stream.set_nodelay(true);
         let app = app.clone();
+        let forwarded_for = opts.forwarded_for.clone();
         let tls = opts.tls.as_ref().map(|t| t.load_full());
         let watcher = graceful.watcher();
         tokio::spawn(async move {
@@ -172,6 +175,7 @@ pub async fn serve(
                 addr,
                 limits,
                 health_only,
+                forwarded_for,
             };
             let stream = Timed::new(stream, limits);
             let Some(tls) = tls else {
@@ -225,6 +229,7 @@ struct Conn {
     addr: SocketAddr,
     limits: Limits,
     health_only: bool,
+    forwarded_for: Option<Arc<hush_config::ForwardedFor>>,
 }
 
 impl Conn {
@@ -267,14 +272,25 @@ impl Conn {
             addr,
             limits,
             health_only,
+            forwarded_for,
         } = self;
         let svc = tower::service_fn(move |mut req: hyper::Request<Incoming>| {
             let app = app.clone();
+            let forwarded_for = forwarded_for.clone();
             async move {
                 if health_only && !HEALTH_PATHS.contains(&req.uri().path()) {
                     return Ok(over_capacity(limits.max_connections));
                 }
-                req.extensions_mut().insert(ClientAddr(addr));
+                let client = match forwarded_for.as_deref() {
+                    None => addr,
+                    Some(ff) => match forwarded_client(ff, addr, req.headers()) {
+                        Ok(client) => client,
+                        Err(why) => {
+                            return Ok(crate::api::error_response(StatusCode::BAD_REQUEST, &why))
+                        }
+                    },
+                };
+                req.extensions_mut().insert(ClientAddr(client));
                 req.extensions_mut()
                     .insert(ReadTimeout(limits.read_timeout));
                 app.oneshot(req.map(axum::body::Body::new)).await
@@ -282,6 +298,70 @@ impl Conn {
         });
         hyper_util::service::TowerToHyperService::new(svc)
     }
+}
+
+/// The client address of a request on a listener with `x_forwarded_for_*` set, as Vault
+/// decides it: the header is required (unless `reject_not_present` is off), only the
+/// authorized proxies may send it (others are refused, or their header ignored), and the
+/// address is the last of the list after skipping `hop_skips` from its end. The port stays
+/// the connection's.
+fn forwarded_client(
+    ff: &hush_config::ForwardedFor,
+    peer: SocketAddr,
+    headers: &axum::http::HeaderMap,
+) -> Result<SocketAddr, String> {
+    let values: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .collect();
+    if values.is_empty() {
+        if !ff.reject_not_present {
+            return Ok(peer);
+        }
+        return Err(
+            "missing X-Forwarded-For header: this listener takes requests only through \
+                    its proxies (x_forwarded_for_reject_not_present = true)"
+                .to_owned(),
+        );
+    }
+    if !ff.authorized_addrs.iter().any(|c| c.contains(peer.ip())) {
+        if !ff.reject_not_authorized {
+            return Ok(peer);
+        }
+        return Err(format!(
+            "client address {} is not authorized to send X-Forwarded-For on this listener \
+             (x_forwarded_for_authorized_addrs); send the request without the header or through \
+             an authorized proxy",
+            peer.ip()
+        ));
+    }
+    let skips = usize::try_from(ff.hop_skips).unwrap_or(usize::MAX);
+    let Some(index) = values
+        .len()
+        .checked_sub(1)
+        .and_then(|i| i.checked_sub(skips))
+    else {
+        return Err(format!(
+            "malformed X-Forwarded-For: hops to skip ({skips}) would skip before the earliest \
+             address of the chain ({} addresses)",
+            values.len()
+        ));
+    };
+    let value = values[index];
+    let ip = value
+        .parse::<std::net::IpAddr>()
+        .or_else(|_| value.parse::<SocketAddr>().map(|a| a.ip()))
+        .map_err(|_| {
+            format!(
+                "malformed X-Forwarded-For: {:?} is not an IP address",
+                value.chars().take(64).collect::<String>()
+            )
+        })?;
+    Ok(SocketAddr::new(ip, peer.port()))
 }
 
 /// The answer on a connection over the cap to anything but a health check.

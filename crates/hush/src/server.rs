@@ -315,7 +315,11 @@ pub async fn run(opts: ServerOptions) -> anyhow::Result<()> {
         if let Some(tls) = &tls {
             reloadable.push((l.clone(), Arc::clone(tls)));
         }
-        let opts = hush_http::ServeOptions { tls, limits };
+        let opts = hush_http::ServeOptions {
+            tls,
+            limits,
+            forwarded_for: l.forwarded_for.clone().map(Arc::new),
+        };
         tasks.push(tokio::spawn(hush_http::serve_router(
             listener,
             opts,

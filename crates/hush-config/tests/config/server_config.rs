@@ -678,15 +678,26 @@ listener "tcp" {
     let config = parse(text, "vault.hcl");
     assert_eq!(config.listeners.len(), 1);
     let all = config.warnings.join("\n");
-    for key in [
-        "cluster_addr",
-        "pid_file",
-        "telemetry",
-        "cluster_address",
-        "x_forwarded_for_authorized_addrs",
-    ] {
+    for key in ["cluster_addr", "pid_file", "telemetry", "cluster_address"] {
         assert_mentions(&all, &[&format!("key \"{key}\"")]);
     }
+    // The X-Forwarded-For keys take effect (Vault's defaults for the rest).
+    let ff = config.listeners[0]
+        .forwarded_for
+        .as_ref()
+        .expect("forwarded_for");
+    assert_eq!(
+        ff.authorized_addrs,
+        vec![hush_config::cidr::Cidr::parse("10.0.0.0/8").unwrap()]
+    );
+    assert_eq!(
+        (
+            ff.hop_skips,
+            ff.reject_not_authorized,
+            ff.reject_not_present
+        ),
+        (0, true, true)
+    );
     assert_mentions(
         &all,
         &[
@@ -695,7 +706,7 @@ listener "tcp" {
             "listener \"tcp\" at 127.0.0.1:8200",
         ],
     );
-    assert_eq!(config.warnings.len(), 6, "{all}");
+    assert_eq!(config.warnings.len(), 5, "{all}");
     assert!(config.disable_cache);
     assert_eq!(config.cache_size, Some(5000));
 
