@@ -499,3 +499,11 @@ def test_an_audit_file_is_reused_after_its_device_is_disabled(root, dev_server, 
     out = subprocess.run([HUSH_BIN, "audit", "verify", str(log)], capture_output=True, text=True,
                          timeout=30)
     assert out.returncode == 0 and "3 device chains" in out.stdout, out.stdout + out.stderr
+
+
+def test_generic_is_vaults_old_name_for_kv_v1(root):
+    root.sys.enable_secrets_engine("generic", path="old")
+    mounts = root.sys.list_mounted_secrets_engines()["data"]
+    assert mounts["old/"]["type"] == "generic", mounts["old/"]
+    root.secrets.kv.v1.create_or_update_secret("app", {"k": "v"}, mount_point="old")
+    assert root.secrets.kv.v1.read_secret("app", mount_point="old")["data"] == {"k": "v"}

@@ -151,6 +151,7 @@ pub(crate) async fn role_crud<R: Serialize + DeserializeOwned>(
     name: &str,
     data: fn(&R) -> Map<String, Value>,
     apply: fn(Option<R>, &Map<String, Value>) -> Result<R>,
+    warnings: fn(&R) -> Vec<String>,
 ) -> Result<Response> {
     check_name("role", name)?;
     let key = role_key(name);
@@ -163,7 +164,9 @@ pub(crate) async fn role_crud<R: Serialize + DeserializeOwned>(
             let existing = req.view.get_json::<R>(&key).await?;
             let role = apply(existing, req.data)?;
             req.view.put_json(&key, &role).await?;
-            Ok(Response::no_content())
+            let mut resp = Response::no_content();
+            resp.warnings = warnings(&role);
+            Ok(resp)
         }
         Operation::Delete => {
             req.view.delete(&key).await?;
@@ -180,6 +183,10 @@ pub(crate) trait StoredRole: Serialize + DeserializeOwned + Send + Sync + 'stati
     fn data(&self) -> Map<String, Value>;
     /// Merges a request's fields into the stored role (or a new one) and validates the result.
     fn apply(existing: Option<Self>, data: &Map<String, Value>) -> Result<Self>;
+    /// What a write answers besides storing the role: settings that are allowed but risky.
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 fn role_handler<'a, B, R: StoredRole>(
@@ -193,6 +200,7 @@ fn role_handler<'a, B, R: StoredRole>(
         c.get("name"),
         R::data,
         R::apply,
+        R::warnings,
     ))
 }
 

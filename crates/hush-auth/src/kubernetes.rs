@@ -254,14 +254,14 @@ fn apply_role(role: Option<KubernetesRole>, data: &Map<String, Value>) -> Result
             "'bound_service_account_namespaces' may not be empty (\"*\" allows any)"
         }));
     }
-    let all = |l: &[String]| l.len() == 1 && l[0] == "*";
-    if all(&role.bound_service_account_names) && all(&role.bound_service_account_namespaces) {
-        return Err(CoreError::bad(
-            "'bound_service_account_names' and 'bound_service_account_namespaces' cannot both \
-             be \"*\": that would let every service account of the cluster log in",
-        ));
-    }
     Ok(role)
+}
+
+/// Whether a role binds every service account of every namespace (Vault permits it; a write
+/// warns).
+fn binds_everyone(role: &KubernetesRole) -> bool {
+    let all = |l: &[String]| l.len() == 1 && l[0] == "*";
+    all(&role.bound_service_account_names) && all(&role.bound_service_account_namespaces)
 }
 
 fn role_data(r: &KubernetesRole) -> Map<String, Value> {
@@ -709,6 +709,19 @@ impl StoredRole for KubernetesRole {
     fn apply(existing: Option<Self>, data: &Map<String, Value>) -> Result<Self> {
         apply_role(existing, data)
     }
+
+    fn warnings(&self) -> Vec<String> {
+        if binds_everyone(self) {
+            vec![
+                "bound_service_account_names and bound_service_account_namespaces are both \"*\": \
+                 every service account of every namespace of the cluster can log in with this \
+                 role"
+                    .to_owned(),
+            ]
+        } else {
+            Vec::new()
+        }
+    }
 }
 
 #[cfg(test)]
@@ -740,12 +753,14 @@ mod tests {
             e.to_string().contains("bound_service_account_namespaces"),
             "{e}"
         );
-        let e = apply_role(
+        // Vault permits binding everyone; the write warns.
+        let everyone = apply_role(
             None,
             &map(json!({"bound_service_account_names": "*", "bound_service_account_namespaces": "*"})),
         )
-        .unwrap_err();
-        assert!(e.to_string().contains("both"), "{e}");
+        .unwrap();
+        let warnings = everyone.warnings();
+        assert!(warnings[0].contains("both \"*\""), "{warnings:?}");
         let r = apply_role(
             None,
             &map(json!({"bound_service_account_names": "web",

@@ -131,6 +131,15 @@ pub async fn handle(core: &Core, mut req: Request) -> Result<Response> {
                 // A login path with a stale token still works, as in Vault.
                 let _ = e;
             }
+            // Unwrapping with the wrapping token as the request's token: a used or expired one
+            // is Vault's 400 about the wrapping token, not a permission problem.
+            Err(CoreError::TokenRejected { .. })
+                if unwraps_own_token(&routed, &un, req.operation, &req.data) =>
+            {
+                denial = Some(CoreError::bad(
+                    "wrapping token is not valid or does not exist",
+                ));
+            }
             Err(e) => denial = Some(e),
         }
     }
@@ -254,6 +263,22 @@ pub async fn handle(core: &Core, mut req: Request) -> Result<Response> {
         _ => {}
     }
     result
+}
+
+/// Whether the request unwraps (or looks up) the wrapping token it is sent with: a write of
+/// `sys/wrapping/unwrap` or `sys/wrapping/lookup` without a `token` field.
+fn unwraps_own_token(
+    routed: &Result<(Arc<Mounted>, String)>,
+    un: &Unsealed,
+    operation: Operation,
+    data: &serde_json::Map<String, serde_json::Value>,
+) -> bool {
+    matches!(routed, Ok((m, rel)) if Arc::ptr_eq(m, &un.system)
+        && matches!(rel.as_str(), "wrapping/unwrap" | "wrapping/lookup"))
+        && matches!(operation, Operation::Update | Operation::Create)
+        && data
+            .get("token")
+            .is_none_or(|t| t.as_str().is_some_and(str::is_empty))
 }
 
 async fn authenticate(un: &Unsealed, req: &Request) -> Result<(Arc<TokenEntry>, Arc<Acl>)> {

@@ -440,14 +440,20 @@ async fn glob_bindings() {
         "bound_service_account_namespaces",
     )
     .await;
-    let e = h
+    // Binding every account of every namespace is allowed, as in Vault, with a warning.
+    let r = h
         .write(
             "auth/kubernetes/role/all",
             json!({"bound_service_account_names": "*", "bound_service_account_namespaces": "*"}),
         )
         .await
-        .unwrap_err();
-    assert_eq!(e.status(), 400);
+        .unwrap();
+    assert!(r.warnings[0].contains("every service account"), "{r:?}");
+    h.login_ok(
+        "auth/kubernetes/login",
+        json!({"role": "all", "jwt": cluster.token("default", "anything", "x")}),
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -318,15 +318,22 @@ impl MountRules for KvRules {
     }
 }
 
-/// Registers [`KV_TYPE`] and [`KV_V2_ALIAS`], with their mount rules.
+/// Vault's old name for the KV engine (unversioned unless its options say otherwise); mounts of
+/// it keep the name, as in Vault.
+pub const GENERIC_TYPE: &str = "generic";
+
+/// Registers [`KV_TYPE`], [`GENERIC_TYPE`] and [`KV_V2_ALIAS`], with their mount rules.
 pub fn register(registry: &mut Registry) {
-    registry.register(
-        KV_TYPE,
-        Arc::new(|entry: &MountEntry| {
-            let engine: Arc<dyn LogicalBackend> = Arc::new(KvBackend::for_mount(entry)?);
-            Ok(engine)
-        }),
-    );
+    for kind in [KV_TYPE, GENERIC_TYPE] {
+        registry.register(
+            kind,
+            Arc::new(|entry: &MountEntry| {
+                let engine: Arc<dyn LogicalBackend> = Arc::new(KvBackend::for_mount(entry)?);
+                Ok(engine)
+            }),
+        );
+        registry.register_rules(kind, Arc::new(KvRules));
+    }
     registry.register(
         KV_V2_ALIAS,
         Arc::new(|_entry: &MountEntry| {
@@ -334,7 +341,6 @@ pub fn register(registry: &mut Registry) {
             Ok(engine)
         }),
     );
-    registry.register_rules(KV_TYPE, Arc::new(KvRules));
     registry.register_rules(KV_V2_ALIAS, Arc::new(KvRules));
 }
 

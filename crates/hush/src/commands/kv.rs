@@ -306,6 +306,12 @@ pub async fn resolve(client: &Client, target: &Target) -> anyhow::Result<KvPath>
         Err(ClientError::Api {
             status: 403 | 404, ..
         }) => None,
+        // The lookup is the command's own: name the path the user gave, not the lookup's.
+        Err(err @ ClientError::Api { .. }) => bail!(
+            "could not look up the KV mount of {path}: {} (HTTP {})",
+            err.server_message().unwrap_or_default(),
+            err.status().unwrap_or_default()
+        ),
         Err(err) => return Err(err.into()),
     };
     let data = mount_info.as_ref().and_then(|m| m.get("data"));
@@ -375,6 +381,23 @@ fn write_v2_table(
 }
 
 /// Prints the answer to a KV v2 write (`put`, `patch`, `rollback`).
+/// The server's check-and-set refusals speak of the API's `{"options": {"cas": N}}`; on the
+/// command line that is `-cas=N`.
+fn cas_in_cli_terms(err: ClientError) -> anyhow::Error {
+    match (&err, err.server_message()) {
+        (ClientError::Api { status, path, .. }, Some(message))
+            if message.contains("check-and-set parameter") =>
+        {
+            anyhow::anyhow!(
+                "{} (HTTP {status}) on {path}. With hush kv put, pass -cas=N (N: the secret's \
+                 current version, 0 if it does not exist yet; hush kv metadata get shows it)",
+                message.replace("send {\"options\": {\"cas\": N}}", "pass -cas=N")
+            )
+        }
+        _ => err.into(),
+    }
+}
+
 /// Whether `response` is a wrapped answer (`-wrap-ttl`): it holds only the wrapping token.
 fn is_wrapped(response: &Value) -> bool {
     response.get("wrap_info").is_some_and(Value::is_object)
@@ -420,7 +443,11 @@ async fn put(client: &Client, args: PutArgs) -> anyhow::Result<ExitCode> {
     if let Some(cas) = args.cas {
         body["options"] = json!({ "cas": cas });
     }
-    let response = client.write(&path, body).await?.unwrap_or(Value::Null);
+    let response = client
+        .write(&path, body)
+        .await
+        .map_err(cas_in_cli_terms)?
+        .unwrap_or(Value::Null);
     print_v2_write(&path, &response, &args.output)
 }
 

@@ -681,6 +681,9 @@ fn kv_v2_delete_undelete_destroy_rollback_and_metadata() {
         "{}",
         run.stderr()
     );
+    // In the CLI's terms: -cas=N, not the API's JSON.
+    assert!(run.stderr().contains("pass -cas=N"), "{}", run.stderr());
+    assert!(!run.stderr().contains("\"options\""), "{}", run.stderr());
     root.run(&["kv", "put", "-cas=5", "secret/cfg", "v=five"])
         .ok();
     root.run(&[
@@ -1022,4 +1025,17 @@ fn audit_enable_verify_tamper_and_truncate() {
     let run = root.run(&["audit", "list"]);
     run.expect_code(2);
     assert_eq!(run.stdout(), "No audit devices are enabled.\n");
+}
+
+#[test]
+fn kv_errors_name_the_users_path_not_the_mount_lookup() {
+    let server = DevServer::start();
+    let root = server.root();
+    root.run(&["operator", "seal"]).ok();
+    let run = root.run(&["kv", "get", "secret/app"]);
+    run.expect_code(1);
+    let stderr = run.stderr();
+    assert!(stderr.contains("secret/app"), "{stderr}");
+    assert!(stderr.contains("sealed"), "{stderr}");
+    assert!(!stderr.contains("sys/internal"), "{stderr}");
 }
