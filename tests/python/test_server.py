@@ -344,3 +344,115 @@ def test_locked_memory_keeps_the_data_file_out_of_ram(tmp_path, servers):
     unlocked, _ = idle_rss_after_unseal(s)
     assert "mmap reads" in s.output()
     assert locked < unlocked + db_kib // 2, (locked, unlocked, db_kib)
+
+
+def test_rekey_rotates_the_unseal_shares(tmp_path, servers):
+    s = start(tmp_path, servers)
+    url = f"{s.url}/v1/sys"
+    init = requests.put(f"{url}/init", json={"secret_shares": 3, "secret_threshold": 2}).json()
+    old, root = init["keys_base64"], init["root_token"]
+    for k in old[:2]:
+        requests.put(f"{url}/unseal", json={"key": k}).raise_for_status()
+
+    assert requests.get(f"{url}/rekey/init").json()["started"] is False
+    st = requests.put(f"{url}/rekey/init", json={"secret_shares": 4, "secret_threshold": 3})
+    assert st.status_code == 200, st.text
+    st = st.json()
+    assert st["started"] is True and (st["n"], st["t"], st["required"]) == (4, 3, 2)
+    nonce = st["nonce"]
+    # A second start, a wrong nonce and a foreign key are refused and change nothing.
+    again = requests.put(f"{url}/rekey/init", json={"secret_shares": 2, "secret_threshold": 2})
+    assert again.status_code == 400 and "already in progress" in again.text
+    bad = requests.put(f"{url}/rekey/update", json={"key": old[0], "nonce": "nope"})
+    assert bad.status_code == 400 and "nonce" in bad.text
+    bad = requests.put(f"{url}/rekey/update", json={"key": "ab" * 33, "nonce": nonce})
+    assert bad.status_code == 400 and "not one of this server's current key shares" in bad.text
+    one = requests.put(f"{url}/rekey/update", json={"key": old[0], "nonce": nonce}).json()
+    assert one["progress"] == 1 and one["started"] is True
+    done = requests.put(f"{url}/rekey/update", json={"key": old[1], "nonce": nonce}).json()
+    assert done["complete"] is True and len(done["keys_base64"]) == 4, done
+    new = done["keys_base64"]
+    assert not set(new) & set(old)
+    assert requests.get(f"{url}/rekey/init").json()["started"] is False
+    st = requests.get(f"{url}/seal-status").json()
+    assert (st["n"], st["t"]) == (4, 3)
+
+    # Only the new shares unseal, also after a restart.
+    s.kill()
+    s.start()
+    r = requests.put(f"{url}/unseal", json={"key": old[0]})
+    assert r.status_code == 400 and "not one of this server's key shares" in r.text
+    for k in new[1:4]:
+        st = requests.put(f"{url}/unseal", json={"key": k}).json()
+    assert st["sealed"] is False
+    h = {"X-Vault-Token": root}
+    assert requests.get(f"{url}/key-status", headers=h).status_code == 200
+
+    # A cancelled rekey leaves the shares as they are.
+    nonce = requests.put(f"{url}/rekey/init",
+                         json={"secret_shares": 1, "secret_threshold": 1}).json()["nonce"]
+    assert requests.delete(f"{url}/rekey/init").status_code == 204
+    r = requests.put(f"{url}/rekey/update", json={"key": new[0], "nonce": nonce})
+    assert r.status_code == 400 and "no rekey is in progress" in r.text
+    # The static seal's recovery keys are another endpoint.
+    r = requests.get(f"{url}/rekey-recovery-key/init")
+    assert r.status_code == 400 and "Shamir seal" in r.text
+
+
+def test_rekey_of_the_recovery_keys_on_the_static_seal(tmp_path, servers):
+    key_file = tmp_path / "unseal.key"
+    key_file.write_bytes(os.urandom(32))
+    s = start(tmp_path, servers, f'seal "static" {{\n current_key_id = "k"\n'
+                                 f' current_key = "file://{key_file}"\n}}\n')
+    url = f"{s.url}/v1/sys"
+    init = requests.put(f"{url}/init", json={"recovery_shares": 3, "recovery_threshold": 2}).json()
+    old = init["recovery_keys_base64"]
+    r = requests.put(f"{url}/rekey/init", json={"secret_shares": 2, "secret_threshold": 2})
+    assert r.status_code == 400 and "rekey-recovery-key" in r.text
+    nonce = requests.put(f"{url}/rekey-recovery-key/init",
+                         json={"secret_shares": 1, "secret_threshold": 1}).json()["nonce"]
+    for k in old[1:3]:
+        out = requests.put(f"{url}/rekey-recovery-key/update", json={"key": k, "nonce": nonce})
+        assert out.status_code == 200, out.text
+    new = out.json()["keys_base64"]
+    assert len(new) == 1
+    # The next rekey needs the new recovery key; the old ones are refused.
+    nonce = requests.put(f"{url}/rekey-recovery-key/init",
+                         json={"secret_shares": 3, "secret_threshold": 2}).json()["nonce"]
+    r = requests.put(f"{url}/rekey-recovery-key/update", json={"key": old[0], "nonce": nonce})
+    assert r.status_code == 400 and "not one of" in r.text
+    out = requests.put(f"{url}/rekey-recovery-key/update", json={"key": new[0], "nonce": nonce})
+    assert out.json()["complete"] is True and len(out.json()["keys_base64"]) == 3
+    assert requests.get(f"{url}/seal-status").json()["sealed"] is False
+
+
+def test_operator_rekey_from_the_cli(tmp_path, servers):
+    s = start(tmp_path, servers)
+    url = f"{s.url}/v1/sys"
+    keys = requests.put(f"{url}/init", json={"secret_shares": 2, "secret_threshold": 2}).json()[
+        "keys_base64"]
+    for k in keys:
+        requests.put(f"{url}/unseal", json={"key": k}).raise_for_status()
+    p = hush_cli(s.url, "operator", "rekey", "-init", "-key-shares=3", "-key-threshold=2",
+                 "-format=json")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["started"] is True
+    p = hush_cli(s.url, "operator", "rekey", "-status")
+    assert "Rekey Progress" in p.stdout and "0/2" in p.stdout, p.stdout
+    # The nonce is read from the server when not given; the key comes from standard input.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUSH_", "VAULT_"))}
+    env["HUSH_ADDR"] = s.url
+    first = subprocess.run([HUSH_BIN, "operator", "rekey", "-"], input=keys[0] + "\n",
+                           capture_output=True, text=True, env=env, timeout=30)
+    assert first.returncode == 0 and "1/2" in first.stdout, first.stdout + first.stderr
+    last = hush_cli(s.url, "operator", "rekey", keys[1])
+    assert last.returncode == 0, last.stderr
+    new = [line.split(": ", 1)[1] for line in last.stdout.splitlines()
+           if line.startswith("Key ")]
+    assert len(new) == 3 and not set(new) & set(keys), last.stdout
+    st = requests.get(f"{url}/seal-status").json()
+    assert (st["n"], st["t"]) == (3, 2)
+    # Nothing in progress: a clear error, and -cancel is harmless.
+    p = hush_cli(s.url, "operator", "rekey", new[0])
+    assert p.returncode == 1 and "no rekey is in progress" in p.stderr, p.stderr
+    assert hush_cli(s.url, "operator", "rekey", "-cancel").returncode == 0

@@ -112,6 +112,54 @@ struct UnsealProgress {
     nonce: String,
 }
 
+/// A rekey under way (`sys/rekey/*` or `sys/rekey-recovery-key/*`).
+struct RekeyProgress {
+    nonce: String,
+    new_shares: u8,
+    new_threshold: u8,
+    shares: Vec<Zeroizing<Vec<u8>>>,
+}
+
+/// Which shares a rekey replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RekeyTarget {
+    /// The unseal key shares of the Shamir seal (`sys/rekey/*`).
+    Unseal,
+    /// The recovery key shares of an auto-unseal seal (`sys/rekey-recovery-key/*`).
+    Recovery,
+}
+
+/// Vault's rekey status (`GET sys/rekey/init`).
+#[derive(Debug, Clone, Serialize)]
+pub struct RekeyStatus {
+    /// Identifies the rekey under way; empty when none is.
+    pub nonce: String,
+    /// Whether a rekey is under way.
+    pub started: bool,
+    /// The new threshold.
+    pub t: u8,
+    /// The new number of shares.
+    pub n: u8,
+    /// Current shares entered so far.
+    pub progress: u8,
+    /// Current shares needed to authorize it.
+    pub required: u8,
+    /// PGP encryption of the new shares (not supported: always null).
+    pub pgp_fingerprints: Option<Vec<String>>,
+    /// Whether the new shares are backed up encrypted (needs PGP: always false).
+    pub backup: bool,
+    /// Whether the new shares must be verified before they take effect (always false).
+    pub verification_required: bool,
+}
+
+/// The answer to the rekey update that completes it: the new shares.
+pub struct RekeyResult {
+    /// The rekey's nonce.
+    pub nonce: String,
+    /// The new shares.
+    pub keys: Vec<Zeroizing<Vec<u8>>>,
+}
+
 /// The result of `sys/init`.
 pub struct InitResult {
     /// Unseal key shares.
@@ -167,6 +215,7 @@ pub struct Core {
     /// Serializes init, unseal and seal.
     op_lock: tokio::sync::Mutex<()>,
     progress: parking_lot::Mutex<UnsealProgress>,
+    rekeys: parking_lot::Mutex<[Option<RekeyProgress>; 2]>,
 }
 
 impl Core {
@@ -204,6 +253,7 @@ impl Core {
                 shares: Vec::new(),
                 nonce: String::new(),
             }),
+            rekeys: parking_lot::Mutex::new([None, None]),
         });
         if sc.is_some() && core.config.static_seal.is_some() {
             core.auto_unseal().await?;
@@ -460,10 +510,170 @@ impl Core {
         Ok(self.seal_status())
     }
 
+    /// The seal configuration for a rekey of `target`, or why that rekey does not apply.
+    fn rekey_config(&self, target: RekeyTarget) -> Result<SealConfig> {
+        let Some(sc) = self.seal_config.read().clone() else {
+            return Err(CoreError::NotInitialized);
+        };
+        if self.is_sealed() {
+            return Err(CoreError::Sealed);
+        }
+        match (target, sc.kind == "static") {
+            (RekeyTarget::Unseal, true) => Err(CoreError::bad(
+                "this server uses the static seal, which has no unseal key shares: rekey its \
+                 recovery keys with sys/rekey-recovery-key (hush operator rekey \
+                 -target=recovery), or rotate the seal key itself in the configuration",
+            )),
+            (RekeyTarget::Recovery, false) => Err(CoreError::bad(
+                "this server uses the Shamir seal, which has no recovery keys: rekey its unseal \
+                 key shares with sys/rekey (hush operator rekey)",
+            )),
+            _ => Ok(sc),
+        }
+    }
+
+    /// The status of a rekey of `target`.
+    pub fn rekey_status(&self, target: RekeyTarget) -> Result<RekeyStatus> {
+        let sc = self.rekey_config(target)?;
+        let required = match target {
+            RekeyTarget::Unseal => sc.secret_threshold,
+            RekeyTarget::Recovery => sc.recovery_threshold,
+        };
+        let rekeys = self.rekeys.lock();
+        let p = rekeys[target as usize].as_ref();
+        Ok(RekeyStatus {
+            nonce: p.map(|p| p.nonce.clone()).unwrap_or_default(),
+            started: p.is_some(),
+            t: p.map_or(0, |p| p.new_threshold),
+            n: p.map_or(0, |p| p.new_shares),
+            progress: p.map_or(0, |p| p.shares.len() as u8),
+            required,
+            pgp_fingerprints: None,
+            backup: false,
+            verification_required: false,
+        })
+    }
+
+    /// Starts a rekey of `target` to `new_shares` shares with `new_threshold` needed.
+    pub fn rekey_init(
+        &self,
+        target: RekeyTarget,
+        new_shares: u8,
+        new_threshold: u8,
+    ) -> Result<RekeyStatus> {
+        self.rekey_config(target)?;
+        {
+            let mut rekeys = self.rekeys.lock();
+            let slot = &mut rekeys[target as usize];
+            if let Some(p) = slot {
+                return Err(CoreError::bad(format!(
+                    "a rekey is already in progress (nonce {}): finish it with the current key \
+                     shares, or cancel it (DELETE sys/rekey/init, hush operator rekey -cancel)",
+                    p.nonce
+                )));
+            }
+            *slot = Some(RekeyProgress {
+                nonce: uuid::Uuid::new_v4().to_string(),
+                new_shares,
+                new_threshold,
+                shares: Vec::new(),
+            });
+        }
+        self.rekey_status(target)
+    }
+
+    /// Cancels a rekey of `target` (nothing happens if none is under way).
+    pub fn rekey_cancel(&self, target: RekeyTarget) -> Result<()> {
+        self.rekey_config(target)?;
+        self.rekeys.lock()[target as usize] = None;
+        Ok(())
+    }
+
+    /// Enters one current key share for the rekey with `nonce`. When the shares reach the
+    /// current threshold the new shares replace the old ones and are returned.
+    pub async fn rekey_update(
+        &self,
+        target: RekeyTarget,
+        key: &str,
+        nonce: &str,
+    ) -> Result<Option<RekeyResult>> {
+        let _op = self.op_lock.lock().await;
+        let sc = self.rekey_config(target)?;
+        let share = seal::decode_share(key, 33)?;
+        let (known, threshold) = match target {
+            RekeyTarget::Unseal => (seal::share_is_known(&sc, &share), sc.secret_threshold),
+            RekeyTarget::Recovery => (
+                seal::recovery_share_is_known(&sc, &share),
+                sc.recovery_threshold,
+            ),
+        };
+        let ready = {
+            let mut rekeys = self.rekeys.lock();
+            let Some(p) = rekeys[target as usize].as_mut() else {
+                return Err(CoreError::bad(
+                    "no rekey is in progress: start one first (PUT sys/rekey/init with \
+                     secret_shares and secret_threshold, or hush operator rekey -init)",
+                ));
+            };
+            if !hush_crypto::hash::ct_eq(p.nonce.as_bytes(), nonce.trim().as_bytes()) {
+                return Err(CoreError::bad(format!(
+                    "the nonce does not match the rekey in progress: send the nonce sys/rekey/init \
+                     answered ({})",
+                    p.nonce
+                )));
+            }
+            if !known {
+                return Err(CoreError::bad(
+                    "this key is not one of this server's current key shares; the rekey's \
+                     progress is unchanged",
+                ));
+            }
+            if !p.shares.iter().any(|s| s.as_slice() == share.as_slice()) {
+                p.shares.push(share);
+            }
+            if p.shares.len() < threshold as usize {
+                return Ok(None);
+            }
+            // Taken out: whatever happens next, this attempt is over.
+            rekeys[target as usize].take()
+        };
+        let Some(p) = ready else { return Ok(None) };
+        let (new_config, keys) = match target {
+            RekeyTarget::Unseal => {
+                seal::rekey_unseal_keys(
+                    self.storage.as_ref(),
+                    &sc,
+                    &p.shares,
+                    p.new_shares,
+                    p.new_threshold,
+                )
+                .await?
+            }
+            RekeyTarget::Recovery => {
+                seal::rekey_recovery_keys(
+                    self.storage.as_ref(),
+                    &sc,
+                    &p.shares,
+                    p.new_shares,
+                    p.new_threshold,
+                )
+                .await?
+            }
+        };
+        *self.seal_config.write() = Some(new_config);
+        tracing::info!(target = ?target, shares = p.new_shares, threshold = p.new_threshold, "rekeyed");
+        Ok(Some(RekeyResult {
+            nonce: p.nonce,
+            keys,
+        }))
+    }
+
     /// Seals the server: drops every key from memory. Requests in flight finish with the state
     /// they started with.
     pub async fn seal(&self) -> Result<()> {
         let _op = self.op_lock.lock().await;
+        // A rekey needs the server unsealed from start to end.
+        *self.rekeys.lock() = [None, None];
         if let Some(un) = self.state.swap(None) {
             // Save the encryption counters so they survive; best effort, sealing must not fail.
             if let Err(e) = self.checkpoint_keyring(&un).await {

@@ -217,18 +217,104 @@ pub fn decode_share(text: &str, expected_len: usize) -> Result<Zeroizing<Vec<u8>
 
 /// Checks that a share is one of this initialization's, in constant time per digest.
 pub fn share_is_known(config: &SealConfig, share: &[u8]) -> bool {
-    let Ok(salt) = hex::decode(&config.share_salt) else {
+    digest_is_known(&config.share_salt, &config.share_digests, share)
+}
+
+/// Checks that a share is one of the current recovery shares.
+pub fn recovery_share_is_known(config: &SealConfig, share: &[u8]) -> bool {
+    digest_is_known(&config.recovery_salt, &config.recovery_digests, share)
+}
+
+fn digest_is_known(salt: &str, digests: &[String], share: &[u8]) -> bool {
+    let Ok(salt) = hex::decode(salt) else {
         return false;
     };
     let digest = hash::hmac_sha256(&salt, share);
     let mut found = false;
-    for d in &config.share_digests {
+    for d in digests {
         if let Ok(stored) = hex::decode(d) {
             // No early exit: the time taken must not depend on which share matched.
             found |= hash::ct_eq(&stored, &digest);
         }
     }
     found
+}
+
+/// Replaces the unseal key shares (Shamir seal): `shares` (a threshold of the current ones)
+/// must rebuild the key-encryption key that opens the root key; a new key-encryption key is
+/// split into `new_shares` shares, `new_threshold` of which unseal from now on, and the root
+/// key is wrapped again with it. The seal configuration and the wrapped root key are written in
+/// one transaction: after a crash either the old or the new shares unseal, never neither.
+/// Returns the new configuration and shares.
+pub async fn rekey_unseal_keys(
+    storage: &dyn Backend,
+    config: &SealConfig,
+    shares: &[Zeroizing<Vec<u8>>],
+    new_shares: u8,
+    new_threshold: u8,
+) -> Result<(SealConfig, Vec<Zeroizing<Vec<u8>>>)> {
+    let refs: Vec<&[u8]> = shares.iter().map(|s| s.as_slice()).collect();
+    let kek_bytes = shamir::combine(&refs, config.secret_threshold)?;
+    let kek = SecretKey::from_slice(&kek_bytes)?;
+    let wrapped = read_wrapped_root_key(storage).await?;
+    let root_key = cseal::unwrap(&kek, &wrapped, ROOT_KEY_PATH.as_bytes()).map_err(|_| {
+        CoreError::bad(
+            "the key shares combine to a key that does not open this server's root key: at \
+             least one share is corrupt; the rekey was cancelled, start it again",
+        )
+    })?;
+    let new_kek = SecretKey::generate()?;
+    let split = shamir::split(new_kek.as_bytes(), new_shares, new_threshold)?;
+    let salt = hush_crypto::random_bytes(32)?;
+    let new_config = SealConfig {
+        secret_shares: new_shares,
+        secret_threshold: new_threshold,
+        share_salt: hex::encode(&salt),
+        share_digests: digests(&salt, &split),
+        ..config.clone()
+    };
+    let rewrapped = cseal::wrap(&new_kek, "shamir", &root_key, ROOT_KEY_PATH.as_bytes())?;
+    storage
+        .transaction(vec![
+            hush_storage::Op::Put {
+                key: SEAL_CONFIG_PATH.into(),
+                value: json_bytes(&new_config)?,
+            },
+            hush_storage::Op::Put {
+                key: ROOT_KEY_PATH.into(),
+                value: json_bytes(&rewrapped)?,
+            },
+        ])
+        .await?;
+    Ok((new_config, split))
+}
+
+/// Replaces the recovery key shares (static seal): a threshold of the current shares (each
+/// checked against the stored digests, and combined) authorizes a new recovery key split into
+/// `new_shares`, `new_threshold` of which are needed from now on.
+pub async fn rekey_recovery_keys(
+    storage: &dyn Backend,
+    config: &SealConfig,
+    shares: &[Zeroizing<Vec<u8>>],
+    new_shares: u8,
+    new_threshold: u8,
+) -> Result<(SealConfig, Vec<Zeroizing<Vec<u8>>>)> {
+    let refs: Vec<&[u8]> = shares.iter().map(|s| s.as_slice()).collect();
+    drop(shamir::combine(&refs, config.recovery_threshold)?);
+    let recovery_key = SecretKey::generate()?;
+    let split = shamir::split(recovery_key.as_bytes(), new_shares, new_threshold)?;
+    let salt = hush_crypto::random_bytes(32)?;
+    let new_config = SealConfig {
+        recovery_shares: new_shares,
+        recovery_threshold: new_threshold,
+        recovery_salt: hex::encode(&salt),
+        recovery_digests: digests(&salt, &split),
+        ..config.clone()
+    };
+    storage
+        .put(SEAL_CONFIG_PATH, json_bytes(&new_config)?)
+        .await?;
+    Ok((new_config, split))
 }
 
 /// Recovers the root key with a key-encryption key (from the shares or the static seal).

@@ -145,6 +145,8 @@ pub enum OperatorCommand {
     Unseal(UnsealArgs),
     /// Same as `hush seal`
     Seal,
+    /// Replace the unseal (or recovery) key shares
+    Rekey(crate::commands::operator::RekeyArgs),
 }
 
 /// Options of `hush server`.

@@ -156,6 +156,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         | Command::Operator {
             command: OperatorCommand::Seal,
         } => with_client(&cli.connection, seal),
+        Command::Operator {
+            command: OperatorCommand::Rekey(args),
+        } => {
+            // Only an update enters a share; it is read before connecting, as for unseal.
+            let key = if args.init || args.cancel || args.status {
+                None
+            } else {
+                Some(read_unseal_key(args.key.clone())?)
+            };
+            with_client(&cli.connection, |client| {
+                commands::operator::rekey(client, args, key)
+            })
+        }
         Command::Login(args) => login::run(&cli.connection, args),
         Command::Auth { command } => {
             with_client(&cli.connection, |client| auth::run(client, command))

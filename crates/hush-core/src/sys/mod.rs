@@ -20,6 +20,7 @@ use std::sync::OnceLock;
 
 use async_trait::async_trait;
 
+use crate::core::RekeyTarget;
 use crate::engine::{EngineRequest, LogicalBackend};
 use crate::error::Result;
 use crate::framework::{Field, FieldType, Handler, PathSpec, PathTable, Paths};
@@ -108,6 +109,19 @@ const TUNE_FIELDS: &[Field] = &[
     Field::new("user_lockout_disable", Any, "Turns the lockout off."),
 ];
 
+const REKEY_INIT_FIELDS: &[Field] = &[
+    Field::new("secret_shares", Any, "New shares to make."),
+    Field::new("secret_threshold", Any, "New shares needed."),
+    Field::new("pgp_keys", Any, "Not supported."),
+    Field::new("backup", Any, "Not supported."),
+    Field::new("require_verification", Any, "Not supported."),
+];
+
+const REKEY_UPDATE_FIELDS: &[Field] = &[
+    Field::new("key", Any, "A current key share, hex or base64."),
+    Field::new("nonce", Any, "The rekey's nonce."),
+];
+
 const TOKEN_FIELD: &[Field] = &[Field::new(
     "token",
     Any,
@@ -179,6 +193,70 @@ fn specs() -> Vec<Spec> {
                 run(req, |ctx| async { Ok(seal::leader(ctx.core)) })
             })
             .unauthenticated(),
+        Spec::new(
+            "rekey/init",
+            "A rekey of the unseal key shares: its status, start, cancel.",
+        )
+        .op(Read, "The rekey in progress.", |_, req, _| {
+            run(req, |ctx| async {
+                seal::rekey_status(ctx.core, RekeyTarget::Unseal)
+            })
+        })
+        .op(Update, "Start a rekey.", |_, req, _| {
+            run(req, |ctx| async {
+                seal::rekey_init(ctx.core, RekeyTarget::Unseal, &ctx.req.data)
+            })
+        })
+        .op(Delete, "Cancel the rekey.", |_, req, _| {
+            run(req, |ctx| async {
+                seal::rekey_cancel(ctx.core, RekeyTarget::Unseal)
+            })
+        })
+        .fields(REKEY_INIT_FIELDS)
+        .unauthenticated(),
+        Spec::new(
+            "rekey/update",
+            "Enter a current unseal key share for the rekey.",
+        )
+        .op(Update, "Enter a key share.", |_, req, _| {
+            run(req, |ctx| {
+                seal::rekey_update(ctx.core, RekeyTarget::Unseal, &ctx.req.data)
+            })
+        })
+        .fields(REKEY_UPDATE_FIELDS)
+        .unauthenticated(),
+        Spec::new(
+            "rekey-recovery-key/init",
+            "A rekey of the recovery key shares: its status, start, cancel.",
+        )
+        .op(Read, "The rekey in progress.", |_, req, _| {
+            run(req, |ctx| async {
+                seal::rekey_status(ctx.core, RekeyTarget::Recovery)
+            })
+        })
+        .op(Update, "Start a rekey.", |_, req, _| {
+            run(req, |ctx| async {
+                seal::rekey_init(ctx.core, RekeyTarget::Recovery, &ctx.req.data)
+            })
+        })
+        .op(Delete, "Cancel the rekey.", |_, req, _| {
+            run(req, |ctx| async {
+                seal::rekey_cancel(ctx.core, RekeyTarget::Recovery)
+            })
+        })
+        .fields(REKEY_INIT_FIELDS)
+        .unauthenticated(),
+        Spec::new(
+            "rekey-recovery-key/update",
+            "Enter a current recovery key share for the rekey.",
+        )
+        .op(Update, "Enter a key share.", |_, req, _| {
+            run(req, |ctx| {
+                seal::rekey_update(ctx.core, RekeyTarget::Recovery, &ctx.req.data)
+            })
+        })
+        .fields(REKEY_UPDATE_FIELDS)
+        .unauthenticated(),
         Spec::new("seal", "Seal the server.")
             .op(Update, "Seal.", |_, req, _| run(req, seal::seal))
             .sudo(),

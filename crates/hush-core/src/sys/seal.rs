@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
-use crate::core::Core;
+use crate::core::{Core, RekeyTarget};
 use crate::ctx::Ctx;
 use crate::error::{CoreError, Result};
 use crate::fields;
@@ -278,4 +278,107 @@ pub(super) async fn key_status(ctx: &Ctx<'_>) -> Result<Response> {
 /// Reads an optional boolean field ([`crate::fields`]'s rule); absent is false.
 fn opt_bool(data: &Map<String, Value>, field: &str) -> Result<bool> {
     Ok(fields::bool(data, field)?.unwrap_or(false))
+}
+
+/// `GET sys/rekey/init` (and `sys/rekey-recovery-key/init`): the rekey in progress, if any.
+pub(super) fn rekey_status(core: &Core, target: RekeyTarget) -> Result<Response> {
+    let status = core.rekey_status(target)?;
+    Ok(Response::raw(
+        200,
+        serde_json::to_value(status).unwrap_or(Value::Null),
+    ))
+}
+
+/// `PUT sys/rekey/init`: starts a rekey to `secret_shares` shares, `secret_threshold` needed.
+pub(super) fn rekey_init(
+    core: &Core,
+    target: RekeyTarget,
+    data: &Map<String, Value>,
+) -> Result<Response> {
+    for (field, what) in [
+        ("pgp_keys", "PGP-encrypted key shares"),
+        ("backup", "a PGP-encrypted backup of the new shares"),
+        ("require_verification", "verification of the new shares"),
+    ] {
+        let set = match data.get(field) {
+            None | Some(Value::Null) => false,
+            Some(Value::Array(a)) => !a.is_empty(),
+            Some(Value::String(s)) => !s.is_empty() && s != "false",
+            Some(Value::Bool(b)) => *b,
+            Some(_) => true,
+        };
+        if set {
+            return Err(CoreError::bad(format!(
+                "'{field}' ({what}) is not supported by hush; rekey without it and hand the new \
+                 shares to their holders over a secure channel"
+            )));
+        }
+    }
+    let what = match target {
+        RekeyTarget::Unseal => "secret",
+        RekeyTarget::Recovery => "recovery",
+    };
+    let (Some(n), Some(t)) = (
+        opt_u8(data, "secret_shares")?,
+        opt_u8(data, "secret_threshold")?,
+    ) else {
+        return Err(CoreError::bad(
+            "secret_shares and secret_threshold are required: how many new shares to make and \
+             how many of them will be needed, e.g. {\"secret_shares\": 5, \"secret_threshold\": 3}",
+        ));
+    };
+    check_shares(n, t, what)?;
+    let status = core.rekey_init(target, n, t)?;
+    Ok(Response::raw(
+        200,
+        serde_json::to_value(status).unwrap_or(Value::Null),
+    ))
+}
+
+/// `DELETE sys/rekey/init`: cancels the rekey in progress.
+pub(super) fn rekey_cancel(core: &Core, target: RekeyTarget) -> Result<Response> {
+    core.rekey_cancel(target)?;
+    Ok(Response::no_content())
+}
+
+/// `PUT sys/rekey/update`: one current share (`key`) for the rekey with `nonce`; the last one
+/// answers the new shares.
+pub(super) async fn rekey_update(
+    core: &Core,
+    target: RekeyTarget,
+    data: &Map<String, Value>,
+) -> Result<Response> {
+    let field = |name: &str| match data.get(name) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.as_str()),
+        None | Some(Value::Null) | Some(Value::String(_)) => Err(CoreError::bad(format!(
+            "missing '{name}': send the current key share as 'key' and the rekey's 'nonce' (from \
+             sys/rekey/init)"
+        ))),
+        Some(_) => Err(CoreError::bad(format!("'{name}' must be a string"))),
+    };
+    let (key, nonce) = (field("key")?, field("nonce")?);
+    match core.rekey_update(target, key, nonce).await? {
+        None => rekey_status(core, target),
+        Some(result) => {
+            let hexs: Vec<String> = result.keys.iter().map(hex::encode).collect();
+            let b64: Vec<String> = result
+                .keys
+                .iter()
+                .map(|k| base64::engine::general_purpose::STANDARD.encode(k))
+                .collect();
+            Ok(Response::raw(
+                200,
+                json!({
+                    "complete": true,
+                    "nonce": result.nonce,
+                    "keys": hexs,
+                    "keys_base64": b64,
+                    "pgp_fingerprints": null,
+                    "backup": false,
+                    "verification_required": false,
+                    "verification_nonce": "",
+                }),
+            ))
+        }
+    }
 }

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod generic;
 pub mod kv;
 pub mod login;
+pub mod operator;
 pub mod policy;
 pub mod secrets;
 pub mod token;

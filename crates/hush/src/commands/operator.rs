@@ -1,0 +1,180 @@
+//! `hush operator rekey`: replace the unseal (or recovery) key shares, as `vault operator rekey`
+//! does: `-init` starts a rekey with the new share count and threshold, each holder of a current
+//! share then enters theirs, and the last one gets the new shares.
+
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use hush_client::{Client, Method};
+use serde_json::{json, Value};
+use zeroize::Zeroizing;
+
+use super::{say, stdout_error, success, FormatArgs};
+use crate::cli::Format;
+use crate::output;
+
+/// Which key shares a rekey replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RekeyTarget {
+    /// The unseal key shares (Shamir seal).
+    Barrier,
+    /// The recovery key shares (auto-unseal seals such as the static seal).
+    Recovery,
+}
+
+/// Options of `hush operator rekey`.
+#[derive(Debug, Args)]
+pub struct RekeyArgs {
+    /// Start a rekey (with --key-shares and --key-threshold)
+    #[arg(long, conflicts_with_all = ["cancel", "status"])]
+    pub init: bool,
+
+    /// Cancel the rekey in progress
+    #[arg(long, conflicts_with = "status")]
+    pub cancel: bool,
+
+    /// Show the rekey in progress
+    #[arg(long)]
+    pub status: bool,
+
+    /// Number of new key shares
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub key_shares: u32,
+
+    /// Number of new key shares needed
+    #[arg(long, value_name = "T", default_value_t = 3)]
+    pub key_threshold: u32,
+
+    /// Which shares to replace: barrier (unseal keys) or recovery (recovery keys)
+    #[arg(long, value_enum, default_value_t = RekeyTarget::Barrier)]
+    pub target: RekeyTarget,
+
+    /// The rekey's nonce [default: the one the server reports]
+    #[arg(long, value_name = "NONCE")]
+    pub nonce: Option<String>,
+
+    /// A current key share; prompted for (without echo) when omitted, read from standard input
+    /// when "-"
+    #[arg(value_name = "KEY")]
+    pub key: Option<String>,
+
+    #[command(flatten)]
+    pub format: FormatArgs,
+}
+
+fn base(target: RekeyTarget) -> &'static str {
+    match target {
+        RekeyTarget::Barrier => "sys/rekey",
+        RekeyTarget::Recovery => "sys/rekey-recovery-key",
+    }
+}
+
+/// Runs `hush operator rekey`; `key` is the share already read (for an update).
+pub async fn rekey(
+    client: Client,
+    args: RekeyArgs,
+    key: Option<Zeroizing<String>>,
+) -> anyhow::Result<ExitCode> {
+    let base = base(args.target);
+    let format = args.format.format;
+    if args.cancel {
+        client
+            .request(Method::DELETE, &format!("{base}/init"), None)
+            .await?;
+        return success("Success! Canceled rekeying (if it was started)");
+    }
+    if args.status {
+        let status = client
+            .request(Method::GET, &format!("{base}/init"), None)
+            .await?
+            .unwrap_or(Value::Null);
+        return print_status(&status, format);
+    }
+    if args.init {
+        let status = client
+            .request(
+                Method::PUT,
+                &format!("{base}/init"),
+                Some(json!({
+                    "secret_shares": args.key_shares,
+                    "secret_threshold": args.key_threshold,
+                })),
+            )
+            .await?
+            .unwrap_or(Value::Null);
+        return print_status(&status, format);
+    }
+    let nonce = match args.nonce {
+        Some(nonce) => nonce,
+        None => {
+            let status = client
+                .request(Method::GET, &format!("{base}/init"), None)
+                .await?
+                .unwrap_or(Value::Null);
+            match status.get("nonce").and_then(Value::as_str) {
+                Some(n) if !n.is_empty() => n.to_owned(),
+                _ => anyhow::bail!(
+                    "no rekey is in progress: start one with `hush operator rekey -init \
+                     -key-shares=N -key-threshold=T`"
+                ),
+            }
+        }
+    };
+    let key = key.unwrap_or_default();
+    // The client encodes the body into a buffer it zeroizes; this Value lives only for the call.
+    let answer = client
+        .request(
+            Method::PUT,
+            &format!("{base}/update"),
+            Some(json!({ "key": key.as_str(), "nonce": nonce })),
+        )
+        .await?
+        .unwrap_or(Value::Null);
+    if answer.get("complete").and_then(Value::as_bool) != Some(true) {
+        return print_status(&answer, format);
+    }
+    if format != Format::Table {
+        output::write_structured(&mut std::io::stdout().lock(), &answer, format)
+            .map_err(stdout_error)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let keys: Vec<&str> = answer
+        .get("keys_base64")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    for (i, k) in keys.iter().enumerate() {
+        say(format_args!("Key {}: {k}", i + 1))?;
+    }
+    say(format_args!(
+        "\nOperation nonce: {}\n\nThe key shares were replaced: the old shares no longer work. \
+         Give each new share to a different trusted person and keep them apart.",
+        answer
+            .get("nonce")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_status(status: &Value, format: Format) -> anyhow::Result<ExitCode> {
+    if format != Format::Table {
+        output::write_structured(&mut std::io::stdout().lock(), status, format)
+            .map_err(stdout_error)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let text = |k: &str| status.get(k).map(output::go_value).unwrap_or_default();
+    let rows = vec![
+        ("Nonce", text("nonce")),
+        ("Started", text("started")),
+        (
+            "Rekey Progress",
+            format!("{}/{}", text("progress"), text("required")),
+        ),
+        ("New Shares", text("n")),
+        ("New Threshold", text("t")),
+        ("Verification Required", text("verification_required")),
+    ];
+    output::write_table(&mut std::io::stdout().lock(), &rows).map_err(stdout_error)?;
+    Ok(ExitCode::SUCCESS)
+}
