@@ -456,3 +456,56 @@ def test_operator_rekey_from_the_cli(tmp_path, servers):
     p = hush_cli(s.url, "operator", "rekey", new[0])
     assert p.returncode == 1 and "no rekey is in progress" in p.stderr, p.stderr
     assert hush_cli(s.url, "operator", "rekey", "-cancel").returncode == 0
+
+
+def test_generate_root_yields_a_working_root_token(tmp_path, servers):
+    s = start(tmp_path, servers)
+    url = f"{s.url}/v1/sys"
+    keys = requests.put(f"{url}/init", json={"secret_shares": 3, "secret_threshold": 2}).json()[
+        "keys_base64"]
+    for k in keys[:2]:
+        requests.put(f"{url}/unseal", json={"key": k}).raise_for_status()
+    # A pad of the wrong length is refused.
+    r = requests.put(f"{url}/generate-root/attempt", json={"otp": "short"})
+    assert r.status_code == 400 and "one-time pad" in r.text
+    p = hush_cli(s.url, "operator", "generate-root", "-init", "-format=json")
+    assert p.returncode == 0, p.stderr
+    st = json.loads(p.stdout)
+    otp = st["otp"]
+    assert st["started"] is True and st["required"] == 2 and len(otp) == st["otp_length"]
+    # The pad is shown once.
+    assert requests.get(f"{url}/generate-root/attempt").json()["otp"] == ""
+    p = hush_cli(s.url, "operator", "generate-root", keys[2])
+    assert p.returncode == 0 and "1/2" in p.stdout, p.stdout + p.stderr
+    p = hush_cli(s.url, "operator", "generate-root", "-format=json", keys[0])
+    done = json.loads(p.stdout)
+    assert done["complete"] is True and done["encoded_token"], done
+    p = hush_cli(s.url, "operator", "generate-root", f"-decode={done['encoded_token']}",
+                 f"-otp={otp}")
+    assert p.returncode == 0, p.stderr
+    token = p.stdout.strip()
+    me = requests.get(f"{s.url}/v1/auth/token/lookup-self", headers={"X-Vault-Token": token})
+    assert me.status_code == 200 and me.json()["data"]["policies"] == ["root"], me.text
+    # The wrong pad does not decode it.
+    p = hush_cli(s.url, "operator", "generate-root", f"-decode={done['encoded_token']}",
+                 "-otp=" + "x" * len(otp))
+    assert p.returncode != 0 or p.stdout.strip() != token
+
+
+def test_generate_root_on_the_static_seal_takes_recovery_keys(tmp_path, servers):
+    key_file = tmp_path / "unseal.key"
+    key_file.write_bytes(os.urandom(32))
+    s = start(tmp_path, servers, f'seal "static" {{\n current_key_id = "k"\n'
+                                 f' current_key = "file://{key_file}"\n}}\n')
+    url = f"{s.url}/v1/sys"
+    rec = requests.put(f"{url}/init", json={"recovery_shares": 1, "recovery_threshold": 1}).json()[
+        "recovery_keys_base64"]
+    st = requests.put(f"{url}/generate-root/attempt", json={}).json()
+    done = requests.put(f"{url}/generate-root/update",
+                        json={"key": rec[0], "nonce": st["nonce"]}).json()
+    assert done["complete"] is True
+    import base64
+    enc = base64.b64decode(done["encoded_token"] + "=" * (-len(done["encoded_token"]) % 4))
+    token = bytes(a ^ b for a, b in zip(enc, st["otp"].encode())).decode()
+    me = requests.get(f"{s.url}/v1/auth/token/lookup-self", headers={"X-Vault-Token": token})
+    assert me.status_code == 200 and me.json()["data"]["policies"] == ["root"], me.text

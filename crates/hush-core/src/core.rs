@@ -152,6 +152,41 @@ pub struct RekeyStatus {
     pub verification_required: bool,
 }
 
+/// Length of a root token (`hvs.` and 32 characters), and so of a generate-root one-time pad.
+pub const ROOT_TOKEN_LEN: usize = 36;
+
+/// A root token generation under way (`sys/generate-root/*`).
+struct GenerateRootProgress {
+    nonce: String,
+    otp: Zeroizing<String>,
+    shares: Vec<Zeroizing<Vec<u8>>>,
+}
+
+/// Vault's generate-root status (`GET sys/generate-root/attempt`).
+#[derive(Debug, Clone, Serialize)]
+pub struct GenerateRootStatus {
+    /// Whether an attempt is under way.
+    pub started: bool,
+    /// Identifies the attempt.
+    pub nonce: String,
+    /// Shares entered so far.
+    pub progress: u8,
+    /// Shares needed.
+    pub required: u8,
+    /// Whether the attempt finished (only in the answer to the last update).
+    pub complete: bool,
+    /// The new root token XOR the one-time pad, base64 (the last update only).
+    pub encoded_token: String,
+    /// The same, under Vault's older name.
+    pub encoded_root_token: String,
+    /// PGP encryption of the token (not supported: always empty).
+    pub pgp_fingerprint: String,
+    /// Length of the one-time pad the client must use.
+    pub otp_length: usize,
+    /// The one-time pad the server generated (only in the answer that started the attempt).
+    pub otp: String,
+}
+
 /// The answer to the rekey update that completes it: the new shares.
 pub struct RekeyResult {
     /// The rekey's nonce.
@@ -216,6 +251,7 @@ pub struct Core {
     op_lock: tokio::sync::Mutex<()>,
     progress: parking_lot::Mutex<UnsealProgress>,
     rekeys: parking_lot::Mutex<[Option<RekeyProgress>; 2]>,
+    generate_root: parking_lot::Mutex<Option<GenerateRootProgress>>,
 }
 
 impl Core {
@@ -254,6 +290,7 @@ impl Core {
                 nonce: String::new(),
             }),
             rekeys: parking_lot::Mutex::new([None, None]),
+            generate_root: parking_lot::Mutex::new(None),
         });
         if sc.is_some() && core.config.static_seal.is_some() {
             core.auto_unseal().await?;
@@ -668,12 +705,181 @@ impl Core {
         }))
     }
 
+    /// The shares a root token generation takes: unseal keys on the Shamir seal, recovery keys
+    /// on the static seal (as Vault does with auto-unseal); and how many.
+    fn generate_root_config(&self) -> Result<(SealConfig, u8)> {
+        let Some(sc) = self.seal_config.read().clone() else {
+            return Err(CoreError::NotInitialized);
+        };
+        if self.is_sealed() {
+            return Err(CoreError::Sealed);
+        }
+        let required = if sc.kind == "static" {
+            sc.recovery_threshold
+        } else {
+            sc.secret_threshold
+        };
+        Ok((sc, required))
+    }
+
+    /// The status of a root token generation.
+    pub fn generate_root_status(&self) -> Result<GenerateRootStatus> {
+        let (_, required) = self.generate_root_config()?;
+        let g = self.generate_root.lock();
+        Ok(GenerateRootStatus {
+            started: g.is_some(),
+            nonce: g.as_ref().map(|g| g.nonce.clone()).unwrap_or_default(),
+            progress: g.as_ref().map_or(0, |g| g.shares.len() as u8),
+            required,
+            complete: false,
+            encoded_token: String::new(),
+            encoded_root_token: String::new(),
+            pgp_fingerprint: String::new(),
+            otp_length: ROOT_TOKEN_LEN,
+            otp: String::new(),
+        })
+    }
+
+    /// Starts a root token generation with the client's one-time pad, or one the server makes
+    /// (and answers, once).
+    pub fn generate_root_init(&self, otp: Option<&str>) -> Result<GenerateRootStatus> {
+        self.generate_root_config()?;
+        let generated = otp.is_none();
+        let otp = match otp {
+            Some(otp) if otp.len() == ROOT_TOKEN_LEN => Zeroizing::new(otp.to_owned()),
+            Some(otp) => {
+                return Err(CoreError::bad(format!(
+                    "the one-time pad is {} characters long; it must be {ROOT_TOKEN_LEN} (the \
+                     length of a root token), or leave 'otp' out and the server makes one",
+                    otp.len()
+                )))
+            }
+            None => Zeroizing::new(crate::token::random_string(ROOT_TOKEN_LEN)?),
+        };
+        {
+            let mut g = self.generate_root.lock();
+            if let Some(p) = g.as_ref() {
+                return Err(CoreError::bad(format!(
+                    "a root token generation is already in progress (nonce {}): finish it, or \
+                     cancel it (DELETE sys/generate-root/attempt, hush operator generate-root \
+                     -cancel)",
+                    p.nonce
+                )));
+            }
+            *g = Some(GenerateRootProgress {
+                nonce: uuid::Uuid::new_v4().to_string(),
+                otp: otp.clone(),
+                shares: Vec::new(),
+            });
+        }
+        let mut status = self.generate_root_status()?;
+        if generated {
+            status.otp = otp.to_string();
+        }
+        Ok(status)
+    }
+
+    /// Cancels a root token generation.
+    pub fn generate_root_cancel(&self) -> Result<()> {
+        self.generate_root_config()?;
+        *self.generate_root.lock() = None;
+        Ok(())
+    }
+
+    /// Enters one share for the root token generation with `nonce`; the last one creates a
+    /// root token and answers it encoded with the attempt's one-time pad.
+    pub async fn generate_root_update(&self, key: &str, nonce: &str) -> Result<GenerateRootStatus> {
+        let _op = self.op_lock.lock().await;
+        let (sc, required) = self.generate_root_config()?;
+        let recovery = sc.kind == "static";
+        let share = seal::decode_share(key, 33)?;
+        let known = if recovery {
+            seal::recovery_share_is_known(&sc, &share)
+        } else {
+            seal::share_is_known(&sc, &share)
+        };
+        let done = {
+            let mut g = self.generate_root.lock();
+            let Some(p) = g.as_mut() else {
+                return Err(CoreError::bad(
+                    "no root token generation is in progress: start one first (PUT \
+                     sys/generate-root/attempt, or hush operator generate-root -init)",
+                ));
+            };
+            if !hush_crypto::hash::ct_eq(p.nonce.as_bytes(), nonce.trim().as_bytes()) {
+                return Err(CoreError::bad(format!(
+                    "the nonce does not match the root token generation in progress: send the \
+                     nonce sys/generate-root/attempt answered ({})",
+                    p.nonce
+                )));
+            }
+            if !known {
+                return Err(CoreError::bad(
+                    "this key is not one of this server's current key shares; the progress is \
+                     unchanged",
+                ));
+            }
+            if !p.shares.iter().any(|s| s.as_slice() == share.as_slice()) {
+                p.shares.push(share);
+            }
+            if p.shares.len() < required as usize {
+                None
+            } else {
+                g.take()
+            }
+        };
+        let Some(p) = done else {
+            return self.generate_root_status();
+        };
+        let refs: Vec<&[u8]> = p.shares.iter().map(|s| s.as_slice()).collect();
+        let secret = shamir::combine(&refs, required)?;
+        if !recovery {
+            // The shares must rebuild the key that opens the root key, not just be known.
+            let kek = SecretKey::from_slice(&secret)?;
+            let wrapped = seal::read_wrapped_root_key(self.storage.as_ref()).await?;
+            hush_crypto::seal::unwrap(&kek, &wrapped, seal::ROOT_KEY_PATH.as_bytes()).map_err(
+                |_| {
+                    CoreError::bad(
+                        "the key shares combine to a key that does not open this server's root \
+                         key: at least one share is corrupt; the attempt was cancelled",
+                    )
+                },
+            )?;
+        }
+        let Some(un) = self.unsealed() else {
+            return Err(CoreError::Sealed);
+        };
+        let token = Zeroizing::new(un.tokens.create_root(None, now_unix()).await?);
+        let encoded: Vec<u8> = token
+            .as_bytes()
+            .iter()
+            .zip(p.otp.as_bytes())
+            .map(|(t, o)| t ^ o)
+            .collect();
+        let encoded =
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD_NO_PAD, encoded);
+        tracing::warn!("a root token was generated with sys/generate-root");
+        Ok(GenerateRootStatus {
+            started: false,
+            nonce: p.nonce,
+            progress: required,
+            required,
+            complete: true,
+            encoded_token: encoded.clone(),
+            encoded_root_token: encoded,
+            pgp_fingerprint: String::new(),
+            otp_length: ROOT_TOKEN_LEN,
+            otp: String::new(),
+        })
+    }
+
     /// Seals the server: drops every key from memory. Requests in flight finish with the state
     /// they started with.
     pub async fn seal(&self) -> Result<()> {
         let _op = self.op_lock.lock().await;
-        // A rekey needs the server unsealed from start to end.
+        // A rekey or root generation needs the server unsealed from start to end.
         *self.rekeys.lock() = [None, None];
+        *self.generate_root.lock() = None;
         if let Some(un) = self.state.swap(None) {
             // Save the encryption counters so they survive; best effort, sealing must not fail.
             if let Err(e) = self.checkpoint_keyring(&un).await {

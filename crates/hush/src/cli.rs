@@ -147,6 +147,8 @@ pub enum OperatorCommand {
     Seal,
     /// Replace the unseal (or recovery) key shares
     Rekey(crate::commands::operator::RekeyArgs),
+    /// Make a new root token from a quorum of key shares
+    GenerateRoot(crate::commands::operator::GenerateRootArgs),
 }
 
 /// Options of `hush server`.

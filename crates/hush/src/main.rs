@@ -169,6 +169,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 commands::operator::rekey(client, args, key)
             })
         }
+        Command::Operator {
+            command: OperatorCommand::GenerateRoot(args),
+        } => {
+            if let (Some(encoded), Some(otp)) = (&args.decode, &args.otp) {
+                let token = commands::operator::decode_root_token(encoded, otp)?;
+                writeln!(io::stdout(), "{}", token.as_str()).map_err(commands::stdout_error)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let key = if args.enters_a_share() {
+                Some(read_unseal_key(args.key.clone())?)
+            } else {
+                None
+            };
+            with_client(&cli.connection, |client| {
+                commands::operator::generate_root(client, args, key)
+            })
+        }
         Command::Login(args) => login::run(&cli.connection, args),
         Command::Auth { command } => {
             with_client(&cli.connection, |client| auth::run(client, command))

@@ -257,6 +257,40 @@ fn specs() -> Vec<Spec> {
         })
         .fields(REKEY_UPDATE_FIELDS)
         .unauthenticated(),
+        Spec::new(
+            "generate-root/attempt",
+            "A root token generation from key shares: its status, start, cancel.",
+        )
+        .op(Read, "The attempt in progress.", |_, req, _| {
+            run(req, |ctx| async { seal::generate_root_status(ctx.core) })
+        })
+        .op(Update, "Start an attempt.", |_, req, _| {
+            run(req, |ctx| async {
+                seal::generate_root_init(ctx.core, &ctx.req.data)
+            })
+        })
+        .op(Delete, "Cancel the attempt.", |_, req, _| {
+            run(req, |ctx| async { seal::generate_root_cancel(ctx.core) })
+        })
+        .fields(&[
+            a(
+                "otp",
+                "A one-time pad of otp_length characters (else the server makes one).",
+            ),
+            a("pgp_key", "Not supported."),
+        ])
+        .unauthenticated(),
+        Spec::new(
+            "generate-root/update",
+            "Enter a key share for the root token generation.",
+        )
+        .op(Update, "Enter a key share.", |_, req, _| {
+            run(req, |ctx| {
+                seal::generate_root_update(ctx.core, &ctx.req.data)
+            })
+        })
+        .fields(REKEY_UPDATE_FIELDS)
+        .unauthenticated(),
         Spec::new("seal", "Seal the server.")
             .op(Update, "Seal.", |_, req, _| run(req, seal::seal))
             .sudo(),

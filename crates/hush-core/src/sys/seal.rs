@@ -382,3 +382,56 @@ pub(super) async fn rekey_update(
         }
     }
 }
+
+fn raw_status(status: impl serde::Serialize) -> Response {
+    Response::raw(200, serde_json::to_value(status).unwrap_or(Value::Null))
+}
+
+/// `GET sys/generate-root/attempt`.
+pub(super) fn generate_root_status(core: &Core) -> Result<Response> {
+    Ok(raw_status(core.generate_root_status()?))
+}
+
+/// `PUT sys/generate-root/attempt`: starts an attempt, with the client's `otp` or one the
+/// server makes and answers.
+pub(super) fn generate_root_init(core: &Core, data: &Map<String, Value>) -> Result<Response> {
+    if data
+        .get("pgp_key")
+        .is_some_and(|v| !v.is_null() && v.as_str() != Some(""))
+    {
+        return Err(CoreError::bad(
+            "'pgp_key' (a PGP-encrypted root token) is not supported by hush; leave it out and \
+             decode the token with the one-time pad",
+        ));
+    }
+    let otp = match data.get("otp") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.is_empty() => None,
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(_) => return Err(CoreError::bad("'otp' must be a string")),
+    };
+    Ok(raw_status(core.generate_root_init(otp)?))
+}
+
+/// `DELETE sys/generate-root/attempt`.
+pub(super) fn generate_root_cancel(core: &Core) -> Result<Response> {
+    core.generate_root_cancel()?;
+    Ok(Response::no_content())
+}
+
+/// `PUT sys/generate-root/update`: one share (`key`) for the attempt with `nonce`.
+pub(super) async fn generate_root_update(
+    core: &Core,
+    data: &Map<String, Value>,
+) -> Result<Response> {
+    let field = |name: &str| match data.get(name) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.as_str()),
+        Some(Value::String(_)) | None | Some(Value::Null) => Err(CoreError::bad(format!(
+            "missing '{name}': send a key share as 'key' and the attempt's 'nonce' (from \
+             sys/generate-root/attempt)"
+        ))),
+        Some(_) => Err(CoreError::bad(format!("'{name}' must be a string"))),
+    };
+    let (key, nonce) = (field("key")?, field("nonce")?);
+    Ok(raw_status(core.generate_root_update(key, nonce).await?))
+}

@@ -178,3 +178,157 @@ fn print_status(status: &Value, format: Format) -> anyhow::Result<ExitCode> {
     output::write_table(&mut std::io::stdout().lock(), &rows).map_err(stdout_error)?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// Options of `hush operator generate-root`.
+#[derive(Debug, Args)]
+pub struct GenerateRootArgs {
+    /// Start an attempt (the server makes the one-time pad and prints it once)
+    #[arg(long, conflicts_with_all = ["cancel", "status", "decode"])]
+    pub init: bool,
+
+    /// Cancel the attempt in progress
+    #[arg(long, conflicts_with_all = ["status", "decode"])]
+    pub cancel: bool,
+
+    /// Show the attempt in progress
+    #[arg(long, conflicts_with = "decode")]
+    pub status: bool,
+
+    /// Decode an encoded root token with --otp (no server needed)
+    #[arg(long, value_name = "ENCODED", requires = "otp")]
+    pub decode: Option<String>,
+
+    /// The one-time pad printed by --init
+    #[arg(long, value_name = "OTP")]
+    pub otp: Option<String>,
+
+    /// The attempt's nonce [default: the one the server reports]
+    #[arg(long, value_name = "NONCE")]
+    pub nonce: Option<String>,
+
+    /// A key share (unseal key, or recovery key on an auto-unseal seal); prompted for (without
+    /// echo) when omitted, read from standard input when "-"
+    #[arg(value_name = "KEY")]
+    pub key: Option<String>,
+
+    #[command(flatten)]
+    pub format: FormatArgs,
+}
+
+impl GenerateRootArgs {
+    /// Whether this run enters a key share.
+    pub fn enters_a_share(&self) -> bool {
+        !(self.init || self.cancel || self.status || self.decode.is_some())
+    }
+}
+
+/// The root token in `encoded` (base64, with or without padding), XOR'd with `otp`.
+pub fn decode_root_token(encoded: &str, otp: &str) -> anyhow::Result<Zeroizing<String>> {
+    use base64::Engine as _;
+    let encoded = encoded.trim();
+    let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(encoded.trim_end_matches('='))
+        .map_err(|e| anyhow::anyhow!("the encoded token is not base64 ({e})"))?;
+    if bytes.len() != otp.len() {
+        anyhow::bail!(
+            "the encoded token is {} bytes but the one-time pad is {} characters: use the pad \
+             that `hush operator generate-root -init` printed for this attempt",
+            bytes.len(),
+            otp.len()
+        );
+    }
+    let token: Vec<u8> = bytes
+        .iter()
+        .zip(otp.as_bytes())
+        .map(|(b, o)| b ^ o)
+        .collect();
+    String::from_utf8(token)
+        .map(Zeroizing::new)
+        .map_err(|_| anyhow::anyhow!("the one-time pad does not decode this token"))
+}
+
+/// Runs `hush operator generate-root`; `key` is the share already read (for an update).
+pub async fn generate_root(
+    client: Client,
+    args: GenerateRootArgs,
+    key: Option<Zeroizing<String>>,
+) -> anyhow::Result<ExitCode> {
+    let format = args.format.format;
+    let attempt = "sys/generate-root/attempt";
+    if args.cancel {
+        client.request(Method::DELETE, attempt, None).await?;
+        return success("Success! Root token generation canceled (if it was started)");
+    }
+    if args.status || args.init {
+        let (method, body) = if args.init {
+            let body = match &args.otp {
+                Some(otp) => json!({ "otp": otp }),
+                None => json!({}),
+            };
+            (Method::PUT, Some(body))
+        } else {
+            (Method::GET, None)
+        };
+        let status = client
+            .request(method, attempt, body)
+            .await?
+            .unwrap_or(Value::Null);
+        return print_root_status(&status, format);
+    }
+    let nonce = match args.nonce {
+        Some(nonce) => nonce,
+        None => {
+            let status = client
+                .request(Method::GET, attempt, None)
+                .await?
+                .unwrap_or(Value::Null);
+            match status.get("nonce").and_then(Value::as_str) {
+                Some(n) if !n.is_empty() => n.to_owned(),
+                _ => anyhow::bail!(
+                    "no root token generation is in progress: start one with `hush operator \
+                     generate-root -init`"
+                ),
+            }
+        }
+    };
+    let key = key.unwrap_or_default();
+    let answer = client
+        .request(
+            Method::PUT,
+            "sys/generate-root/update",
+            Some(json!({ "key": key.as_str(), "nonce": nonce })),
+        )
+        .await?
+        .unwrap_or(Value::Null);
+    print_root_status(&answer, format)
+}
+
+fn print_root_status(status: &Value, format: Format) -> anyhow::Result<ExitCode> {
+    if format != Format::Table {
+        output::write_structured(&mut std::io::stdout().lock(), status, format)
+            .map_err(stdout_error)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let text = |k: &str| status.get(k).map(output::go_value).unwrap_or_default();
+    let mut rows = vec![
+        ("Nonce", text("nonce")),
+        ("Started", text("started")),
+        (
+            "Progress",
+            format!("{}/{}", text("progress"), text("required")),
+        ),
+        ("Complete", text("complete")),
+    ];
+    if !text("otp").is_empty() {
+        rows.push(("OTP", text("otp")));
+        rows.push(("OTP Length", text("otp_length")));
+    }
+    if !text("encoded_token").is_empty() {
+        rows.push(("Encoded Token", text("encoded_token")));
+    }
+    output::write_table(&mut std::io::stdout().lock(), &rows).map_err(stdout_error)?;
+    if !text("encoded_token").is_empty() {
+        say("\nDecode it with: hush operator generate-root -decode=ENCODED_TOKEN -otp=OTP")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
