@@ -81,6 +81,20 @@ pub enum Command {
     },
     /// Read the answer a response-wrapping token holds (sys/wrapping/unwrap)
     Unwrap(generic::UnwrapArgs),
+    /// Describe an API path: what it is for, its operations and fields
+    PathHelp(generic::PathHelpArgs),
+    /// Print what the CLI uses (`hush print token`)
+    Print {
+        /// What to print.
+        #[command(subcommand)]
+        command: PrintCommand,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completion {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Run a command with secrets in its environment
     Run(hush_deliver::run::RunArgs),
     /// Print secrets as dotenv, JSON, YAML, tfvars or a Kubernetes Secret
@@ -149,6 +163,15 @@ pub enum OperatorCommand {
     Rekey(crate::commands::operator::RekeyArgs),
     /// Make a new root token from a quorum of key shares
     GenerateRoot(crate::commands::operator::GenerateRootArgs),
+    /// Ask the active server to give up leadership (HA)
+    StepDown,
+}
+
+/// What `hush print` prints.
+#[derive(Debug, Subcommand)]
+pub enum PrintCommand {
+    /// The token the CLI sends (HUSH_TOKEN, VAULT_TOKEN or ~/.hush-token)
+    Token,
 }
 
 /// Options of `hush server`.

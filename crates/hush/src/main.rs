@@ -193,6 +193,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Unwrap(args) => {
             with_client(&cli.connection, |client| generic::unwrap(client, args))
         }
+        Command::PathHelp(args) => {
+            with_client(&cli.connection, |client| generic::path_help(client, args))
+        }
+        Command::Print {
+            command: cli::PrintCommand::Token,
+        } => generic::print_token(&client_config(&cli.connection)?),
+        Command::Completion { shell } => {
+            let mut command = Cli::command();
+            clap_complete::generate(shell, &mut command, "hush", &mut io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Operator {
+            command: OperatorCommand::StepDown,
+        } => with_client(&cli.connection, commands::operator::step_down),
         Command::Run(args) => {
             let config = client_config(&cli.connection)?;
             let code = block_on(hush_deliver::run::run(args, config))??;

@@ -300,6 +300,7 @@ pub async fn run(opts: ServerOptions) -> anyhow::Result<()> {
         None
     };
 
+    let mut signals = Signals::install()?;
     let app = hush_http::api::router(core.clone());
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();
@@ -347,7 +348,7 @@ pub async fn run(opts: ServerOptions) -> anyhow::Result<()> {
         tracing::info!("not initialized yet: run `hush init`");
     }
 
-    wait_for_signal(&reload).await;
+    wait_for_signal(&mut signals, &reload).await;
     tracing::info!("shutting down: finishing requests in flight");
     let _ = shutdown_tx.send(true);
     for t in tasks {
@@ -481,23 +482,37 @@ impl Reload {
     }
 }
 
+/// The signals the server handles, installed before it serves anything: until a handler is in
+/// place, SIGHUP (and SIGTERM) would end the process at once instead of reloading (or shutting
+/// down gracefully).
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let install = |kind: SignalKind, name: &str| {
+            signal(kind).with_context(|| format!("could not install the {name} handler"))
+        };
+        Ok(Signals {
+            term: install(SignalKind::terminate(), "SIGTERM")?,
+            int: install(SignalKind::interrupt(), "SIGINT")?,
+            hup: install(SignalKind::hangup(), "SIGHUP")?,
+        })
+    }
+}
+
 /// Waits for SIGTERM or SIGINT. SIGHUP, which stops a process by default, reloads (see
 /// [`Reload::run`]) and the server keeps running.
-async fn wait_for_signal(reload: &Reload) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let term = signal(SignalKind::terminate());
-    let int = signal(SignalKind::interrupt());
-    let hup = signal(SignalKind::hangup());
-    match (term, int, hup) {
-        (Ok(mut term), Ok(mut int), Ok(mut hup)) => loop {
-            tokio::select! {
-                _ = term.recv() => return,
-                _ = int.recv() => return,
-                _ = hup.recv() => reload.run().await,
-            }
-        },
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
+async fn wait_for_signal(signals: &mut Signals, reload: &Reload) {
+    loop {
+        tokio::select! {
+            _ = signals.term.recv() => return,
+            _ = signals.int.recv() => return,
+            _ = signals.hup.recv() => reload.run().await,
         }
     }
 }

@@ -291,6 +291,11 @@ fn specs() -> Vec<Spec> {
         })
         .fields(REKEY_UPDATE_FIELDS)
         .unauthenticated(),
+        Spec::new("step-down", "Give up leadership (HA).")
+            .op(Update, "Step down.", |_, req, _| {
+                run(req, |_| async { seal::step_down() })
+            })
+            .sudo(),
         Spec::new("seal", "Seal the server.")
             .op(Update, "Seal.", |_, req, _| run(req, seal::seal))
             .sudo(),

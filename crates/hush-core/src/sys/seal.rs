@@ -435,3 +435,15 @@ pub(super) async fn generate_root_update(
     let (key, nonce) = (field("key")?, field("nonce")?);
     Ok(raw_status(core.generate_root_update(key, nonce).await?))
 }
+
+/// `PUT sys/step-down`: the active node of an HA cluster gives up leadership. This server runs
+/// alone (no HA storage), so it stays active, as a single Vault node does, and says so.
+pub(super) fn step_down() -> Result<Response> {
+    let mut resp = Response::no_content();
+    resp.warnings.push(
+        "this server is not part of a high-availability cluster (ha_enabled is false): there is \
+         no standby to hand over to, so it stays active"
+            .to_owned(),
+    );
+    Ok(resp)
+}

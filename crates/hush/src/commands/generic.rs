@@ -145,3 +145,53 @@ pub async fn unwrap(mut client: Client, args: UnwrapArgs) -> anyhow::Result<Exit
         None => no_value("sys/wrapping/unwrap"),
     }
 }
+
+/// Options of `hush path-help`.
+#[derive(Debug, Args)]
+pub struct PathHelpArgs {
+    /// The API path to describe, e.g. secret/data/app or sys/mounts
+    #[arg(value_name = "PATH")]
+    pub path: String,
+
+    #[command(flatten)]
+    pub format: crate::commands::FormatArgs,
+}
+
+/// `hush path-help PATH`: what the path is for, its operations and fields (Vault's `?help=1`,
+/// answered from the backend's path table).
+pub async fn path_help(client: Client, args: PathHelpArgs) -> anyhow::Result<ExitCode> {
+    let path = args.path.trim().trim_matches('/');
+    if path.is_empty() {
+        return Err(UsageError::new("give an API path, e.g. hush path-help sys/mounts").into());
+    }
+    let path = path.strip_prefix("v1/").unwrap_or(path);
+    let answer = client
+        .request(hush_client::Method::GET, &format!("{path}?help=1"), None)
+        .await?
+        .unwrap_or(Value::Null);
+    if args.format.format != crate::cli::Format::Table {
+        crate::output::write_structured(&mut std::io::stdout().lock(), &answer, args.format.format)
+            .map_err(crate::commands::stdout_error)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    match answer.get("help").and_then(Value::as_str) {
+        Some(text) => crate::commands::say(text.trim_end())?,
+        None => anyhow::bail!("the server sent no help for {path}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `hush print token`: the token the CLI would send (HUSH_TOKEN, else VAULT_TOKEN, else the
+/// file `hush login` writes), as `vault print token` does.
+pub fn print_token(config: &hush_client::ClientConfig) -> anyhow::Result<ExitCode> {
+    match config.token.as_deref().filter(|t| !t.is_empty()) {
+        Some(token) => {
+            crate::commands::say(token)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        None => anyhow::bail!(
+            "no token: set HUSH_TOKEN (or VAULT_TOKEN), or run `hush login` to save one in \
+             ~/.hush-token"
+        ),
+    }
+}

@@ -332,3 +332,12 @@ fn print_root_status(status: &Value, format: Format) -> anyhow::Result<ExitCode>
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `hush operator step-down`: `PUT sys/step-down`.
+pub async fn step_down(client: Client) -> anyhow::Result<ExitCode> {
+    let answer = client.request(Method::PUT, "sys/step-down", None).await?;
+    if let Some(answer) = &answer {
+        output::write_warnings(&mut std::io::stderr().lock(), answer).map_err(stdout_error)?;
+    }
+    success(format_args!("Success! Stepped down: {}", client.address()))
+}

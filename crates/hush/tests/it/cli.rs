@@ -301,3 +301,34 @@ fn server_errors_are_printed_with_their_message() {
         "Error: permission denied (HTTP 403) on sys/seal\n"
     );
 }
+
+#[test]
+fn completions_are_scripts_for_each_shell() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef hush"),
+        ("fish", "complete -c hush"),
+    ] {
+        let run = Hush::new().run(&["completion", shell]);
+        assert_eq!(run.code(), 0, "{shell}: {}", run.stderr());
+        assert!(
+            run.stdout().contains(marker),
+            "{shell}: {}",
+            &run.stdout()[..200.min(run.stdout().len())]
+        );
+        assert!(run.stdout().contains("kv"), "{shell}");
+    }
+    assert_eq!(Hush::new().run(&["completion", "tcsh"]).code(), 2);
+}
+
+#[test]
+fn print_token_prints_the_token_the_cli_would_send() {
+    let run = Hush::new()
+        .env("HUSH_TOKEN", "hvs.example")
+        .run(&["print", "token"]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert_eq!(run.stdout(), "hvs.example\n");
+    let run = Hush::new().run(&["print", "token"]);
+    assert_eq!(run.code(), 1);
+    assert!(run.stderr().contains("no token"), "{}", run.stderr());
+}

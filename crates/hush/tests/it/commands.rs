@@ -1039,3 +1039,31 @@ fn kv_errors_name_the_users_path_not_the_mount_lookup() {
     assert!(stderr.contains("sealed"), "{stderr}");
     assert!(!stderr.contains("sys/internal"), "{stderr}");
 }
+
+#[test]
+fn path_help_and_step_down() {
+    let server = DevServer::start();
+    let root = server.root();
+    let run = root.run(&["path-help", "sys/mounts"]);
+    run.ok();
+    assert!(run.stdout().contains("GET"), "{}", run.stdout());
+    let run = root.run(&["path-help", "secret/data/app"]);
+    run.ok();
+    assert!(run.stdout().contains("data"), "{}", run.stdout());
+    let run = server.hush().run(&["path-help", "sys/mounts"]);
+    run.expect_code(1);
+
+    let run = root.run(&["operator", "step-down"]);
+    run.ok();
+    assert!(
+        run.stdout().starts_with("Success! Stepped down"),
+        "{}",
+        run.stdout()
+    );
+    assert!(
+        run.stderr()
+            .contains("not part of a high-availability cluster"),
+        "{}",
+        run.stderr()
+    );
+}
