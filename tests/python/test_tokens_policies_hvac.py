@@ -584,3 +584,23 @@ def test_policy_changes_apply_to_existing_tokens_immediately(root, dev_server):
     errors = r.json()["errors"]
     assert r.status_code == 403 and len(errors) == 1, errors
     assert errors[0].startswith("permission denied: no token was given"), errors
+
+
+def test_resultant_acl_shows_the_tokens_merged_policies(root, dev_server):
+    root.sys.create_or_update_acl_policy("ra-a", 'path "secret/data/a/*" { capabilities = ["read"] }\n'
+                                                 'path "secret/data/x" { capabilities = ["read"] }')
+    root.sys.create_or_update_acl_policy("ra-b", 'path "secret/data/x" { capabilities = ["update"] }\n'
+                                                 'path "secret/+/y" { capabilities = ["list"] }')
+    token, _ = new_token(root, policies=["ra-a", "ra-b"])
+    r = raw(dev_server, "GET", "sys/internal/ui/resultant-acl", token=token)
+    assert r.status_code == 200, r.text
+    data = r.json()["data"]
+    assert data["root"] is False
+    assert sorted(data["exact_paths"]["secret/data/x"]["capabilities"]) == ["read", "update"]
+    assert data["glob_paths"]["secret/data/a/"]["capabilities"] == ["read"]
+    assert data["glob_paths"]["secret/+/y"]["capabilities"] == ["list"]
+    # The default policy's own rules are there too (it grants this very path).
+    assert "sys/internal/ui/resultant-acl" in data["exact_paths"]
+    r = raw(dev_server, "GET", "sys/internal/ui/resultant-acl")
+    assert r.json()["data"]["root"] is True
+    assert raw(dev_server, "GET", "sys/internal/ui/resultant-acl", token=None).status_code == 403

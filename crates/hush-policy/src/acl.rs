@@ -12,7 +12,7 @@
 //!   wins, parameter lists are merged, and the smaller of two wrapping TTLs is kept.
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -276,6 +276,62 @@ impl Acl {
     /// Whether this is a root ACL.
     pub fn is_root(&self) -> bool {
         self.root
+    }
+
+    /// Vault's resultant ACL (`sys/internal/ui/resultant-acl`): every merged rule, exact paths
+    /// by path and glob paths by pattern (a `*` rule by its prefix, as Vault keys them), with
+    /// capabilities and any parameter or wrapping constraints; and whether it is root.
+    pub fn resultant(&self) -> Value {
+        fn entry(p: &Perms) -> Value {
+            let mut o = serde_json::Map::new();
+            o.insert(
+                "capabilities".into(),
+                serde_json::json!(p.capabilities.names()),
+            );
+            let sorted = |m: &HashMap<String, Vec<Value>>| {
+                let mut m: Vec<_> = m.iter().collect();
+                m.sort_by(|a, b| a.0.cmp(b.0));
+                Value::Object(
+                    m.into_iter()
+                        .map(|(k, v)| (k.clone(), Value::from(v.clone())))
+                        .collect(),
+                )
+            };
+            if !p.allowed.is_empty() {
+                o.insert("allowed_parameters".into(), sorted(&p.allowed));
+            }
+            if !p.denied.is_empty() {
+                o.insert("denied_parameters".into(), sorted(&p.denied));
+            }
+            if !p.required.is_empty() {
+                o.insert("required_parameters".into(), serde_json::json!(p.required));
+            }
+            if let Some(d) = p.min_wrapping_ttl {
+                o.insert("min_wrapping_ttl".into(), serde_json::json!(d.as_secs()));
+            }
+            if let Some(d) = p.max_wrapping_ttl {
+                o.insert("max_wrapping_ttl".into(), serde_json::json!(d.as_secs()));
+            }
+            Value::Object(o)
+        }
+        let exact: BTreeMap<&str, Value> = self
+            .exact
+            .iter()
+            .map(|(k, p)| (k.as_str(), entry(p)))
+            .collect();
+        let mut glob: BTreeMap<String, Value> = self
+            .prefix
+            .iter()
+            .map(|(k, p)| (k.clone(), entry(p)))
+            .collect();
+        for rule in &self.segment {
+            glob.insert(rule.perms.pattern.clone(), entry(&rule.perms));
+        }
+        serde_json::json!({
+            "exact_paths": exact,
+            "glob_paths": glob,
+            "root": self.root,
+        })
     }
 
     /// Decides one request.

@@ -87,3 +87,17 @@ pub(super) fn ui_mount(ctx: &Ctx<'_>, p: &str) -> Result<Response> {
     }
     Ok(Response::data(map(v)))
 }
+
+/// `GET sys/internal/ui/resultant-acl`: the caller's merged policies, as Vault's UI reads them
+/// to decide what to show (the default policy grants it).
+pub(super) fn resultant_acl(ctx: &Ctx<'_>) -> Result<Response> {
+    let Some(acl) = ctx.acl else {
+        return Err(CoreError::no_token());
+    };
+    let serde_json::Value::Object(data) = acl.resultant() else {
+        return Err(CoreError::Internal(
+            "the resultant ACL is not an object".into(),
+        ));
+    };
+    Ok(Response::data(data))
+}

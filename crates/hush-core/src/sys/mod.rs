@@ -590,6 +590,13 @@ fn specs() -> Vec<Spec> {
         })
         .acl_exempt(),
         Spec::new(
+            "internal/ui/resultant-acl",
+            "The caller's policies merged into one ACL (for UIs).",
+        )
+        .op(Read, "Read the resultant ACL.", |_, req, _| {
+            run(req, |ctx| async { internal::resultant_acl(ctx) })
+        }),
+        Spec::new(
             "internal/specs/openapi",
             "An OpenAPI 3 document of the paths the token can reach.",
         )
