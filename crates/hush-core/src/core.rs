@@ -112,6 +112,33 @@ struct UnsealProgress {
     nonce: String,
 }
 
+/// Adds `share` once to the shares an attempt (rekey, root generation) collects, after checking
+/// the client's nonce against the attempt's (`nonces`: the attempt's, the client's; `which`
+/// names the attempt and where its nonce comes from) and that the share is a current one
+/// (`known`). Returns how many shares the attempt holds.
+fn enter_share(
+    shares: &mut Vec<Zeroizing<Vec<u8>>>,
+    share: Zeroizing<Vec<u8>>,
+    known: bool,
+    (expected, given): (&str, &str),
+    which: &str,
+) -> Result<usize> {
+    if !hush_crypto::hash::ct_eq(expected.as_bytes(), given.trim().as_bytes()) {
+        return Err(CoreError::bad(format!(
+            "the nonce does not match {which} answered ({expected})"
+        )));
+    }
+    if !known {
+        return Err(CoreError::bad(
+            "this key is not one of this server's current key shares; the progress is unchanged",
+        ));
+    }
+    if !shares.iter().any(|s| s.as_slice() == share.as_slice()) {
+        shares.push(share);
+    }
+    Ok(shares.len())
+}
+
 /// A rekey under way (`sys/rekey/*` or `sys/rekey-recovery-key/*`).
 struct RekeyProgress {
     nonce: String,
@@ -531,10 +558,9 @@ impl Core {
         };
         let refs: Vec<&[u8]> = shares.iter().map(|s| s.as_slice()).collect();
         let kek_bytes = shamir::combine(&refs, sc.secret_threshold)?;
-        let kek = SecretKey::from_slice(&kek_bytes)?;
-        let wrapped = seal::read_wrapped_root_key(self.storage.as_ref()).await?;
-        let root_key = hush_crypto::seal::unwrap(&kek, &wrapped, seal::ROOT_KEY_PATH.as_bytes())
-            .map_err(|_| {
+        let root_key = seal::open_root_key(self.storage.as_ref(), &kek_bytes)
+            .await?
+            .ok_or_else(|| {
                 CoreError::bad(
                     "the unseal keys combine to a key that does not open this server's root key: \
                      at least one share is corrupt; unseal progress was reset",
@@ -572,10 +598,7 @@ impl Core {
     /// The status of a rekey of `target`.
     pub fn rekey_status(&self, target: RekeyTarget) -> Result<RekeyStatus> {
         let sc = self.rekey_config(target)?;
-        let required = match target {
-            RekeyTarget::Unseal => sc.secret_threshold,
-            RekeyTarget::Recovery => sc.recovery_threshold,
-        };
+        let required = sc.threshold(target == RekeyTarget::Recovery);
         let rekeys = self.rekeys.lock();
         let p = rekeys[target as usize].as_ref();
         Ok(RekeyStatus {
@@ -636,14 +659,10 @@ impl Core {
     ) -> Result<Option<RekeyResult>> {
         let _op = self.op_lock.lock().await;
         let sc = self.rekey_config(target)?;
+        let recovery = target == RekeyTarget::Recovery;
         let share = seal::decode_share(key, 33)?;
-        let (known, threshold) = match target {
-            RekeyTarget::Unseal => (seal::share_is_known(&sc, &share), sc.secret_threshold),
-            RekeyTarget::Recovery => (
-                seal::recovery_share_is_known(&sc, &share),
-                sc.recovery_threshold,
-            ),
-        };
+        let known = sc.knows_share(&share, recovery);
+        let threshold = sc.threshold(recovery);
         let ready = {
             let mut rekeys = self.rekeys.lock();
             let Some(p) = rekeys[target as usize].as_mut() else {
@@ -652,51 +671,29 @@ impl Core {
                      secret_shares and secret_threshold, or hush operator rekey -init)",
                 ));
             };
-            if !hush_crypto::hash::ct_eq(p.nonce.as_bytes(), nonce.trim().as_bytes()) {
-                return Err(CoreError::bad(format!(
-                    "the nonce does not match the rekey in progress: send the nonce sys/rekey/init \
-                     answered ({})",
-                    p.nonce
-                )));
-            }
-            if !known {
-                return Err(CoreError::bad(
-                    "this key is not one of this server's current key shares; the rekey's \
-                     progress is unchanged",
-                ));
-            }
-            if !p.shares.iter().any(|s| s.as_slice() == share.as_slice()) {
-                p.shares.push(share);
-            }
-            if p.shares.len() < threshold as usize {
+            let entered = enter_share(
+                &mut p.shares,
+                share,
+                known,
+                (&p.nonce, nonce),
+                "the rekey in progress: send the nonce sys/rekey/init",
+            )?;
+            if entered < threshold as usize {
                 return Ok(None);
             }
             // Taken out: whatever happens next, this attempt is over.
             rekeys[target as usize].take()
         };
         let Some(p) = ready else { return Ok(None) };
-        let (new_config, keys) = match target {
-            RekeyTarget::Unseal => {
-                seal::rekey_unseal_keys(
-                    self.storage.as_ref(),
-                    &sc,
-                    &p.shares,
-                    p.new_shares,
-                    p.new_threshold,
-                )
-                .await?
-            }
-            RekeyTarget::Recovery => {
-                seal::rekey_recovery_keys(
-                    self.storage.as_ref(),
-                    &sc,
-                    &p.shares,
-                    p.new_shares,
-                    p.new_threshold,
-                )
-                .await?
-            }
-        };
+        let (new_config, keys) = seal::rekey(
+            self.storage.as_ref(),
+            &sc,
+            &p.shares,
+            recovery,
+            p.new_shares,
+            p.new_threshold,
+        )
+        .await?;
         *self.seal_config.write() = Some(new_config);
         tracing::info!(target = ?target, shares = p.new_shares, threshold = p.new_threshold, "rekeyed");
         Ok(Some(RekeyResult {
@@ -714,11 +711,7 @@ impl Core {
         if self.is_sealed() {
             return Err(CoreError::Sealed);
         }
-        let required = if sc.kind == "static" {
-            sc.recovery_threshold
-        } else {
-            sc.secret_threshold
-        };
+        let required = sc.threshold(sc.kind == "static");
         Ok((sc, required))
     }
 
@@ -793,11 +786,7 @@ impl Core {
         let (sc, required) = self.generate_root_config()?;
         let recovery = sc.kind == "static";
         let share = seal::decode_share(key, 33)?;
-        let known = if recovery {
-            seal::recovery_share_is_known(&sc, &share)
-        } else {
-            seal::share_is_known(&sc, &share)
-        };
+        let known = sc.knows_share(&share, recovery);
         let done = {
             let mut g = self.generate_root.lock();
             let Some(p) = g.as_mut() else {
@@ -806,23 +795,15 @@ impl Core {
                      sys/generate-root/attempt, or hush operator generate-root -init)",
                 ));
             };
-            if !hush_crypto::hash::ct_eq(p.nonce.as_bytes(), nonce.trim().as_bytes()) {
-                return Err(CoreError::bad(format!(
-                    "the nonce does not match the root token generation in progress: send the \
-                     nonce sys/generate-root/attempt answered ({})",
-                    p.nonce
-                )));
-            }
-            if !known {
-                return Err(CoreError::bad(
-                    "this key is not one of this server's current key shares; the progress is \
-                     unchanged",
-                ));
-            }
-            if !p.shares.iter().any(|s| s.as_slice() == share.as_slice()) {
-                p.shares.push(share);
-            }
-            if p.shares.len() < required as usize {
+            let entered = enter_share(
+                &mut p.shares,
+                share,
+                known,
+                (&p.nonce, nonce),
+                "the root token generation in progress: send the nonce \
+                 sys/generate-root/attempt",
+            )?;
+            if entered < required as usize {
                 None
             } else {
                 g.take()
@@ -833,18 +814,16 @@ impl Core {
         };
         let refs: Vec<&[u8]> = p.shares.iter().map(|s| s.as_slice()).collect();
         let secret = shamir::combine(&refs, required)?;
-        if !recovery {
-            // The shares must rebuild the key that opens the root key, not just be known.
-            let kek = SecretKey::from_slice(&secret)?;
-            let wrapped = seal::read_wrapped_root_key(self.storage.as_ref()).await?;
-            hush_crypto::seal::unwrap(&kek, &wrapped, seal::ROOT_KEY_PATH.as_bytes()).map_err(
-                |_| {
-                    CoreError::bad(
-                        "the key shares combine to a key that does not open this server's root \
-                         key: at least one share is corrupt; the attempt was cancelled",
-                    )
-                },
-            )?;
+        // The shares must rebuild the key that opens the root key, not just be known.
+        if !recovery
+            && seal::open_root_key(self.storage.as_ref(), &secret)
+                .await?
+                .is_none()
+        {
+            return Err(CoreError::bad(
+                "the key shares combine to a key that does not open this server's root key: at \
+                 least one share is corrupt; the attempt was cancelled",
+            ));
         }
         let Some(un) = self.unsealed() else {
             return Err(CoreError::Sealed);

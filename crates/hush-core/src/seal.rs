@@ -53,6 +53,26 @@ pub struct SealConfig {
     pub recovery_digests: Vec<String>,
 }
 
+impl SealConfig {
+    /// Whether `share` is one of the current unseal shares, or (`recovery`) recovery shares.
+    pub fn knows_share(&self, share: &[u8], recovery: bool) -> bool {
+        if recovery {
+            recovery_share_is_known(self, share)
+        } else {
+            share_is_known(self, share)
+        }
+    }
+
+    /// How many unseal shares, or (`recovery`) recovery shares, a quorum is.
+    pub fn threshold(&self, recovery: bool) -> u8 {
+        if recovery {
+            self.recovery_threshold
+        } else {
+            self.secret_threshold
+        }
+    }
+}
+
 /// What `sys/init` is asked for, after validation.
 #[derive(Debug, Clone, Copy)]
 pub struct InitParams {
@@ -85,6 +105,27 @@ fn digests(salt: &[u8], shares: &[Zeroizing<Vec<u8>>]) -> Vec<String> {
         .collect()
 }
 
+/// Key shares, and what the seal configuration keeps of them.
+struct SplitShares {
+    shares: Vec<Zeroizing<Vec<u8>>>,
+    /// A fresh salt, hex.
+    salt: String,
+    /// The salted digests of the shares, hex.
+    digests: Vec<String>,
+}
+
+/// `secret` split into `n` Shamir shares, `t` needed.
+fn split_with_digests(secret: &SecretKey, n: u8, t: u8) -> Result<SplitShares> {
+    let shares = shamir::split(secret.as_bytes(), n, t)?;
+    let salt = hush_crypto::random_bytes(32)?;
+    let digests = digests(&salt, &shares);
+    Ok(SplitShares {
+        shares,
+        salt: hex::encode(&salt),
+        digests,
+    })
+}
+
 /// Reads the seal configuration, if the server was initialized.
 pub async fn read_seal_config(storage: &dyn Backend) -> Result<Option<SealConfig>> {
     match storage.get(SEAL_CONFIG_PATH).await? {
@@ -112,18 +153,17 @@ pub async fn initialize(
     let (config, wrapped, keys, recovery_keys) = match static_seal {
         None => {
             let kek = SecretKey::generate()?;
-            let shares = shamir::split(
-                kek.as_bytes(),
-                params.secret_shares,
-                params.secret_threshold,
-            )?;
-            let salt = hush_crypto::random_bytes(32)?;
+            let SplitShares {
+                shares,
+                salt: share_salt,
+                digests: share_digests,
+            } = split_with_digests(&kek, params.secret_shares, params.secret_threshold)?;
             let config = SealConfig {
                 kind: "shamir".into(),
                 secret_shares: params.secret_shares,
                 secret_threshold: params.secret_threshold,
-                share_salt: hex::encode(&salt),
-                share_digests: digests(&salt, &shares),
+                share_salt,
+                share_digests,
                 recovery_shares: 0,
                 recovery_threshold: 0,
                 recovery_salt: String::new(),
@@ -136,12 +176,15 @@ pub async fn initialize(
             // Recovery keys authorize operations that need a quorum of people; they cannot
             // unseal. Only their digests are kept.
             let recovery_key = SecretKey::generate()?;
-            let shares = shamir::split(
-                recovery_key.as_bytes(),
+            let SplitShares {
+                shares,
+                salt: recovery_salt,
+                digests: recovery_digests,
+            } = split_with_digests(
+                &recovery_key,
                 params.recovery_shares,
                 params.recovery_threshold,
             )?;
-            let salt = hush_crypto::random_bytes(32)?;
             let config = SealConfig {
                 kind: "static".into(),
                 secret_shares: 1,
@@ -150,8 +193,8 @@ pub async fn initialize(
                 share_digests: Vec::new(),
                 recovery_shares: params.recovery_shares,
                 recovery_threshold: params.recovery_threshold,
-                recovery_salt: hex::encode(&salt),
-                recovery_digests: digests(&salt, &shares),
+                recovery_salt,
+                recovery_digests,
             };
             let wrapped = seal.wrap(&root_key, ROOT_KEY_PATH.as_bytes())?;
             (config, wrapped, Vec::new(), shares)
@@ -240,40 +283,56 @@ fn digest_is_known(salt: &str, digests: &[String], share: &[u8]) -> bool {
     found
 }
 
-/// Replaces the unseal key shares (Shamir seal): `shares` (a threshold of the current ones)
-/// must rebuild the key-encryption key that opens the root key; a new key-encryption key is
-/// split into `new_shares` shares, `new_threshold` of which unseal from now on, and the root
-/// key is wrapped again with it. The seal configuration and the wrapped root key are written in
-/// one transaction: after a crash either the old or the new shares unseal, never neither.
-/// Returns the new configuration and shares.
-pub async fn rekey_unseal_keys(
+/// Replaces the key shares: the unseal shares of the Shamir seal, or (`recovery`) the recovery
+/// shares of the static seal. `shares`, a threshold of the current ones, must combine: for the
+/// Shamir seal into the key-encryption key that opens the root key, which is then wrapped again
+/// with a new one split into `new_shares` shares, `new_threshold` needed; the seal configuration
+/// and the wrapped root key are written in one transaction, so after a crash either the old or
+/// the new shares unseal, never neither. Recovery shares only authorize, so a new recovery key
+/// is split and the configuration's digests replaced. Returns the new configuration and shares.
+pub async fn rekey(
     storage: &dyn Backend,
     config: &SealConfig,
     shares: &[Zeroizing<Vec<u8>>],
+    recovery: bool,
     new_shares: u8,
     new_threshold: u8,
 ) -> Result<(SealConfig, Vec<Zeroizing<Vec<u8>>>)> {
     let refs: Vec<&[u8]> = shares.iter().map(|s| s.as_slice()).collect();
-    let kek_bytes = shamir::combine(&refs, config.secret_threshold)?;
-    let kek = SecretKey::from_slice(&kek_bytes)?;
-    let wrapped = read_wrapped_root_key(storage).await?;
-    let root_key = cseal::unwrap(&kek, &wrapped, ROOT_KEY_PATH.as_bytes()).map_err(|_| {
+    let secret = shamir::combine(&refs, config.threshold(recovery))?;
+    let new_secret = SecretKey::generate()?;
+    let SplitShares {
+        shares: split,
+        salt,
+        digests,
+    } = split_with_digests(&new_secret, new_shares, new_threshold)?;
+    if recovery {
+        let new_config = SealConfig {
+            recovery_shares: new_shares,
+            recovery_threshold: new_threshold,
+            recovery_salt: salt,
+            recovery_digests: digests,
+            ..config.clone()
+        };
+        storage
+            .put(SEAL_CONFIG_PATH, json_bytes(&new_config)?)
+            .await?;
+        return Ok((new_config, split));
+    }
+    let root_key = open_root_key(storage, &secret).await?.ok_or_else(|| {
         CoreError::bad(
             "the key shares combine to a key that does not open this server's root key: at \
              least one share is corrupt; the rekey was cancelled, start it again",
         )
     })?;
-    let new_kek = SecretKey::generate()?;
-    let split = shamir::split(new_kek.as_bytes(), new_shares, new_threshold)?;
-    let salt = hush_crypto::random_bytes(32)?;
     let new_config = SealConfig {
         secret_shares: new_shares,
         secret_threshold: new_threshold,
-        share_salt: hex::encode(&salt),
-        share_digests: digests(&salt, &split),
+        share_salt: salt,
+        share_digests: digests,
         ..config.clone()
     };
-    let rewrapped = cseal::wrap(&new_kek, "shamir", &root_key, ROOT_KEY_PATH.as_bytes())?;
+    let rewrapped = cseal::wrap(&new_secret, "shamir", &root_key, ROOT_KEY_PATH.as_bytes())?;
     storage
         .transaction(vec![
             hush_storage::Op::Put {
@@ -289,32 +348,12 @@ pub async fn rekey_unseal_keys(
     Ok((new_config, split))
 }
 
-/// Replaces the recovery key shares (static seal): a threshold of the current shares (each
-/// checked against the stored digests, and combined) authorizes a new recovery key split into
-/// `new_shares`, `new_threshold` of which are needed from now on.
-pub async fn rekey_recovery_keys(
-    storage: &dyn Backend,
-    config: &SealConfig,
-    shares: &[Zeroizing<Vec<u8>>],
-    new_shares: u8,
-    new_threshold: u8,
-) -> Result<(SealConfig, Vec<Zeroizing<Vec<u8>>>)> {
-    let refs: Vec<&[u8]> = shares.iter().map(|s| s.as_slice()).collect();
-    drop(shamir::combine(&refs, config.recovery_threshold)?);
-    let recovery_key = SecretKey::generate()?;
-    let split = shamir::split(recovery_key.as_bytes(), new_shares, new_threshold)?;
-    let salt = hush_crypto::random_bytes(32)?;
-    let new_config = SealConfig {
-        recovery_shares: new_shares,
-        recovery_threshold: new_threshold,
-        recovery_salt: hex::encode(&salt),
-        recovery_digests: digests(&salt, &split),
-        ..config.clone()
-    };
-    storage
-        .put(SEAL_CONFIG_PATH, json_bytes(&new_config)?)
-        .await?;
-    Ok((new_config, split))
+/// The root key, opened with the key-encryption key the Shamir shares combined into; `None` if
+/// that key does not open it (a corrupt share).
+pub async fn open_root_key(storage: &dyn Backend, kek_bytes: &[u8]) -> Result<Option<SecretKey>> {
+    let kek = SecretKey::from_slice(kek_bytes)?;
+    let wrapped = read_wrapped_root_key(storage).await?;
+    Ok(cseal::unwrap(&kek, &wrapped, ROOT_KEY_PATH.as_bytes()).ok())
 }
 
 /// Recovers the root key with a key-encryption key (from the shares or the static seal).

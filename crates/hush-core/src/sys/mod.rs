@@ -130,7 +130,7 @@ const TOKEN_FIELD: &[Field] = &[Field::new(
 
 fn specs() -> Vec<Spec> {
     use Operation::{Delete, List, Read, Update};
-    vec![
+    let mut specs = vec![
         Spec::new("init", "Whether the server is initialized; initializes it.")
             .op(Read, "Whether the server is initialized.", |_, req, _| {
                 run(req, |ctx| seal::init_status(ctx.core))
@@ -193,70 +193,6 @@ fn specs() -> Vec<Spec> {
                 run(req, |ctx| async { Ok(seal::leader(ctx.core)) })
             })
             .unauthenticated(),
-        Spec::new(
-            "rekey/init",
-            "A rekey of the unseal key shares: its status, start, cancel.",
-        )
-        .op(Read, "The rekey in progress.", |_, req, _| {
-            run(req, |ctx| async {
-                seal::rekey_status(ctx.core, RekeyTarget::Unseal)
-            })
-        })
-        .op(Update, "Start a rekey.", |_, req, _| {
-            run(req, |ctx| async {
-                seal::rekey_init(ctx.core, RekeyTarget::Unseal, &ctx.req.data)
-            })
-        })
-        .op(Delete, "Cancel the rekey.", |_, req, _| {
-            run(req, |ctx| async {
-                seal::rekey_cancel(ctx.core, RekeyTarget::Unseal)
-            })
-        })
-        .fields(REKEY_INIT_FIELDS)
-        .unauthenticated(),
-        Spec::new(
-            "rekey/update",
-            "Enter a current unseal key share for the rekey.",
-        )
-        .op(Update, "Enter a key share.", |_, req, _| {
-            run(req, |ctx| {
-                seal::rekey_update(ctx.core, RekeyTarget::Unseal, &ctx.req.data)
-            })
-        })
-        .fields(REKEY_UPDATE_FIELDS)
-        .unauthenticated(),
-        Spec::new(
-            "rekey-recovery-key/init",
-            "A rekey of the recovery key shares: its status, start, cancel.",
-        )
-        .op(Read, "The rekey in progress.", |_, req, _| {
-            run(req, |ctx| async {
-                seal::rekey_status(ctx.core, RekeyTarget::Recovery)
-            })
-        })
-        .op(Update, "Start a rekey.", |_, req, _| {
-            run(req, |ctx| async {
-                seal::rekey_init(ctx.core, RekeyTarget::Recovery, &ctx.req.data)
-            })
-        })
-        .op(Delete, "Cancel the rekey.", |_, req, _| {
-            run(req, |ctx| async {
-                seal::rekey_cancel(ctx.core, RekeyTarget::Recovery)
-            })
-        })
-        .fields(REKEY_INIT_FIELDS)
-        .unauthenticated(),
-        Spec::new(
-            "rekey-recovery-key/update",
-            "Enter a current recovery key share for the rekey.",
-        )
-        .op(Update, "Enter a key share.", |_, req, _| {
-            run(req, |ctx| {
-                seal::rekey_update(ctx.core, RekeyTarget::Recovery, &ctx.req.data)
-            })
-        })
-        .fields(REKEY_UPDATE_FIELDS)
-        .unauthenticated(),
         Spec::new(
             "generate-root/attempt",
             "A root token generation from key shares: its status, start, cancel.",
@@ -603,6 +539,59 @@ fn specs() -> Vec<Spec> {
         .op(Read, "Read the OpenAPI document.", |_, req, _| {
             run(req, |ctx| async { Ok(internal::openapi(ctx)) })
         }),
+    ];
+    // The unseal shares, and the recovery shares of an auto-unseal seal.
+    specs.extend(rekey_specs("rekey"));
+    specs.extend(rekey_specs("rekey-recovery-key"));
+    specs
+}
+
+/// Which shares the rekey path `rel` (below `sys/`) replaces.
+fn rekey_target(rel: &str) -> RekeyTarget {
+    if rel.starts_with("rekey-recovery-key/") {
+        RekeyTarget::Recovery
+    } else {
+        RekeyTarget::Unseal
+    }
+}
+
+/// `<prefix>/init` and `<prefix>/update` of a rekey (`rekey` for the unseal shares,
+/// `rekey-recovery-key` for the recovery shares: the handlers tell them apart by the path).
+fn rekey_specs(prefix: &'static str) -> [Spec; 2] {
+    use Operation::{Delete, Read, Update};
+    [
+        Spec::new(
+            format!("{prefix}/init"),
+            "A rekey of the key shares: its status, start, cancel.",
+        )
+        .op(Read, "The rekey in progress.", |_, req, _| {
+            run(req, |ctx| async {
+                seal::rekey_status(ctx.core, rekey_target(ctx.rel))
+            })
+        })
+        .op(Update, "Start a rekey.", |_, req, _| {
+            run(req, |ctx| async {
+                seal::rekey_init(ctx.core, rekey_target(ctx.rel), &ctx.req.data)
+            })
+        })
+        .op(Delete, "Cancel the rekey.", |_, req, _| {
+            run(req, |ctx| async {
+                seal::rekey_cancel(ctx.core, rekey_target(ctx.rel))
+            })
+        })
+        .fields(REKEY_INIT_FIELDS)
+        .unauthenticated(),
+        Spec::new(
+            format!("{prefix}/update"),
+            "Enter a current key share for the rekey.",
+        )
+        .op(Update, "Enter a key share.", |_, req, _| {
+            run(req, |ctx| {
+                seal::rekey_update(ctx.core, rekey_target(ctx.rel), &ctx.req.data)
+            })
+        })
+        .fields(REKEY_UPDATE_FIELDS)
+        .unauthenticated(),
     ]
 }
 

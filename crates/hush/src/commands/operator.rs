@@ -106,19 +106,14 @@ pub async fn rekey(
     }
     let nonce = match args.nonce {
         Some(nonce) => nonce,
-        None => {
-            let status = client
-                .request(Method::GET, &format!("{base}/init"), None)
-                .await?
-                .unwrap_or(Value::Null);
-            match status.get("nonce").and_then(Value::as_str) {
-                Some(n) if !n.is_empty() => n.to_owned(),
-                _ => anyhow::bail!(
+        None => current_nonce(&client, &format!("{base}/init"))
+            .await?
+            .ok_or_else(|| {
+                anyhow::anyhow!(
                     "no rekey is in progress: start one with `hush operator rekey -init \
                      -key-shares=N -key-threshold=T`"
-                ),
-            }
-        }
+                )
+            })?,
     };
     let key = key.unwrap_or_default();
     // The client encodes the body into a buffer it zeroizes; this Value lives only for the call.
@@ -134,9 +129,7 @@ pub async fn rekey(
         return print_status(&answer, format);
     }
     if format != Format::Table {
-        output::write_structured(&mut std::io::stdout().lock(), &answer, format)
-            .map_err(stdout_error)?;
-        return Ok(ExitCode::SUCCESS);
+        return print_structured(&answer, format);
     }
     let keys: Vec<&str> = answer
         .get("keys_base64")
@@ -157,11 +150,29 @@ pub async fn rekey(
     Ok(ExitCode::SUCCESS)
 }
 
+/// The nonce of the attempt `status_path` reports, if one is under way.
+async fn current_nonce(client: &Client, status_path: &str) -> anyhow::Result<Option<String>> {
+    let status = client
+        .request(Method::GET, status_path, None)
+        .await?
+        .unwrap_or(Value::Null);
+    Ok(status
+        .get("nonce")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned))
+}
+
+/// Prints an answer as JSON or YAML.
+fn print_structured(answer: &Value, format: Format) -> anyhow::Result<ExitCode> {
+    output::write_structured(&mut std::io::stdout().lock(), answer, format)
+        .map_err(stdout_error)?;
+    Ok(ExitCode::SUCCESS)
+}
+
 fn print_status(status: &Value, format: Format) -> anyhow::Result<ExitCode> {
     if format != Format::Table {
-        output::write_structured(&mut std::io::stdout().lock(), status, format)
-            .map_err(stdout_error)?;
-        return Ok(ExitCode::SUCCESS);
+        return print_structured(status, format);
     }
     let text = |k: &str| status.get(k).map(output::go_value).unwrap_or_default();
     let rows = vec![
@@ -277,19 +288,12 @@ pub async fn generate_root(
     }
     let nonce = match args.nonce {
         Some(nonce) => nonce,
-        None => {
-            let status = client
-                .request(Method::GET, attempt, None)
-                .await?
-                .unwrap_or(Value::Null);
-            match status.get("nonce").and_then(Value::as_str) {
-                Some(n) if !n.is_empty() => n.to_owned(),
-                _ => anyhow::bail!(
-                    "no root token generation is in progress: start one with `hush operator \
-                     generate-root -init`"
-                ),
-            }
-        }
+        None => current_nonce(&client, attempt).await?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "no root token generation is in progress: start one with `hush operator \
+                 generate-root -init`"
+            )
+        })?,
     };
     let key = key.unwrap_or_default();
     let answer = client
@@ -305,9 +309,7 @@ pub async fn generate_root(
 
 fn print_root_status(status: &Value, format: Format) -> anyhow::Result<ExitCode> {
     if format != Format::Table {
-        output::write_structured(&mut std::io::stdout().lock(), status, format)
-            .map_err(stdout_error)?;
-        return Ok(ExitCode::SUCCESS);
+        return print_structured(status, format);
     }
     let text = |k: &str| status.get(k).map(output::go_value).unwrap_or_default();
     let mut rows = vec![
