@@ -100,6 +100,8 @@ pub struct Unsealed {
     pub system: Arc<Mounted>,
     /// The token store's backend at `auth/token/`, routed like a mount.
     pub token_store: Arc<Mounted>,
+    /// Every token's private storage at `cubbyhole/`, routed like a mount.
+    pub cubbyhole: Arc<Mounted>,
     /// Rate-limit quotas.
     pub quotas: crate::quotas::Quotas,
     /// Logins whose credential check is under way, reserved against the lockout threshold.
@@ -445,6 +447,7 @@ impl Core {
         let saved = barrier.key_status().encryptions;
         let system = builtin_mount(
             "sys/",
+            "sys/",
             "system",
             "system",
             Arc::new(crate::sys::SystemBackend),
@@ -452,10 +455,19 @@ impl Core {
         );
         let token_store = builtin_mount(
             "token/",
+            "auth/token/",
             "token",
             crate::token::TOKEN_STORE_ACCESSOR,
             Arc::new(crate::auth_token::TokenBackend),
             view.sub("sys/token/"),
+        );
+        let cubbyhole = builtin_mount(
+            "cubbyhole/",
+            "cubbyhole/",
+            "cubbyhole",
+            crate::cubbyhole::ACCESSOR,
+            Arc::new(crate::cubbyhole::CubbyholeBackend),
+            view.sub(&format!("sys/token/{}", crate::cubbyhole::STORAGE_PREFIX)),
         );
         let un = Arc::new(Unsealed {
             root_key,
@@ -469,6 +481,7 @@ impl Core {
             auth,
             system,
             token_store,
+            cubbyhole,
             quotas,
             logins_in_flight: crate::lockout::InFlight::default(),
             saved_encryptions: AtomicU64::new(saved),
@@ -1025,20 +1038,17 @@ impl Core {
     }
 }
 
-/// A backend the core mounts itself (`sys/`, `auth/token/`): not in a mount table, routed
-/// before the tables.
+/// A backend the core mounts itself (`sys/`, `auth/token/`, `cubbyhole/`): not in a mount
+/// table, routed before the tables.
 fn builtin_mount(
     path: &str,
+    route: &str,
     kind: &str,
     accessor: &str,
     backend: Arc<dyn LogicalBackend>,
     view: View,
 ) -> Arc<Mounted> {
-    let route = if kind == "system" {
-        path.to_string()
-    } else {
-        format!("auth/{path}")
-    };
+    let route = route.to_string();
     Arc::new(Mounted {
         entry: MountEntry {
             path: path.into(),

@@ -9,6 +9,7 @@ pub mod canonical;
 pub mod cidr;
 mod core;
 pub mod ctx;
+pub mod cubbyhole;
 pub mod engine;
 pub mod error;
 pub mod fields;

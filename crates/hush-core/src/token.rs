@@ -172,6 +172,12 @@ const ACCESSOR_PREFIX: &str = "accessor-hash/";
 const LEGACY_ACCESSOR_PREFIX: &str = "accessor/";
 const PARENT_PREFIX: &str = "parent/";
 const ROLE_PREFIX: &str = "roles/";
+/// Each token's cubbyhole, by id hash (served by [`crate::cubbyhole`]).
+const CUBBYHOLE_PREFIX: &str = crate::cubbyhole::STORAGE_PREFIX;
+
+fn cubbyhole_of(id_hash: &str) -> String {
+    format!("{CUBBYHOLE_PREFIX}{id_hash}/")
+}
 
 /// One entry of the accessor index (inside the barrier).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -531,7 +537,10 @@ impl TokenStore {
                 ops.push(ViewOp::Delete(format!("{PARENT_PREFIX}{p}/{id_hash}")));
             }
         }
-        self.view.transaction(ops).await
+        self.view.transaction(ops).await?;
+        // After the token: a crash in between leaves a cubbyhole no token can reach, which
+        // tidy removes; the reverse order could leave a live token with its data gone.
+        self.view.delete_tree(&cubbyhole_of(id_hash)).await
     }
 
     /// Revokes a token and every token created under it.
@@ -635,6 +644,17 @@ impl TokenStore {
                 .is_none()
             {
                 self.view.delete(&key).await?;
+            }
+        }
+        for owner in self.view.list(CUBBYHOLE_PREFIX).await? {
+            let owner = owner.trim_end_matches('/');
+            if self
+                .view
+                .get(&format!("{ID_PREFIX}{owner}"))
+                .await?
+                .is_none()
+            {
+                self.view.delete_tree(&cubbyhole_of(owner)).await?;
             }
         }
         for parent in self.view.list(PARENT_PREFIX).await? {

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Map};
 
-use super::mounts::{mount_json, token_builtin};
+use super::mounts::{cubbyhole_builtin, mount_json, token_builtin};
 use crate::ctx::Ctx;
 use crate::error::{CoreError, Result};
 use crate::logical::{map, Response};
@@ -10,6 +10,9 @@ use crate::logical::{map, Response};
 /// `GET sys/internal/ui/mounts`: the mounts the token can see.
 pub(super) fn ui_mounts(ctx: &Ctx<'_>) -> Response {
     let mut secret = Map::new();
+    if ctx.sees("cubbyhole/") {
+        secret.insert("cubbyhole/".into(), cubbyhole_builtin());
+    }
     for m in ctx.un.mounts.list() {
         if ctx.sees(&m.route) {
             secret.insert(m.entry.path.clone(), mount_json(&m.entry, false));
@@ -32,7 +35,11 @@ pub(super) fn ui_mounts(ctx: &Ctx<'_>) -> Response {
 pub(super) fn openapi(ctx: &Ctx<'_>) -> Response {
     let mut paths = Map::new();
     // The core's own backends are always described; mounts only where the token reaches.
-    for m in [ctx.un.system.clone(), ctx.un.token_store.clone()] {
+    for m in [
+        ctx.un.system.clone(),
+        ctx.un.token_store.clone(),
+        ctx.un.cubbyhole.clone(),
+    ] {
         if let Some(items) = m.backend.openapi(&m.route) {
             paths.extend(items);
         }

@@ -92,6 +92,34 @@ pub(super) fn token_builtin() -> Value {
     builtin_entry("token/", "token", "token based credentials")
 }
 
+pub(super) fn cubbyhole_builtin() -> Value {
+    let mut v = builtin_entry(
+        "cubbyhole/",
+        "cubbyhole",
+        "per-token private secret storage",
+    );
+    // Vault marks it local: each token's cubbyhole belongs to the cluster that issued it.
+    v["local"] = json!(true);
+    v
+}
+
+/// The refusal for changing a built-in secrets mount (`sys/`, `cubbyhole/`).
+fn builtin_refusal(path: &str) -> CoreError {
+    let why = if path == "cubbyhole/" {
+        "every token has its own cubbyhole there"
+    } else {
+        "it serves the system endpoints"
+    };
+    CoreError::bad(format!(
+        "{path} is built in ({why}): it cannot be enabled, disabled, tuned or moved"
+    ))
+}
+
+/// Whether `path` (normalized, with its trailing `/`) is a built-in secrets mount.
+fn is_builtin_secrets(path: &str) -> bool {
+    path == "sys/" || path == "cubbyhole/"
+}
+
 /// `GET sys/mounts` and `GET sys/auth`.
 pub(super) fn list(ctx: &Ctx<'_>, auth: bool) -> Response {
     let table = if auth { &ctx.un.auth } else { &ctx.un.mounts };
@@ -100,6 +128,7 @@ pub(super) fn list(ctx: &Ctx<'_>, auth: bool) -> Response {
         data.insert("token/".into(), token_builtin());
     } else {
         data.insert("sys/".into(), sys_builtin());
+        data.insert("cubbyhole/".into(), cubbyhole_builtin());
     }
     for m in table.list() {
         data.insert(m.entry.path.clone(), mount_json(&m.entry, false));
@@ -121,8 +150,12 @@ pub(super) async fn mount_path(ctx: &Ctx<'_>, p: &str, auth: bool) -> Result<Res
             )),
         };
     }
-    if !auth && path == "sys/" && op != Operation::Read {
-        return Err(CoreError::bad("sys/ is built in and cannot be changed"));
+    if !auth && is_builtin_secrets(&path) {
+        return match op {
+            Operation::Read if path == "cubbyhole/" => Ok(Response::data(map(cubbyhole_builtin()))),
+            Operation::Read => Ok(Response::data(map(sys_builtin()))),
+            _ => Err(builtin_refusal(&path)),
+        };
     }
     match op {
         Operation::Read => match table.get(&path) {
@@ -143,6 +176,12 @@ pub(super) async fn mount_path(ctx: &Ctx<'_>, p: &str, auth: bool) -> Result<Res
                         table.kinds().join(", ")
                     ))
                 })?;
+            if !auth && kind == "cubbyhole" {
+                return Err(CoreError::bad(
+                    "mount type of \"cubbyhole\" is not mountable: every token already has its \
+                     own cubbyhole at cubbyhole/",
+                ));
+            }
             let options = options_from_json(data.get("options"))?;
             let kind = kind.to_string();
             let mut config = MountConfig::default();
@@ -267,6 +306,8 @@ pub(super) async fn tune(ctx: &Ctx<'_>, mp: &str, auth: bool) -> Result<Response
         Operation::Read => {
             let (entry_json, config) = if auth && path == "token/" {
                 (token_builtin(), MountConfig::default())
+            } else if !auth && path == "cubbyhole/" {
+                (cubbyhole_builtin(), MountConfig::default())
             } else {
                 let m = table
                     .get(&path)
@@ -321,6 +362,9 @@ pub(super) async fn tune(ctx: &Ctx<'_>, mp: &str, auth: bool) -> Result<Response
                     "the built-in token auth method cannot be tuned yet",
                 ));
             }
+            if !auth && is_builtin_secrets(&path) {
+                return Err(builtin_refusal(&path));
+            }
             let data = &ctx.req.data;
             let description = str_field(data, "description")?.map(str::to_string);
             let mut new_options = match data.get("options") {
@@ -367,6 +411,12 @@ pub(super) async fn remount(ctx: &Ctx<'_>) -> Result<Response> {
         return Err(CoreError::bad(
             "cannot move between secrets engines and auth methods",
         ));
+    }
+    for p in [from, to] {
+        let p = format!("{}/", p.trim_matches('/'));
+        if is_builtin_secrets(&p) {
+            return Err(builtin_refusal(&p));
+        }
     }
     if from_auth {
         ctx.un
