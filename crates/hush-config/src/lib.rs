@@ -41,8 +41,9 @@ pub mod time;
 pub use duration::{format_duration, parse_duration, parse_duration_value, DurationError};
 pub use error::ConfigError;
 pub use server::{
-    ForwardedFor, KeySource, ListenerConfig, SealConfig, ServerConfig, StorageConfig, TlsVersion,
-    DEFAULT_HTTP_IDLE_TIMEOUT, DEFAULT_HTTP_READ_HEADER_TIMEOUT, DEFAULT_HTTP_READ_TIMEOUT,
-    DEFAULT_LISTENER_ADDRESS, IGNORED_LISTENER_KEYS, IGNORED_TOP_LEVEL_KEYS, LISTENER_KEYS,
-    LISTENER_TYPES, SEAL_TYPES, STATIC_SEAL_KEYS, STORAGE_TYPES, TOP_LEVEL_KEYS,
+    ForwardedFor, KeySource, ListenerConfig, SealConfig, ServerConfig, StorageConfig,
+    TelemetryConfig, TlsVersion, DEFAULT_HTTP_IDLE_TIMEOUT, DEFAULT_HTTP_READ_HEADER_TIMEOUT,
+    DEFAULT_HTTP_READ_TIMEOUT, DEFAULT_LISTENER_ADDRESS, IGNORED_LISTENER_KEYS,
+    IGNORED_TOP_LEVEL_KEYS, LISTENER_KEYS, LISTENER_TYPES, SEAL_TYPES, STATIC_SEAL_KEYS,
+    STORAGE_TYPES, TOP_LEVEL_KEYS,
 };

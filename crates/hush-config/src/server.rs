@@ -32,7 +32,53 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "cluster_name",
     "ui",
     "log_level",
+    "telemetry",
 ];
+
+/// Keys hush understands inside `telemetry { ... }`.
+pub const TELEMETRY_KEYS: &[&str] = &[
+    "prometheus_retention_time",
+    "disable_hostname",
+    "enable_hostname_label",
+    "usage_gauge_period",
+];
+
+/// Vault `telemetry` keys that are accepted but have no effect: hush serves its metrics at
+/// `sys/metrics` only and sends them nowhere.
+pub const IGNORED_TELEMETRY_KEYS: &[&str] = &[
+    "statsite_address",
+    "statsd_address",
+    "dogstatsd_addr",
+    "dogstatsd_tags",
+    "circonus_api_token",
+    "circonus_api_app",
+    "circonus_api_url",
+    "circonus_submission_interval",
+    "circonus_submission_url",
+    "circonus_check_id",
+    "circonus_check_force_metric_activation",
+    "circonus_check_instance_id",
+    "circonus_check_search_tag",
+    "circonus_check_display_name",
+    "circonus_check_tags",
+    "circonus_broker_id",
+    "circonus_broker_select_tag",
+    "stackdriver_project_id",
+    "stackdriver_location",
+    "stackdriver_namespace",
+    "stackdriver_debug_logs",
+    "maximum_gauge_cardinality",
+    "lease_metrics_epsilon",
+    "num_lease_metrics_buckets",
+    "add_lease_metrics_namespace_labels",
+    "add_mount_point_rollback_metrics",
+    "filter_default",
+    "prefix_filter",
+    "metrics_prefix",
+];
+
+/// Keys inside a listener's `telemetry { ... }`.
+pub const LISTENER_TELEMETRY_KEYS: &[&str] = &["unauthenticated_metrics_access"];
 
 /// Top-level Vault keys that are accepted so existing configs load, but have no effect in hush.
 /// Each occurrence adds an entry to [`ServerConfig::warnings`].
@@ -44,7 +90,6 @@ pub const IGNORED_TOP_LEVEL_KEYS: &[&str] = &[
     "pid_file",
     "plugin_directory",
     "raw_storage_endpoint",
-    "telemetry",
 ];
 
 /// Keys hush understands inside `listener "tcp" { ... }`.
@@ -66,6 +111,7 @@ pub const LISTENER_KEYS: &[&str] = &[
     "x_forwarded_for_hop_skips",
     "x_forwarded_for_reject_not_authorized",
     "x_forwarded_for_reject_not_present",
+    "telemetry",
 ];
 
 /// Vault listener keys that are accepted but have no effect in hush (hush has no cluster port,
@@ -74,7 +120,6 @@ pub const IGNORED_LISTENER_KEYS: &[&str] = &[
     "cluster_address",
     "proxy_protocol_authorized_addrs",
     "proxy_protocol_behavior",
-    "telemetry",
 ];
 
 /// Storage types hush implements.
@@ -133,6 +178,8 @@ pub struct ServerConfig {
     /// `log_level`, normalised to one of `trace`, `debug`, `info`, `warn`, `error`
     /// (Vault's aliases `warning` and `err` are accepted and mapped).
     pub log_level: Option<String>,
+    /// `telemetry { ... }`: how `sys/metrics` renders.
+    pub telemetry: TelemetryConfig,
     /// Things the operator should know but that do not stop the server: keys accepted for Vault
     /// compatibility that have no effect, settings that are ignored, risky choices. Never contains
     /// key material.
@@ -209,6 +256,35 @@ pub struct ListenerConfig {
     /// `x_forwarded_for_*`: trust the client address a proxy puts in `X-Forwarded-For`
     /// (`None`: the header is ignored, as Vault does without `..._authorized_addrs`).
     pub forwarded_for: Option<ForwardedFor>,
+    /// `telemetry { unauthenticated_metrics_access = true }`: serve `sys/metrics` on this
+    /// listener without a token (for a Prometheus scraper), as Vault does.
+    pub unauthenticated_metrics_access: bool,
+}
+
+/// Vault's `telemetry` stanza, as far as it shapes what `sys/metrics` shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelemetryConfig {
+    /// `prometheus_retention_time` (24 h): zero turns `?format=prometheus` off.
+    pub prometheus_retention_time: Duration,
+    /// `disable_hostname` (false): leave the host name out of gauge names. Vault puts it in
+    /// (`vault.<host>.core.unsealed`) unless this is set, which most setups do.
+    pub disable_hostname: bool,
+    /// `enable_hostname_label` (false): a `host` label on every metric instead.
+    pub enable_hostname_label: bool,
+    /// `usage_gauge_period` (10 min): how often the gauges that count stored objects are
+    /// recomputed.
+    pub usage_gauge_period: Duration,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        TelemetryConfig {
+            prometheus_retention_time: Duration::from_secs(24 * 3600),
+            disable_hostname: false,
+            enable_hostname_label: false,
+            usage_gauge_period: Duration::from_secs(600),
+        }
+    }
 }
 
 /// Vault's `x_forwarded_for_*` listener keys: which proxies may name the client address, and
@@ -254,6 +330,7 @@ impl Default for ListenerConfig {
             http_idle_timeout: DEFAULT_HTTP_IDLE_TIMEOUT,
             max_connections: None,
             forwarded_for: None,
+            unauthenticated_metrics_access: false,
         }
     }
 }
@@ -475,6 +552,7 @@ struct FileConfig {
     cluster_name: Option<String>,
     ui: Option<bool>,
     log_level: Option<String>,
+    telemetry: Option<TelemetryConfig>,
     warnings: Vec<String>,
 }
 
@@ -502,6 +580,7 @@ impl Merger {
             cluster_name,
             ui,
             log_level,
+            telemetry,
             warnings,
         } = file_config;
         let c = &mut self.config;
@@ -543,6 +622,9 @@ impl Merger {
         }
         if log_level.is_some() {
             c.log_level = log_level;
+        }
+        if let Some(t) = telemetry {
+            c.telemetry = t;
         }
         c.warnings.extend(warnings);
     }
@@ -797,6 +879,10 @@ fn interpret(raw: &Raw, file: &str) -> Result<FileConfig, ConfigError> {
                 out.log_level =
                     Some(normalize_log_level(level).map_err(|r| scope.invalid(key, r))?);
             }
+            "telemetry" => {
+                scope.once(&mut seen, key)?;
+                out.telemetry = Some(parse_telemetry(file, value, &mut out.warnings)?);
+            }
             ignored if IGNORED_TOP_LEVEL_KEYS.contains(&ignored) => {
                 scope.once(&mut seen, key)?;
                 out.warnings.push(scope.warning(key));
@@ -1014,6 +1100,19 @@ fn parse_listener(
             "x_forwarded_for_reject_not_present" => {
                 xff_reject_not_present = Some(bool_value(&scope, key, value)?);
             }
+            "telemetry" => {
+                let tscope = Scope::new(file, "listener \"tcp\" telemetry");
+                for (k, v) in block_body(&tscope, value)? {
+                    match k.as_str() {
+                        "unauthenticated_metrics_access" => {
+                            listener.unauthenticated_metrics_access = bool_value(&tscope, k, v)?;
+                        }
+                        other => {
+                            return Err(tscope.unknown(other, LISTENER_TELEMETRY_KEYS, &[]));
+                        }
+                    }
+                }
+            }
             other if IGNORED_LISTENER_KEYS.contains(&other) => ignored.push(other),
             other => return Err(scope.unknown(other, LISTENER_KEYS, IGNORED_LISTENER_KEYS)),
         }
@@ -1053,6 +1152,54 @@ fn parse_listener(
     }
     validate_tls(&at, &listener, warnings)?;
     Ok(listener)
+}
+
+/// The entries of an unlabeled block (`telemetry { ... }`), which JSON may also write as a
+/// list of one object.
+fn block_body<'r>(scope: &Scope<'_>, value: &'r Raw) -> Result<&'r Body, ConfigError> {
+    match value {
+        Raw::Object(entries) => Ok(entries.as_slice()),
+        Raw::Array(items) if items.len() == 1 => block_body(scope, &items[0]),
+        other => Err(scope.stanza_error(format!(
+            "must be a block of settings, as in telemetry {{ prometheus_retention_time = \"24h\" }}; \
+             found {}",
+            other.kind()
+        ))),
+    }
+}
+
+fn parse_telemetry(
+    file: &str,
+    value: &Raw,
+    warnings: &mut Vec<String>,
+) -> Result<TelemetryConfig, ConfigError> {
+    let scope = Scope::new(file, "telemetry");
+    let mut t = TelemetryConfig::default();
+    let mut seen = Vec::new();
+    for (key, value) in block_body(&scope, value)? {
+        scope.once(&mut seen, key)?;
+        match key.as_str() {
+            "prometheus_retention_time" => {
+                t.prometheus_retention_time = duration_value(&scope, key, value)?;
+            }
+            "disable_hostname" => t.disable_hostname = bool_value(&scope, key, value)?,
+            "enable_hostname_label" => t.enable_hostname_label = bool_value(&scope, key, value)?,
+            "usage_gauge_period" => {
+                let d = duration_value(&scope, key, value)?;
+                if d.is_zero() {
+                    return Err(
+                        scope.invalid(key, "must be longer than 0, e.g. \"10m\" (Vault's default)")
+                    );
+                }
+                t.usage_gauge_period = d;
+            }
+            ignored if IGNORED_TELEMETRY_KEYS.contains(&ignored) => {
+                warnings.push(scope.warning(key));
+            }
+            other => return Err(scope.unknown(other, TELEMETRY_KEYS, IGNORED_TELEMETRY_KEYS)),
+        }
+    }
+    Ok(t)
 }
 
 fn validate_tls(

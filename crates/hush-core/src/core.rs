@@ -51,6 +51,8 @@ pub struct CoreConfig {
     pub engines: Registry,
     /// The auth methods that can be enabled.
     pub auth_methods: Registry,
+    /// The `telemetry` stanza: how `sys/metrics` renders.
+    pub telemetry: crate::metrics::TelemetryConfig,
 }
 
 impl Default for CoreConfig {
@@ -64,6 +66,7 @@ impl Default for CoreConfig {
             version: env!("CARGO_PKG_VERSION").to_string(),
             engines: Registry::new(),
             auth_methods: Registry::new(),
+            telemetry: Default::default(),
         }
     }
 }
@@ -281,12 +284,19 @@ pub struct Core {
     progress: parking_lot::Mutex<UnsealProgress>,
     rekeys: parking_lot::Mutex<[Option<RekeyProgress>; 2]>,
     generate_root: parking_lot::Mutex<Option<GenerateRootProgress>>,
+    metrics: Arc<crate::metrics::Metrics>,
+    /// The gauges that count stored objects, and when they were computed.
+    pub(crate) usage_gauges:
+        parking_lot::Mutex<Option<(std::time::Instant, Vec<crate::metrics::Gauge>)>>,
 }
 
 impl Core {
     /// Creates a core over `storage` and loads the seal configuration. With a static seal and an
     /// initialized storage, it unseals itself: nobody needs to be present.
     pub async fn new(storage: Arc<dyn Backend>, config: CoreConfig) -> Result<Arc<Core>> {
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let storage: Arc<dyn Backend> =
+            Arc::new(crate::metrics::MeteredBackend::new(storage, &metrics));
         let sc = seal::read_seal_config(storage.as_ref()).await?;
         if let Some(sc) = &sc {
             match (sc.kind.as_str(), config.static_seal.is_some()) {
@@ -320,11 +330,18 @@ impl Core {
             }),
             rekeys: parking_lot::Mutex::new([None, None]),
             generate_root: parking_lot::Mutex::new(None),
+            metrics,
+            usage_gauges: parking_lot::Mutex::new(None),
         });
         if sc.is_some() && core.config.static_seal.is_some() {
             core.auto_unseal().await?;
         }
         Ok(core)
+    }
+
+    /// The server's counters and samples.
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.metrics
     }
 
     /// The storage backend's type name.

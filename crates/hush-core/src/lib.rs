@@ -16,6 +16,7 @@ pub mod fields;
 pub mod framework;
 pub mod lockout;
 pub mod logical;
+pub mod metrics;
 pub mod mounts;
 pub mod pipeline;
 pub mod policy_store;

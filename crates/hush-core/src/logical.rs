@@ -182,6 +182,8 @@ pub struct Response {
     pub data_at_top_level: bool,
     /// A body sent as it is, without the envelope (sys/health, sys/seal-status, ...).
     pub raw: Option<Value>,
+    /// A body that is not JSON, with its content type (`sys/metrics?format=prometheus`).
+    pub text: Option<(&'static str, String)>,
     /// The mount type, echoed as `mount_type`.
     pub mount_type: Option<String>,
     /// Set when the response was wrapped: the client gets this instead of `data`/`auth`.
@@ -237,6 +239,15 @@ impl Response {
         }
     }
 
+    /// A 200 with a body that is not JSON.
+    pub fn text(content_type: &'static str, body: String) -> Self {
+        Response {
+            text: Some((content_type, body)),
+            status: Some(200),
+            ..Default::default()
+        }
+    }
+
     /// 204 No Content.
     pub fn no_content() -> Self {
         Response::default()
@@ -248,6 +259,7 @@ impl Response {
             && self.auth.is_none()
             && self.warnings.is_empty()
             && self.raw.is_none()
+            && self.text.is_none()
             && self.wrap_info.is_none()
     }
 }

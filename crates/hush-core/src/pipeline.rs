@@ -64,8 +64,59 @@ fn capability(op: Operation) -> Capability {
     }
 }
 
-/// Runs one request through the pipeline.
-pub async fn handle(core: &Core, mut req: Request) -> Result<Response> {
+/// Runs one request through the pipeline, timed and counted as Vault counts requests:
+/// `vault.core.handle_request` (and `handle_login_request` for logins), `vault.route.<operation>.<mount>`
+/// for routed requests, and `vault.core.response_status_code` by status.
+pub async fn handle(core: &Core, req: Request) -> Result<Response> {
+    let started = std::time::Instant::now();
+    let mut routed_to = None;
+    let result = handle_request(core, req, &mut routed_to).await;
+    let elapsed = started.elapsed();
+    let metrics = core.metrics();
+    let login = routed_to
+        .as_ref()
+        .is_some_and(|(m, _): &(String, Operation)| m.starts_with("auth/") && m != "auth/token/");
+    metrics.time(
+        if login {
+            "core.handle_login_request"
+        } else {
+            "core.handle_request"
+        },
+        &[],
+        elapsed,
+    );
+    if let Some((mount, operation)) = &routed_to {
+        metrics.time(
+            &crate::metrics::route_name(operation.as_str(), mount),
+            &[],
+            elapsed,
+        );
+    }
+    let status = match &result {
+        Ok(r) if r.is_empty() && r.status.is_none() => 204,
+        Ok(r) => r.status.unwrap_or(200),
+        Err(e) => e.status(),
+    };
+    let class = match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    };
+    metrics.incr(
+        "core.response_status_code",
+        &[("code", &status.to_string()), ("type", class)],
+        1.0,
+    );
+    result
+}
+
+async fn handle_request(
+    core: &Core,
+    mut req: Request,
+    routed_to: &mut Option<(String, Operation)>,
+) -> Result<Response> {
     // One canonical path, before anything looks at it: the ACL and the handler see the same name.
     let generic = match crate::canonical::request_path(&req.path, req.operation)? {
         Cow::Borrowed(p) if p.len() == req.path.len() => None,
@@ -82,7 +133,10 @@ pub async fn handle(core: &Core, mut req: Request) -> Result<Response> {
         return Err(CoreError::NotInitialized);
     }
     let un = core.unsealed().ok_or(CoreError::Sealed)?;
-    un.quotas.check(&req.path, req.client_addr)?;
+    if let Err(e) = un.quotas.check(&req.path, req.client_addr) {
+        core.metrics().incr("quota.rate_limit.violation", &[], 1.0);
+        return Err(e);
+    }
     if let Some(ttl) = req.wrap_ttl {
         req.wrap_ttl = Some(crate::wrapping::whole_seconds(ttl)?);
     }
@@ -111,6 +165,7 @@ pub async fn handle(core: &Core, mut req: Request) -> Result<Response> {
             .backend
             .credential_in_path(rel)
             .map(|at| req.path.len() - rel.len() + at);
+        *routed_to = Some((m.route.clone(), req.operation));
         req.mount = Some(MountInfo {
             point: m.route.clone(),
             kind: m.entry.kind.clone(),
@@ -211,6 +266,7 @@ pub async fn handle(core: &Core, mut req: Request) -> Result<Response> {
     {
         Ok(m) => m,
         Err(e) if repairs_audit => {
+            core.metrics().incr("audit.log_request_failure", &[], 1.0);
             tracing::error!(
                 path = %req.path,
                 operation = req.operation.as_str(),
@@ -219,7 +275,10 @@ pub async fn handle(core: &Core, mut req: Request) -> Result<Response> {
             );
             Default::default()
         }
-        Err(e) => return Err(e),
+        Err(e) => {
+            core.metrics().incr("audit.log_request_failure", &[], 1.0);
+            return Err(e);
+        }
     };
     if let Some(e) = denial {
         return Err(e);
@@ -232,6 +291,10 @@ pub async fn handle(core: &Core, mut req: Request) -> Result<Response> {
     let result = match routed {
         Err(e) => Err(e),
         Ok((m, rel)) => {
+            // The ACL may have turned an update into a create: the route is timed as served.
+            if let Some((_, op)) = routed_to.as_mut() {
+                *op = req.operation;
+            }
             let wraps_itself = m.backend.wraps_itself(&rel);
             let found = Found {
                 core,
@@ -256,13 +319,15 @@ pub async fn handle(core: &Core, mut req: Request) -> Result<Response> {
             un.tokens.revoke_tree(&t.id_hash).await?;
         }
     }
-    match un
+    if let Err(e) = un
         .audit
         .log_response(&req, token.as_deref(), &result, memos)
         .await
     {
-        Err(e) if !repairs_audit => return Err(e),
-        _ => {}
+        core.metrics().incr("audit.log_response_failure", &[], 1.0);
+        if !repairs_audit {
+            return Err(e);
+        }
     }
     result
 }
@@ -418,7 +483,13 @@ async fn dispatch(found: &Found<'_>, req: &Request) -> Result<Response> {
                 req.client_addr,
                 now,
             )
-            .await?,
+            .await
+            .inspect_err(|_| {
+                found
+                    .core
+                    .metrics()
+                    .incr("core.lockout.rejected_logins", &[], 1.0)
+            })?,
         ),
         None => None,
     };

@@ -675,6 +675,31 @@ impl TokenStore {
         Ok(revoked)
     }
 
+    /// How many tokens are stored, and how many of them expire (Vault's leases of tokens),
+    /// for the `vault.token.count` and `vault.expire.num_leases` gauges.
+    pub async fn usage(&self, now_unix: i64) -> Result<(usize, usize)> {
+        let (mut tokens, mut expiring) = (0, 0);
+        for name in self.view.list(ID_PREFIX).await? {
+            if name.ends_with('/') {
+                continue;
+            }
+            if let Some(e) = self
+                .view
+                .get_json::<TokenEntry>(&format!("{ID_PREFIX}{name}"))
+                .await?
+            {
+                if e.expired(now_unix) {
+                    continue;
+                }
+                tokens += 1;
+                if e.expire_time.is_some() {
+                    expiring += 1;
+                }
+            }
+        }
+        Ok((tokens, expiring))
+    }
+
     /// Revokes every token whose creation path starts with `prefix` (and their children).
     pub async fn revoke_by_path_prefix(&self, prefix: &str) -> Result<usize> {
         self.revoke_where(|e| e.path.starts_with(prefix)).await

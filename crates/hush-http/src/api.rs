@@ -243,8 +243,40 @@ async fn handle(State(core): State<Arc<Core>>, req: HttpRequest) -> HttpResponse
         },
     };
 
-    // `GET <path>?help=1` asks for the path's help (Vault's `path-help`).
+    // Prometheus scrapers ask with an Accept header rather than a query parameter.
     let mut data = data;
+    if path == "sys/metrics" && op == Operation::Read && !data.contains_key("format") {
+        let accept = parts
+            .headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if accept.contains("application/openmetrics-text") {
+            data.insert("format".into(), Value::String("prometheus".into()));
+        }
+    }
+    // A listener with `unauthenticated_metrics_access` serves the metrics without a token, and,
+    // as in Vault, without an audit entry: a scraper every few seconds is not an access to
+    // record.
+    if path == "sys/metrics"
+        && op == Operation::Read
+        && parts
+            .extensions
+            .get::<crate::serve::UnauthenticatedMetrics>()
+            .is_some()
+    {
+        let format = data.get("format").and_then(Value::as_str).unwrap_or("");
+        let mut resp = match hush_core::sys::metrics::render(&core, format).await {
+            Ok(r) => success(r, ""),
+            Err(e) => failure(e),
+        };
+        if head {
+            *resp.body_mut() = Body::empty();
+        }
+        return resp;
+    }
+
+    // `GET <path>?help=1` asks for the path's help (Vault's `path-help`).
     let help = op == Operation::Read
         && matches!(
             data.get("help").and_then(Value::as_str),
@@ -339,6 +371,14 @@ fn success(r: Response, request_id: &str) -> HttpResponse {
         .unwrap_or(StatusCode::OK);
     if let Some(raw) = &r.raw {
         return json_response(status, raw);
+    }
+    if let Some((content_type, body)) = r.text {
+        let mut resp = (status, body).into_response();
+        resp.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        resp.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        return resp;
     }
     if r.is_empty() && r.status.is_none() {
         return StatusCode::NO_CONTENT.into_response();

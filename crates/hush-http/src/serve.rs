@@ -83,7 +83,13 @@ pub struct ServeOptions {
     pub limits: Limits,
     /// Vault's `x_forwarded_for_*`: the client address from a trusted proxy's header.
     pub forwarded_for: Option<Arc<hush_config::ForwardedFor>>,
+    /// Serve `sys/metrics` without a token (the listener's `telemetry` stanza).
+    pub unauthenticated_metrics: bool,
 }
+
+/// Marks a request that arrived on a listener serving `sys/metrics` without a token.
+#[derive(Debug, Clone, Copy)]
+pub struct UnauthenticatedMetrics;
 
 /// Serves `app` on `listener` until `shutdown` flips to true, then lets in-flight requests
 /// finish. Public so benchmarks can measure the bare stack.
@@ -150,6 +156,7 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let forwarded_for = opts.forwarded_for.clone();
+        let unauthenticated_metrics = opts.unauthenticated_metrics;
         let tls = opts.tls.as_ref().map(|t| t.load_full());
         let watcher = graceful.watcher();
         tokio::spawn(async move {
@@ -176,6 +183,7 @@ pub async fn serve(
                 limits,
                 health_only,
                 forwarded_for,
+                unauthenticated_metrics,
             };
             let stream = Timed::new(stream, limits);
             let Some(tls) = tls else {
@@ -230,6 +238,7 @@ struct Conn {
     limits: Limits,
     health_only: bool,
     forwarded_for: Option<Arc<hush_config::ForwardedFor>>,
+    unauthenticated_metrics: bool,
 }
 
 impl Conn {
@@ -273,6 +282,7 @@ impl Conn {
             limits,
             health_only,
             forwarded_for,
+            unauthenticated_metrics,
         } = self;
         let svc = tower::service_fn(move |mut req: hyper::Request<Incoming>| {
             let app = app.clone();
@@ -293,6 +303,9 @@ impl Conn {
                 req.extensions_mut().insert(ClientAddr(client));
                 req.extensions_mut()
                     .insert(ReadTimeout(limits.read_timeout));
+                if unauthenticated_metrics {
+                    req.extensions_mut().insert(UnauthenticatedMetrics);
+                }
                 app.oneshot(req.map(axum::body::Body::new)).await
             }
         });

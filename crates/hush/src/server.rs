@@ -283,6 +283,7 @@ pub async fn run(opts: ServerOptions) -> anyhow::Result<()> {
         cluster_name: cfg.cluster_name.clone(),
         engines: engines(),
         auth_methods: auth_methods(),
+        telemetry: telemetry(&cfg.telemetry),
         ..CoreConfig::default()
     };
     let core = Core::new(storage, core_config)
@@ -320,6 +321,7 @@ pub async fn run(opts: ServerOptions) -> anyhow::Result<()> {
             tls,
             limits,
             forwarded_for: l.forwarded_for.clone().map(Arc::new),
+            unauthenticated_metrics: l.unauthenticated_metrics_access,
         };
         tasks.push(tokio::spawn(hush_http::serve_router(
             listener,
@@ -515,4 +517,28 @@ async fn wait_for_signal(signals: &mut Signals, reload: &Reload) {
             _ = signals.hup.recv() => reload.run().await,
         }
     }
+}
+
+/// The core's telemetry settings from the `telemetry` stanza. The host name is read once, as
+/// Vault's metrics library does at start.
+fn telemetry(t: &hush_config::TelemetryConfig) -> hush_core::metrics::TelemetryConfig {
+    let host = (!t.disable_hostname || t.enable_hostname_label).then(hostname);
+    hush_core::metrics::TelemetryConfig {
+        prometheus_retention_time: t.prometheus_retention_time,
+        usage_gauge_period: t.usage_gauge_period,
+        naming: hush_core::metrics::Naming {
+            hostname_in_gauges: host.clone().filter(|_| !t.disable_hostname),
+            hostname_label: host.filter(|_| t.enable_hostname_label),
+        },
+    }
+}
+
+/// The machine's host name (the kernel's, else `$HOSTNAME`, else "localhost").
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
+        .unwrap_or_else(|| "localhost".to_string())
 }

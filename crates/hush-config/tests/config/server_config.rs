@@ -109,6 +109,7 @@ fn expected_full() -> ServerConfig {
         cluster_name: Some("prod-eu".to_string()),
         ui: true,
         log_level: Some("warn".to_string()),
+        telemetry: Default::default(),
         warnings: Vec::new(),
     }
 }
@@ -678,9 +679,17 @@ listener "tcp" {
     let config = parse(text, "vault.hcl");
     assert_eq!(config.listeners.len(), 1);
     let all = config.warnings.join("\n");
-    for key in ["cluster_addr", "pid_file", "telemetry", "cluster_address"] {
+    for key in ["cluster_addr", "pid_file", "cluster_address"] {
         assert_mentions(&all, &[&format!("key \"{key}\"")]);
     }
+    // The telemetry stanzas take effect.
+    assert_eq!(
+        config.telemetry.prometheus_retention_time,
+        std::time::Duration::from_secs(30)
+    );
+    assert!(config.telemetry.disable_hostname);
+    assert!(!config.telemetry.enable_hostname_label);
+    assert!(config.listeners[0].unauthenticated_metrics_access);
     // The X-Forwarded-For keys take effect (Vault's defaults for the rest).
     let ff = config.listeners[0]
         .forwarded_for
@@ -706,7 +715,7 @@ listener "tcp" {
             "listener \"tcp\" at 127.0.0.1:8200",
         ],
     );
-    assert_eq!(config.warnings.len(), 5, "{all}");
+    assert_eq!(config.warnings.len(), 3, "{all}");
     assert!(config.disable_cache);
     assert_eq!(config.cache_size, Some(5000));
 
@@ -715,6 +724,10 @@ listener "tcp" {
         "vault.json",
     );
     assert_eq!(json.warnings.len(), 3, "{:?}", json.warnings);
+    assert_mentions(
+        &json.warnings.join("\n"),
+        &["key \"statsd_address\" in telemetry"],
+    );
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod audit;
 mod internal;
 mod leases;
 mod locked_users;
+pub mod metrics;
 mod mounts;
 mod policy;
 mod quotas;
@@ -525,6 +526,27 @@ fn specs() -> Vec<Spec> {
             })
         })
         .acl_exempt(),
+        Spec::new("metrics", "The server's metrics (Vault's names).")
+            .op(
+                Read,
+                "Read the metrics: JSON, or Prometheus text with format=prometheus.",
+                |_, req, _| {
+                    run(req, |ctx| async {
+                        let format = ctx
+                            .req
+                            .data
+                            .get("format")
+                            .and_then(serde_json::Value::as_str)
+                            .unwrap_or("");
+                        metrics::render(ctx.core, format).await
+                    })
+                },
+            )
+            .fields(&[Field::new(
+                "format",
+                FieldType::String,
+                "\"prometheus\" for Prometheus text; empty or \"json\" for JSON.",
+            )]),
         Spec::new(
             "internal/ui/resultant-acl",
             "The caller's policies merged into one ACL (for UIs).",
