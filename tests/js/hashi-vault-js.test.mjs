@@ -361,6 +361,25 @@ test('hashi-vault-js: audit: file device, its entries, disable', async () => {
   assert.equal((await call('get', 'sys/audit')).data['js-file/'], undefined);
 });
 
+test('hashi-vault-js: sysMetrics: JSON and Prometheus text under Vault\'s names', async () => {
+  await vault.readKVSecret(ROOT, 'metrics-probe').catch(() => {});
+  const doc = await vault.sysMetrics(ROOT);
+  const gauges = Object.fromEntries(doc.Gauges.map((g) => [g.Name, g.Value]));
+  const unsealed = Object.entries(gauges).find(([name]) => name.endsWith('.core.unsealed'));
+  assert.ok(unsealed, JSON.stringify(doc.Gauges));
+  assert.equal(unsealed[1], 1);
+  const handled = doc.Samples.find((s) => s.Name === 'vault.core.handle_request');
+  assert.ok(handled.Count > 0 && handled.Max >= handled.Min);
+
+  const text = await vault.sysMetrics(ROOT, 'prometheus');
+  assert.equal(typeof text, 'string');
+  assert.match(text, /^# TYPE vault_core_handle_request summary$/m);
+  assert.match(text, /^vault_core_handle_request_count \d+$/m);
+  assert.match(text, /^vault_route_read_secret_\{quantile="0.99"\} [0-9.e-]+$/m);
+  // Without a token (no unauthenticated_metrics_access on the dev listener): refused.
+  assert.equal(await failsWith(vault.sysMetrics('')), 403);
+});
+
 // Last: it leaves the server sealed until the unseal below.
 test('hashi-vault-js: sysSeal and sysUnseal with the dev unseal key', async () => {
   await vault.sysSeal(ROOT);

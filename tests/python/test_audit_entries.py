@@ -46,7 +46,7 @@ def test_mount_non_hmac_keys_apply_to_that_mount_only(dev_server, tmp_path):
         assert len(found) == 1, (kind, op, path, found)
         return found[0]
 
-    write = entry("request", "update", "open/app")["request"]["data"]
+    write = entry("request", "create", "open/app")["request"]["data"]
     assert write["region"] == "eu-west-1"
     assert write["owner"] == audit_hash(url, "team-a")
     assert write["password"] == audit_hash(url, "pw-kept-secret")
@@ -55,7 +55,7 @@ def test_mount_non_hmac_keys_apply_to_that_mount_only(dev_server, tmp_path):
     assert read["region"] == audit_hash(url, "eu-west-1")
     assert read["password"] == audit_hash(url, "pw-kept-secret")
     # The other mount keeps Vault's default: everything HMAC'd.
-    other = entry("request", "update", "closed/app")["request"]["data"]
+    other = entry("request", "create", "closed/app")["request"]["data"]
     assert other["region"] == audit_hash(url, "eu-west-1")
     other = entry("response", "read", "closed/app")["response"]["data"]
     assert other["owner"] == audit_hash(url, "team-a")

@@ -180,7 +180,7 @@ def test_audit_device_enable_hash_disable(root, dev_server, tmp_path):
     entries = audit_lines(log)
     write_req = [e for e in entries if e["type"] == "request"
                  and e["request"]["path"] == "secret/data/audit/known"
-                 and e["request"]["operation"] == "update"]
+                 and e["request"]["operation"] == "create"]
     assert len(write_req) == 1
     assert write_req[0]["request"]["data"]["data"]["value"] == expected
     read_resp = [e for e in entries if e["type"] == "response"

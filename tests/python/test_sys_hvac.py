@@ -135,3 +135,21 @@ def test_hvac_errors_change_nothing(tmp_path, tls_files, servers):
     with pytest.raises(hvac.exceptions.Forbidden):
         client.sys.seal()
     assert client.sys.is_sealed() is False
+
+
+def test_remount_status_reports_the_move_and_refuses_unknown_ids(dev_server):
+    import requests
+
+    root = hvac.Client(url=dev_server.url, token="root")
+    root.sys.enable_secrets_engine("kv", path="move-from")
+    moved = root.sys.move_backend("move-from", "move-to")
+    migration = moved["data"]["migration_id"]
+    status = root.sys.read_mount_move_status(migration) if hasattr(root.sys, "read_mount_move_status") \
+        else requests.get(f"{dev_server.url}/v1/sys/remount/status/{migration}",
+                          headers={"X-Vault-Token": "root"}, timeout=10).json()
+    info = status["data"]["migration_info"]
+    assert info == {"source_mount": "move-from/", "target_mount": "move-to/", "status": "success"}
+    r = requests.get(f"{dev_server.url}/v1/sys/remount/status/not-a-move",
+                     headers={"X-Vault-Token": "root"}, timeout=10)
+    assert r.status_code == 400
+    assert 'Did not find migration info for migration ID "not-a-move"' in r.json()["errors"][0]

@@ -109,6 +109,9 @@ pub struct Unsealed {
     pub quotas: crate::quotas::Quotas,
     /// Logins whose credential check is under way, reserved against the lockout threshold.
     pub logins_in_flight: crate::lockout::InFlight,
+    /// The latest mount moves (`sys/remount`): id, source and target, for
+    /// `sys/remount/status/:id`. Kept in memory and bounded, as in Vault.
+    pub(crate) migrations: parking_lot::Mutex<std::collections::VecDeque<[String; 3]>>,
     saved_encryptions: AtomicU64,
 }
 
@@ -501,6 +504,7 @@ impl Core {
             cubbyhole,
             quotas,
             logins_in_flight: crate::lockout::InFlight::default(),
+            migrations: Default::default(),
             saved_encryptions: AtomicU64::new(saved),
         });
         crate::audit::restore_devices(&un.audit, &un.view).await?;

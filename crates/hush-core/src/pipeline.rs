@@ -422,39 +422,20 @@ async fn authorize(found: &Found<'_>, acl: &Acl, req: &mut Request, sudo: bool) 
     } else {
         req.path.clone()
     };
-    let mut cap = capability(req.operation);
+    // A write to something that does not exist yet is a create, as in Vault: the backend's
+    // existence check decides, for the ACL (which may grant create without update or the
+    // reverse) and for the audit entry's operation.
     if req.operation == Operation::Update {
-        // ACLs may grant create without update or the reverse; only then does existence matter.
-        let create = acl
-            .check(
-                &path,
-                Capability::Create,
-                sudo,
-                Some(&req.data),
-                req.wrap_ttl,
-            )
-            .allowed;
-        let update = acl
-            .check(
-                &path,
-                Capability::Update,
-                sudo,
-                Some(&req.data),
-                req.wrap_ttl,
-            )
-            .allowed;
-        if create != update {
-            let exists = {
-                let ctx = found.ctx(req);
-                let ereq = engine_request(found, req, Operation::Update, &ctx);
-                found.mounted.backend.exists(&ereq).await?
-            };
-            if !exists {
-                cap = Capability::Create;
-                req.operation = Operation::Create;
-            }
+        let exists = {
+            let ctx = found.ctx(req);
+            let ereq = engine_request(found, req, Operation::Update, &ctx);
+            found.mounted.backend.exists(&ereq).await?
+        };
+        if !exists {
+            req.operation = Operation::Create;
         }
     }
+    let cap = capability(req.operation);
     let decision = acl.check(&path, cap, sudo, Some(&req.data), req.wrap_ttl);
     if decision.allowed {
         Ok(())

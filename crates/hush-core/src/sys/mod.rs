@@ -316,8 +316,8 @@ fn specs() -> Vec<Spec> {
             "The state of a move (moves finish at once).",
         )
         .op(Read, "Read a move's state.", |_, req, c| {
-            run(req, move |_| async move {
-                Ok(mounts::remount_status(c.get("migration_id")))
+            run(req, move |ctx| async move {
+                mounts::remount_status(ctx, c.get("migration_id"))
             })
         }),
         policy_list("policy", "The ACL policies (Vault's older path).", true),

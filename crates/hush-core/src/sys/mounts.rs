@@ -426,15 +426,35 @@ pub(super) async fn remount(ctx: &Ctx<'_>) -> Result<Response> {
     } else {
         ctx.un.mounts.remount(from, to).await?;
     }
-    Ok(Response::data(map(json!({
-        "migration_id": uuid::Uuid::new_v4().to_string(),
-    }))))
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut moves = ctx.un.migrations.lock();
+    if moves.len() >= MIGRATIONS_KEPT {
+        moves.pop_front();
+    }
+    let slash = |p: &str| format!("{}/", p.trim_matches('/'));
+    moves.push_back([id.clone(), slash(from), slash(to)]);
+    Ok(Response::data(map(json!({ "migration_id": id }))))
 }
 
+/// How many finished mount moves `sys/remount/status` can still report.
+const MIGRATIONS_KEPT: usize = 256;
+
 /// `GET sys/remount/status/:id`: moves finish before `sys/remount` answers.
-pub(super) fn remount_status(id: &str) -> Response {
-    Response::data(map(json!({
+pub(super) fn remount_status(ctx: &Ctx<'_>, id: &str) -> Result<Response> {
+    let moves = ctx.un.migrations.lock();
+    let Some([_, source, target]) = moves.iter().find(|m| m[0] == id) else {
+        return Err(CoreError::bad(format!(
+            "Did not find migration info for migration ID \"{id}\": use the migration_id that \
+             sys/remount answered (the latest {MIGRATIONS_KEPT} moves since the server started \
+             are kept)"
+        )));
+    };
+    Ok(Response::data(map(json!({
         "migration_id": id,
-        "migration_info": {"status": "success"},
-    })))
+        "migration_info": {
+            "source_mount": source,
+            "target_mount": target,
+            "status": "success",
+        },
+    }))))
 }
