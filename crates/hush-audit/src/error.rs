@@ -138,6 +138,53 @@ pub enum AuditError {
     )]
     Encode(#[source] serde_json::Error),
 
+    /// A socket or syslog device could not connect to its receiver.
+    #[error("audit device \"{device}\" cannot connect to {target}: {source}; {hint}")]
+    Connect {
+        /// The device's name (its path).
+        device: String,
+        /// Where it connects to (kind and address, or the syslog socket).
+        target: String,
+        /// What to check.
+        hint: &'static str,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Sending a line to a socket or syslog device failed (also after one reconnect). The
+    /// entry was not recorded by this device; the next entry connects again.
+    #[error(
+        "sending to audit device \"{device}\" at {target} failed: {source}; the entry was not \
+         recorded there, and the next one reconnects: check that the receiver is up and reading"
+    )]
+    Send {
+        /// The device's name (its path).
+        device: String,
+        /// Where it sends to.
+        target: String,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A line is larger than the datagram socket takes in one message.
+    #[error(
+        "audit entry of {bytes} bytes is larger than {target} takes in one datagram, so \
+         audit device \"{device}\" did not record it; use a stream socket (socket_type tcp \
+         or unix, or a syslog daemon listening on a stream socket), raise the socket buffer \
+         limit (net.core.wmem_default on Linux), or record large entries with a file device \
+         as well"
+    )]
+    TooLarge {
+        /// The device's name (its path).
+        device: String,
+        /// Where it sends to.
+        target: String,
+        /// The size of the message refused.
+        bytes: usize,
+    },
+
     /// A blocking helper task of `open` panicked or was cancelled.
     #[error(
         "opening audit log \"{path}\" was interrupted: {reason}; retry, and report a bug if it \

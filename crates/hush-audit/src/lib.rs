@@ -52,6 +52,16 @@
 //! continues from the recorded head so the gap stays detectable by [`verify`], and
 //! [`FileSink::tamper_notice`] gives an entry documenting the break.
 //!
+//! # Sockets and syslog
+//!
+//! [`NetSink`] writes the same chained lines to a TCP, UDP or unix socket (a line and a newline
+//! per entry) or to the local syslog daemon (one RFC 3164-style frame per entry,
+//! [`Facility`] by Vault's names), so a captured stream verifies like a file. Lines are sent
+//! one at a time over one connection; the head moves only once the kernel took a whole line,
+//! so an entry that could not be sent leaves no gap, and one lost after that does. A broken
+//! connection is replaced once per entry, within the write timeout. The head of a stream
+//! cannot be read back from the receiver: the server's recorded head is where it continues.
+//!
 //! # Verifying
 //!
 //! [`verify`] reads a log and reports the first bad line (1-based):
@@ -75,12 +85,18 @@
 mod chain;
 mod error;
 mod hmac;
+mod net;
 mod sink;
+mod syslog;
 mod tail;
 mod verify;
 
 pub use chain::{ChainHead, ParseHeadError, CHAIN_FIELD, GENESIS_HASH};
 pub use error::AuditError;
 pub use hmac::{hmac_auth, AllHmacd, HmacOptions, Hmacd, HmacdData, Salt, HMAC_PREFIX};
+pub use net::{NetSink, SocketType, Target};
 pub use sink::{FileSink, OpenReport, OpenWarning, ResumeSource, SinkStats, SyncPolicy, STDOUT};
+pub use syslog::{
+    check_tag as check_syslog_tag, Facility, UnsupportedValue, DEFAULT_SYSLOG_PATHS, SEVERITY_INFO,
+};
 pub use verify::{verify, Problem, VerifyReport};

@@ -3,6 +3,7 @@
 //! the request fails instead of going unrecorded.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use parking_lot::RwLock;
@@ -23,7 +24,7 @@ pub enum AuditDeviceError {
     Write(#[from] hush_audit::AuditError),
 }
 
-/// An audit device (file, ...).
+/// An audit device (file, socket, syslog, or one a test provides).
 #[async_trait]
 pub trait AuditDevice: Send + Sync {
     /// The path the device is enabled at, e.g. `file/`.
@@ -84,7 +85,8 @@ impl RequestMemos {
 #[derive(Default)]
 pub struct AuditBroker {
     devices: RwLock<Vec<Arc<dyn AuditDevice>>>,
-    files: RwLock<Vec<Arc<FileDevice>>>,
+    /// The devices of the audit table that are open, of every type.
+    opened: RwLock<Vec<Arc<LogDevice>>>,
     /// Enabled devices that could not be opened, with the reason: they fail every request
     /// (no other device wrote it) until they open or an operator disables them.
     broken: RwLock<Vec<(AuditEntry, String)>>,
@@ -113,23 +115,23 @@ impl AuditBroker {
         devices.len() != before
     }
 
-    /// Enables a file device.
-    pub fn add_file(&self, device: Arc<FileDevice>) {
-        self.files.write().push(device.clone());
+    /// Enables a device of the audit table.
+    pub fn add_opened(&self, device: Arc<LogDevice>) {
+        self.opened.write().push(device.clone());
         self.add(device);
     }
 
-    /// Disables the file device at `path` and returns it.
-    pub fn remove_file(&self, path: &str) -> Option<Arc<FileDevice>> {
+    /// Disables the device of the audit table at `path` and returns it.
+    pub fn remove_opened(&self, path: &str) -> Option<Arc<LogDevice>> {
         self.remove(path);
-        let mut files = self.files.write();
-        let pos = files.iter().position(|d| d.entry.path == path)?;
-        Some(files.remove(pos))
+        let mut opened = self.opened.write();
+        let pos = opened.iter().position(|d| d.entry.path == path)?;
+        Some(opened.remove(pos))
     }
 
-    /// The file devices.
-    pub fn files(&self) -> Vec<Arc<FileDevice>> {
-        self.files.read().clone()
+    /// The open devices of the audit table (file, socket and syslog).
+    pub fn opened(&self) -> Vec<Arc<LogDevice>> {
+        self.opened.read().clone()
     }
 
     /// Records an enabled device that cannot write, and why.
@@ -163,7 +165,7 @@ impl AuditBroker {
         );
         CoreError::Internal(format!(
             "no audit device could record the {what}, so it was refused ({}); fix the log file \
-             or disable the device with a root token (hush audit disable <path>)",
+             or the receiver, or disable the device with a root token (hush audit disable <path>)",
             failures.join("; ")
         ))
     }
@@ -244,9 +246,12 @@ impl AuditBroker {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The file audit device and the `sys/audit*` endpoints.
+// The audit devices of the audit table (file, socket, syslog) and the `sys/audit*` endpoints.
 
-use hush_audit::{ChainHead, FileSink, HmacOptions, Hmacd, HmacdData, Salt, SyncPolicy};
+use hush_audit::{
+    ChainHead, Facility, FileSink, HmacOptions, Hmacd, HmacdData, NetSink, Salt, SocketType,
+    SyncPolicy, Target,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -260,13 +265,14 @@ const HEAD_PREFIX: &str = "core/audit-head/";
 pub struct AuditEntry {
     /// Where it is enabled, with a trailing '/', e.g. `file/`.
     pub path: String,
-    /// The device type (`file`).
+    /// The device type (`file`, `socket` or `syslog`).
     #[serde(rename = "type")]
     pub kind: String,
     /// Free text.
     #[serde(default)]
     pub description: String,
-    /// Device options as given (`file_path`, `hmac_accessor`, `log_raw`, ...).
+    /// Device options as given (`file_path`, `address`, `facility`, `hmac_accessor`,
+    /// `log_raw`, ...).
     #[serde(default)]
     pub options: Map<String, Value>,
     /// Reported for compatibility.
@@ -283,16 +289,15 @@ pub(crate) struct AuditTable {
     pub(crate) entries: Vec<AuditEntry>,
 }
 
-/// The `file` audit device: Vault's JSON lines, HMAC'd, hash-chained by [`hush_audit`].
-pub struct FileDevice {
+/// An audit device of the audit table: Vault's JSON lines, HMAC'd, hash-chained by
+/// [`hush_audit`], written to a file (`file`), a socket (`socket`) or the local syslog daemon
+/// (`syslog`). The entry bytes are built here once for every type; only where they go differs.
+pub struct LogDevice {
     pub(crate) entry: AuditEntry,
-    /// The open log. Replaced by [`FileDevice::reopen`] (SIGHUP after logrotate, or a log
-    /// whose file was removed once its directory is back); the chain goes on in the new file.
-    sink: arc_swap::ArcSwap<FileSink>,
+    output: Output,
     /// Held shared by every append and exclusively by a reopen, so that no line reaches the old
     /// file after the new one has taken over the chain's head.
     reopen_gate: tokio::sync::RwLock<()>,
-    policy: SyncPolicy,
     salt: Salt,
     opts: HmacOptions,
     /// The HMAC'd token and accessor by token hash: each request logs them four times
@@ -305,7 +310,19 @@ pub struct FileDevice {
     heads_before: parking_lot::Mutex<std::collections::VecDeque<(String, ChainHead)>>,
 }
 
-/// Bounds [`FileDevice::heads_before`]: entries are taken by their handler at once, so only
+/// Where a [`LogDevice`] writes its lines.
+enum Output {
+    /// A file or stdout. Replaced by [`LogDevice::reopen`] (SIGHUP after logrotate, or a log
+    /// whose file was removed once its directory is back); the chain goes on in the new file.
+    File {
+        sink: arc_swap::ArcSwap<FileSink>,
+        policy: SyncPolicy,
+    },
+    /// A socket or the syslog daemon; the sink reconnects by itself, entry by entry.
+    Net(Box<NetSink>),
+}
+
+/// Bounds [`LogDevice::heads_before`]: entries are taken by their handler at once, so only
 /// requests that failed between their entry and their handler leave one behind.
 const HEADS_BEFORE_MAX: usize = 64;
 
@@ -315,20 +332,31 @@ struct TokenHmacs {
     accessor: String,
 }
 
-/// Bounds [`FileDevice::token_hmacs`]; it is cleared when full (a cache refilled in one
+/// Bounds [`LogDevice::token_hmacs`]; it is cleared when full (a cache refilled in one
 /// request per token).
 const TOKEN_HMACS_MAX: usize = 4096;
 
-impl FileDevice {
+impl LogDevice {
     /// The chain head of the log written so far.
     pub fn head(&self) -> ChainHead {
-        self.sink.load().head()
+        match &self.output {
+            Output::File { sink, .. } => sink.load().head(),
+            Output::Net(net) => net.head(),
+        }
     }
 
-    /// Why the device stopped writing (a failed write or sync, or its file deleted), if it
-    /// did.
+    /// Why a file device stopped writing (a failed write or sync, or its file deleted), if it
+    /// did. A socket or syslog device never stops: each entry tries to reconnect.
     pub fn failure(&self) -> Option<String> {
-        self.sink.load().failure()
+        match &self.output {
+            Output::File { sink, .. } => sink.load().failure(),
+            Output::Net(_) => None,
+        }
+    }
+
+    /// True for a device writing to a file or stdout.
+    fn is_file(&self) -> bool {
+        matches!(self.output, Output::File { .. })
     }
 
     /// The log's path.
@@ -346,9 +374,19 @@ impl FileDevice {
     /// those of enabling: a symlink or a file that is not this device's log is refused, and
     /// the device keeps its current file. Lines that never reached a file (a failed write)
     /// show as a gap the verifier reports, with a notice in the new file.
+    ///
+    /// A socket or syslog device has nothing to reopen: it reconnects with its next entry.
     pub async fn reopen(&self) -> std::result::Result<(), AuditDeviceError> {
+        let Output::File {
+            sink: current,
+            policy,
+        } = &self.output
+        else {
+            return Ok(());
+        };
+        let policy = *policy;
         let _gate = self.reopen_gate.write().await;
-        let old = self.sink.load_full();
+        let old = current.load_full();
         if old.failure().is_none() {
             // What was queued reaches the old file before the new one continues after it.
             old.sync().await?;
@@ -359,9 +397,9 @@ impl FileDevice {
         // A working log that is reopened was rotated; a failed one lost its file or its tail,
         // which the open reports (and notes in the new file) as it would at start-up.
         let opened = if old.failure().is_none() {
-            FileSink::open_rotated(&path, device_id, head, self.policy).await
+            FileSink::open_rotated(&path, device_id, head, policy).await
         } else {
-            FileSink::open_with_policy(&path, device_id, Some(head), self.policy).await
+            FileSink::open_with_policy(&path, device_id, Some(head), policy).await
         };
         let (sink, report) = opened?;
         for w in &report.warnings {
@@ -370,15 +408,48 @@ impl FileDevice {
         if let Some(notice) = sink.tamper_notice() {
             sink.append(notice).await?;
         }
-        self.sink.store(Arc::new(sink));
+        current.store(Arc::new(sink));
         old.close().await;
         Ok(())
     }
 
-    /// Closes the log (the device is being disabled).
+    /// Closes the log or the connection (the device is being disabled).
     pub(crate) async fn close(&self) {
         let _gate = self.reopen_gate.write().await;
-        self.sink.load().close().await;
+        match &self.output {
+            Output::File { sink, .. } => sink.load().close().await,
+            Output::Net(net) => net.close().await,
+        }
+    }
+
+    /// Appends one serialized entry; `queue` lets a file device write it with the next entry
+    /// that waits (see [`FileSink::queue_serialized`]). Returns the head before the entry
+    /// when `want_head_before`.
+    async fn append(
+        &self,
+        line: Vec<u8>,
+        queue: bool,
+        want_head_before: bool,
+    ) -> std::result::Result<Option<ChainHead>, AuditDeviceError> {
+        let _gate = self.reopen_gate.read().await;
+        match &self.output {
+            Output::File { sink, .. } => {
+                let sink = sink.load();
+                let before = want_head_before.then(|| sink.head());
+                if queue {
+                    sink.queue_serialized(line).await?;
+                } else {
+                    sink.append_serialized(line).await?;
+                }
+                Ok(before)
+            }
+            // A network entry is sent at once: the stream has no queue of its own to flush it.
+            Output::Net(net) => {
+                let before = want_head_before.then(|| net.head());
+                net.append_serialized(line).await?;
+                Ok(before)
+            }
+        }
     }
 
     /// The head before the entry of request `request_id`, if that request reads this device's
@@ -459,8 +530,7 @@ impl FileDevice {
         error: Option<&str>,
     ) -> std::result::Result<(), AuditDeviceError> {
         let line = self.line(kind, shared, response, error)?;
-        let _gate = self.reopen_gate.read().await;
-        self.sink.load().append_serialized(line).await?;
+        self.append(line, false, false).await?;
         Ok(())
     }
 
@@ -607,7 +677,7 @@ impl FileDevice {
 
 /// The blocks a request's two Vault-format entries share, serialized straight to bytes:
 /// HMAC'd values are computed while writing, so nothing the request carries is copied.
-/// Around them, [`FileDevice::write`] adds `time`, `type`, and `response` or `error`.
+/// Around them, [`LogDevice::write`] adds `time`, `type`, and `response` or `error`.
 #[derive(Serialize)]
 struct SharedOut<'a> {
     auth: Option<AuthOut<'a>>,
@@ -706,7 +776,7 @@ fn error_text(e: &CoreError) -> String {
 }
 
 #[async_trait]
-impl AuditDevice for FileDevice {
+impl AuditDevice for LogDevice {
     fn path(&self) -> &str {
         &self.entry.path
     }
@@ -721,17 +791,17 @@ impl AuditDevice for FileDevice {
         let shared = self.shared_part(req, token)?;
         let error = error.map(|e| self.error_text(req, e));
         let line = self.line("request", &shared, None, error.as_deref())?;
-        // Read before this entry is chained: a concurrent entry may come in between, which
-        // leaves an earlier point of the same chain, still a valid head for a copy.
-        let _gate = self.reopen_gate.read().await;
-        let sink = self.sink.load();
-        let before = self.reads_own_head(req).then(|| sink.head());
-        let written = match when {
-            RequestEntry::WriteNow => sink.append_serialized(line).await,
-            // The response entry's append writes every line queued before it, this one too.
-            RequestEntry::WithResponse => sink.queue_serialized(line).await,
-        };
-        written?;
+        // The head is read before this entry is chained: a concurrent entry may come in
+        // between, which leaves an earlier point of the same chain, still a valid head for a
+        // copy. With the response, the response entry's append writes every line queued
+        // before it, this one too.
+        let before = self
+            .append(
+                line,
+                when == RequestEntry::WithResponse,
+                self.reads_own_head(req),
+            )
+            .await?;
         if let Some(head) = before {
             let mut heads = self.heads_before.lock();
             if heads.len() >= HEADS_BEFORE_MAX {
@@ -815,37 +885,138 @@ pub(crate) fn head_key(device_id: &str) -> String {
     format!("{HEAD_PREFIX}{device_id}")
 }
 
-pub(crate) async fn open_device(view: &View, entry: AuditEntry) -> Result<Arc<FileDevice>> {
-    let file_path = entry
-        .options
+/// The device types `sys/audit/:path` enables.
+pub(crate) const DEVICE_TYPES: [&str; 3] = ["file", "socket", "syslog"];
+
+/// Vault's default `write_timeout` of a socket device.
+const SOCKET_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long a syslog device waits for the local daemon to take a message. Vault's syslog
+/// device has no option for it; this is the socket device's default.
+const SYSLOG_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Vault's default syslog tag, kept so that a daemon's rules written for Vault match.
+const SYSLOG_DEFAULT_TAG: &str = "vault";
+
+/// What a device's options say to open, checked before anything is opened.
+enum Plan {
+    File { path: String, policy: SyncPolicy },
+    Net { target: Target, timeout: Duration },
+}
+
+impl Plan {
+    fn of(entry: &AuditEntry) -> Result<Plan> {
+        let options = &entry.options;
+        match entry.kind.as_str() {
+            "file" => Ok(file_plan(options)),
+            "socket" => socket_plan(options),
+            "syslog" => syslog_plan(options),
+            other => Err(CoreError::bad(format!(
+                "audit device type \"{other}\" is not supported; supported: {}",
+                DEVICE_TYPES.join(", ")
+            ))),
+        }
+    }
+}
+
+fn file_plan(options: &Map<String, Value>) -> Plan {
+    let path = options
         .get("file_path")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    let expected: Option<ChainHead> = view.get_json(&head_key(&entry.device_id)).await?;
     // Lines reach the operating system before a request proceeds (a killed process loses
     // none); `fsync = "always"` also syncs every batch before answering, at a latency cost.
-    let policy = match entry.options.get("fsync").and_then(|v| match v {
+    let policy = match options.get("fsync").and_then(|v| match v {
         Value::Bool(b) => Some(*b),
         Value::String(s) => Some(matches!(s.as_str(), "always" | "true" | "1")),
         _ => None,
     }) {
         Some(true) => SyncPolicy::EveryBatch,
-        _ => SyncPolicy::Interval(std::time::Duration::from_secs(1)),
+        _ => SyncPolicy::Interval(Duration::from_secs(1)),
     };
-    let (sink, report) = FileSink::open_with_policy(&file_path, &entry.device_id, expected, policy)
-        .await
-        .map_err(|e| {
-            CoreError::bad(format!(
-                "cannot open the audit log {file_path} for device \"{}\": {e}",
-                entry.path
-            ))
+    Plan::File { path, policy }
+}
+
+/// A socket device's `socket_type`, `address` and `write_timeout`, as Vault reads them.
+fn socket_plan(options: &Map<String, Value>) -> Result<Plan> {
+    let kind = match crate::fields::string(options, "socket_type")? {
+        None => SocketType::Tcp,
+        Some(s) => s
+            .parse::<SocketType>()
+            .map_err(|e| CoreError::bad(e.to_string()))?,
+    };
+    let address = crate::fields::string(options, "address")?
+        .map(|a| a.trim().to_owned())
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| {
+            CoreError::bad(
+                "'address' is required for a socket audit device: host:port for socket_type tcp \
+                 or udp (e.g. address=127.0.0.1:9090), a socket path for unix",
+            )
         })?;
-    if !report.warnings.is_empty() {
-        for w in &report.warnings {
-            tracing::error!(device = %entry.path, file = %file_path, "audit log: {w}");
-        }
+    if !kind.is_unix() && !is_host_port(&address) {
+        return Err(CoreError::bad(format!(
+            "address \"{}\" is not host:port: give e.g. 127.0.0.1:9090 for socket_type {kind}, \
+             or socket_type=unix for a socket path",
+            address.chars().take(128).collect::<String>()
+        )));
     }
+    let timeout =
+        crate::fields::duration(options, "write_timeout")?.unwrap_or(SOCKET_WRITE_TIMEOUT);
+    if timeout.is_zero() {
+        return Err(CoreError::bad(
+            "'write_timeout' must be more than 0: a Go duration such as 2s (the default)",
+        ));
+    }
+    Ok(Plan::Net {
+        target: Target::Socket { kind, address },
+        timeout,
+    })
+}
+
+/// `host:port` with a port number (the host may be a name, an IPv4 or a bracketed IPv6
+/// address); names are resolved when connecting.
+fn is_host_port(address: &str) -> bool {
+    let Some((host, port)) = address.rsplit_once(':') else {
+        return false;
+    };
+    !host.is_empty() && port.parse::<u16>().is_ok()
+}
+
+/// A syslog device's `facility`, `tag` and hush's `socket_path`.
+fn syslog_plan(options: &Map<String, Value>) -> Result<Plan> {
+    let facility = match crate::fields::string(options, "facility")? {
+        None => Facility::Auth,
+        Some(s) => s
+            .parse::<Facility>()
+            .map_err(|e| CoreError::bad(e.to_string()))?,
+    };
+    let tag = crate::fields::string(options, "tag")?.unwrap_or_else(|| SYSLOG_DEFAULT_TAG.into());
+    if let Err(why) = hush_audit::check_syslog_tag(&tag) {
+        return Err(CoreError::bad(format!(
+            "tag \"{}\" is refused: {why}; give a program name such as {SYSLOG_DEFAULT_TAG} \
+             (the default)",
+            tag.chars().take(64).collect::<String>()
+        )));
+    }
+    let socket_path = crate::fields::string(options, "socket_path")?
+        .filter(|p| !p.trim().is_empty())
+        .map(std::path::PathBuf::from);
+    Ok(Plan::Net {
+        target: Target::Syslog {
+            facility,
+            tag,
+            socket_path,
+        },
+        timeout: SYSLOG_WRITE_TIMEOUT,
+    })
+}
+
+/// Checks a device's options and opens it: the file, or the connection. Used to enable a
+/// device, at unseal and to retry a broken one, so all three apply the same rules.
+pub(crate) async fn open_device(view: &View, entry: AuditEntry) -> Result<Arc<LogDevice>> {
+    let plan = Plan::of(&entry)?;
     let salt = Salt::new(hex::decode(&entry.salt).map_err(|_| {
         CoreError::Internal(format!(
             "the salt of audit device {} is corrupt",
@@ -863,20 +1034,47 @@ pub(crate) async fn open_device(view: &View, entry: AuditEntry) -> Result<Arc<Fi
         log_raw: opt_bool("log_raw").unwrap_or(false),
         hmac_accessor: opt_bool("hmac_accessor").unwrap_or(true),
     };
-    let device = Arc::new(FileDevice {
+    let expected: Option<ChainHead> = view.get_json(&head_key(&entry.device_id)).await?;
+    let mut notice = None;
+    let output = match plan {
+        Plan::File { path, policy } => {
+            let (sink, report) =
+                FileSink::open_with_policy(&path, &entry.device_id, expected, policy)
+                    .await
+                    .map_err(|e| {
+                        CoreError::bad(format!(
+                            "cannot open the audit log {path} for device \"{}\": {e}",
+                            entry.path
+                        ))
+                    })?;
+            for w in &report.warnings {
+                tracing::error!(device = %entry.path, file = %path, "audit log: {w}");
+            }
+            notice = sink.tamper_notice();
+            Output::File {
+                sink: arc_swap::ArcSwap::from_pointee(sink),
+                policy,
+            }
+        }
+        // The stream continues the chain at the recorded head: there is no file to resume
+        // from, as for stdout.
+        Plan::Net { target, timeout } => Output::Net(Box::new(
+            NetSink::open(target, &entry.device_id, &entry.path, expected, timeout)
+                .await
+                .map_err(|e| CoreError::bad(e.to_string()))?,
+        )),
+    };
+    let device = Arc::new(LogDevice {
         token_hmacs: parking_lot::Mutex::new(std::collections::HashMap::new()),
         heads_before: parking_lot::Mutex::new(std::collections::VecDeque::new()),
         entry,
-        sink: arc_swap::ArcSwap::from_pointee(sink),
+        output,
         reopen_gate: tokio::sync::RwLock::new(()),
-        policy,
         salt,
         opts,
     });
-    if let Some(notice) = device.sink.load().tamper_notice() {
-        device
-            .sink
-            .load()
+    if let (Some(notice), Output::File { sink, .. }) = (notice, &device.output) {
+        sink.load()
             .append(notice)
             .await
             .map_err(|e| CoreError::Internal(e.to_string()))?;
@@ -890,7 +1088,7 @@ pub async fn restore_devices(audit: &AuditBroker, view: &View) -> Result<()> {
     for entry in table.entries {
         let path = entry.path.clone();
         match open_device(view, entry.clone()).await {
-            Ok(d) => audit.add_file(d),
+            Ok(d) => audit.add_opened(d),
             // The device stays enabled and fails requests: nothing is served unrecorded.
             Err(e) => {
                 tracing::error!(
@@ -923,8 +1121,8 @@ pub async fn retry_broken(audit: &AuditBroker, view: &View) {
     {
         return;
     }
-    let failed: Vec<Arc<FileDevice>> = audit
-        .files()
+    let failed: Vec<Arc<LogDevice>> = audit
+        .opened()
         .into_iter()
         .filter(|d| d.failure().is_some())
         .collect();
@@ -937,7 +1135,7 @@ pub async fn retry_broken(audit: &AuditBroker, view: &View) {
         match open_device(view, entry.clone()).await {
             Ok(d) => {
                 audit.remove_broken(&path);
-                audit.add_file(d);
+                audit.add_opened(d);
                 tracing::info!(device = %path, "audit device opened again: requests are served");
             }
             Err(e) => audit.add_broken(entry, e.to_string()),
@@ -966,8 +1164,8 @@ pub async fn retry_broken(audit: &AuditBroker, view: &View) {
 pub async fn reopen_all(audit: &AuditBroker) -> Vec<String> {
     let _guard = audit.change.lock().await;
     let mut errors = Vec::new();
-    for d in audit.files() {
-        if d.file_path() == hush_audit::STDOUT {
+    for d in audit.opened() {
+        if !d.is_file() || d.file_path() == hush_audit::STDOUT {
             continue;
         }
         match d.reopen().await {
@@ -982,9 +1180,132 @@ pub async fn reopen_all(audit: &AuditBroker) -> Vec<String> {
 
 /// Saves every device's chain head inside the barrier (periodically and at shutdown).
 pub async fn checkpoint_heads(audit: &AuditBroker, view: &View) -> Result<()> {
-    for d in audit.files() {
+    for d in audit.opened() {
         let head = d.head();
         view.put_json(&head_key(&d.entry.device_id), &head).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn options(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    fn refusal(plan: Result<Plan>) -> String {
+        match plan {
+            Ok(_) => panic!("accepted"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn socket_options_follow_vaults_defaults() {
+        let Plan::Net { target, timeout } =
+            socket_plan(&options(json!({"address": "127.0.0.1:9090"}))).unwrap()
+        else {
+            panic!("not a network device")
+        };
+        assert_eq!(
+            target,
+            Target::Socket {
+                kind: SocketType::Tcp,
+                address: "127.0.0.1:9090".into()
+            }
+        );
+        assert_eq!(timeout, Duration::from_secs(2));
+        let Plan::Net { target, timeout } = socket_plan(&options(
+            json!({"address": "/run/a.sock", "socket_type": "unix", "write_timeout": "500ms"}),
+        ))
+        .unwrap() else {
+            panic!("not a network device")
+        };
+        assert!(matches!(
+            target,
+            Target::Socket {
+                kind: SocketType::Unix,
+                ..
+            }
+        ));
+        assert_eq!(timeout, Duration::from_millis(500));
+        // Whole seconds, as every duration field takes them.
+        assert!(socket_plan(&options(json!({"address": "[::1]:1", "write_timeout": 5}))).is_ok());
+    }
+
+    #[test]
+    fn socket_options_are_refused_by_name() {
+        let cases = [
+            (json!({}), "'address' is required"),
+            (json!({"address": "  "}), "'address' is required"),
+            (
+                json!({"address": "h:1", "socket_type": "foo"}),
+                "socket_type \"foo\" is not supported: use tcp, udp or unix",
+            ),
+            (json!({"address": "/tmp/s"}), "is not host:port"),
+            (json!({"address": "host:http"}), "is not host:port"),
+            (
+                json!({"address": ":80", "socket_type": "udp"}),
+                "is not host:port",
+            ),
+            (
+                json!({"address": "h:1", "write_timeout": "0"}),
+                "more than 0",
+            ),
+            (
+                json!({"address": "h:1", "write_timeout": "later"}),
+                "'write_timeout'",
+            ),
+            (json!({"address": ["h:1"]}), "'address' must be a string"),
+        ];
+        for (given, want) in cases {
+            let text = refusal(socket_plan(&options(given.clone())));
+            assert!(text.contains(want), "{given}: {text}");
+        }
+    }
+
+    #[test]
+    fn syslog_options_default_to_auth_and_vault() {
+        let Plan::Net { target, .. } = syslog_plan(&Map::new()).unwrap() else {
+            panic!("not a network device")
+        };
+        assert_eq!(
+            target,
+            Target::Syslog {
+                facility: Facility::Auth,
+                tag: "vault".into(),
+                socket_path: None
+            }
+        );
+        let Plan::Net { target, .. } = syslog_plan(&options(
+            json!({"facility": "local0", "tag": "hush", "socket_path": "/tmp/log"}),
+        ))
+        .unwrap() else {
+            panic!("not a network device")
+        };
+        let Target::Syslog {
+            facility,
+            tag,
+            socket_path,
+        } = target
+        else {
+            panic!("not syslog")
+        };
+        assert_eq!(facility.priority(hush_audit::SEVERITY_INFO), 134);
+        assert_eq!(tag, "hush");
+        assert_eq!(
+            socket_path.as_deref(),
+            Some(std::path::Path::new("/tmp/log"))
+        );
+        let text = refusal(syslog_plan(&options(json!({"facility": "LOCAL8"}))));
+        assert!(
+            text.contains("facility \"LOCAL8\" is not supported"),
+            "{text}"
+        );
+        let text = refusal(syslog_plan(&options(json!({"tag": "a:b"}))));
+        assert!(text.contains("tag \"a:b\" is refused"), "{text}");
+    }
 }

@@ -560,7 +560,7 @@ impl FileSink {
 
 /// The cheap checks of an entry serialized by the caller: an object, and (in debug builds, which
 /// parse it) no `hush_chain` key at its top level.
-fn check_serialized(bytes: &[u8]) -> Result<(), AuditError> {
+pub(crate) fn check_serialized(bytes: &[u8]) -> Result<(), AuditError> {
     if bytes.first() != Some(&b'{') || bytes.last() != Some(&b'}') {
         return Err(AuditError::NotAnObject {
             kind: "text that is not an object",

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::audit::{head_key, open_device, AuditEntry, AuditTable, TABLE_KEY};
+use crate::audit::{head_key, open_device, AuditEntry, AuditTable, DEVICE_TYPES, TABLE_KEY};
 use crate::core::Unsealed;
 use crate::ctx::Ctx;
 use crate::error::{CoreError, Result};
@@ -21,7 +21,7 @@ fn device_json(e: &AuditEntry) -> Value {
 /// `GET sys/audit`.
 pub(super) fn list(un: &Unsealed) -> Response {
     let mut data = Map::new();
-    for d in un.audit.files() {
+    for d in un.audit.opened() {
         data.insert(d.entry.path.clone(), device_json(&d.entry));
     }
     // Devices that cannot write are still enabled: listed, with why they fail.
@@ -45,7 +45,9 @@ fn normalize(p: &str) -> Result<String> {
     Ok(format!("{p}/"))
 }
 
-/// `PUT sys/audit/:path`: enable a device.
+/// `PUT sys/audit/:path`: enable a device. Its options are checked and the device opened (the
+/// file, or the connection) before anything is stored, so a device that cannot work is
+/// refused, with the reason, and leaves no trace.
 pub(super) async fn enable(ctx: &Ctx<'_>, p: &str) -> Result<Response> {
     let path = normalize(p)?;
     let un = ctx.un;
@@ -53,9 +55,10 @@ pub(super) async fn enable(ctx: &Ctx<'_>, p: &str) -> Result<Response> {
     let mut table: AuditTable = un.view.get_json(TABLE_KEY).await?.unwrap_or_default();
     let data = &ctx.req.data;
     let kind = data.get("type").and_then(Value::as_str).unwrap_or("");
-    if kind != "file" {
+    if !DEVICE_TYPES.contains(&kind) {
         return Err(CoreError::bad(format!(
-            "audit device type \"{kind}\" is not supported; supported: file"
+            "audit device type \"{kind}\" is not supported; supported: {}",
+            DEVICE_TYPES.join(", ")
         )));
     }
     if table.entries.iter().any(|e| e.path == path) {
@@ -72,32 +75,14 @@ pub(super) async fn enable(ctx: &Ctx<'_>, p: &str) -> Result<Response> {
             )))
         }
     };
-    let file_path = options
-        .get("file_path")
-        .or_else(|| options.get("path"))
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    if file_path.is_empty() {
-        return Err(CoreError::bad(
-            "options.file_path is required: a file path, or \"stdout\"",
-        ));
-    }
-    if file_path != "stdout"
-        && table
-            .entries
-            .iter()
-            .any(|e| e.options.get("file_path").and_then(Value::as_str) == Some(file_path.as_str()))
-    {
-        return Err(CoreError::bad(format!(
-            "another audit device already writes to {file_path}"
-        )));
-    }
-    let mut options = options;
-    options.insert("file_path".into(), json!(file_path));
+    let options = if kind == "file" {
+        file_options(&table, options)?
+    } else {
+        options
+    };
     let entry = AuditEntry {
         path: path.clone(),
-        kind: "file".into(),
+        kind: kind.into(),
         description: data
             .get("description")
             .and_then(Value::as_str)
@@ -111,8 +96,36 @@ pub(super) async fn enable(ctx: &Ctx<'_>, p: &str) -> Result<Response> {
     let device = open_device(&un.view, entry.clone()).await?;
     table.entries.push(entry);
     un.view.put_json(TABLE_KEY, &table).await?;
-    un.audit.add_file(device);
+    un.audit.add_opened(device);
     Ok(Response::no_content())
+}
+
+/// A file device's options with `file_path` (also given as `path`) checked and stored under
+/// its own name.
+fn file_options(table: &AuditTable, mut options: Map<String, Value>) -> Result<Map<String, Value>> {
+    let file_path = options
+        .get("file_path")
+        .or_else(|| options.get("path"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if file_path.is_empty() {
+        return Err(CoreError::bad(
+            "options.file_path is required: a file path, or \"stdout\"",
+        ));
+    }
+    if file_path != "stdout"
+        && table.entries.iter().any(|e| {
+            e.kind == "file"
+                && e.options.get("file_path").and_then(Value::as_str) == Some(file_path.as_str())
+        })
+    {
+        return Err(CoreError::bad(format!(
+            "another audit device already writes to {file_path}"
+        )));
+    }
+    options.insert("file_path".into(), json!(file_path));
+    Ok(options)
 }
 
 /// `DELETE sys/audit/:path`: disable a device.
@@ -126,7 +139,7 @@ pub(super) async fn disable(ctx: &Ctx<'_>, p: &str) -> Result<Response> {
     if table.entries.len() != before {
         un.view.put_json(TABLE_KEY, &table).await?;
     }
-    if let Some(d) = un.audit.remove_file(&path) {
+    if let Some(d) = un.audit.remove_opened(&path) {
         un.view.delete(&head_key(&d.entry.device_id)).await?;
         d.close().await;
     }
@@ -141,7 +154,7 @@ pub(super) async fn hash(ctx: &Ctx<'_>, p: &str) -> Result<Response> {
         Some(Value::String(s)) => s.clone(),
         _ => return Err(CoreError::bad("'input' is required: the string to hash")),
     };
-    let d = file_device(ctx, &path)
+    let d = device(ctx, &path)
         .ok_or_else(|| CoreError::bad(format!("no audit device at \"{path}\"")))?;
     Ok(Response::data(map(json!({ "hash": d.hash(&input) }))))
 }
@@ -152,7 +165,7 @@ pub(super) async fn hash(ctx: &Ctx<'_>, p: &str) -> Result<Response> {
 /// compares equal.
 pub(super) fn head(ctx: &Ctx<'_>, p: &str) -> Result<Response> {
     let path = normalize(p)?;
-    let d = file_device(ctx, &path)
+    let d = device(ctx, &path)
         .ok_or_else(|| CoreError::NotFound(format!("no audit device at \"{path}\"")))?;
     let head = d.head_before(&ctx.req.id).unwrap_or_else(|| d.head());
     Ok(Response::data(map(json!({
@@ -165,11 +178,11 @@ pub(super) fn head(ctx: &Ctx<'_>, p: &str) -> Result<Response> {
     }))))
 }
 
-/// The enabled file device at `path`, if any.
-fn file_device(ctx: &Ctx<'_>, path: &str) -> Option<std::sync::Arc<crate::audit::FileDevice>> {
+/// The open device at `path`, if any.
+fn device(ctx: &Ctx<'_>, path: &str) -> Option<std::sync::Arc<crate::audit::LogDevice>> {
     ctx.un
         .audit
-        .files()
+        .opened()
         .into_iter()
         .find(|d| d.entry.path == path)
 }

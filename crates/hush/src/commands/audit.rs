@@ -27,7 +27,8 @@ use crate::output;
 /// The subcommands of `hush audit`.
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Enable an audit device: TYPE [K=V...], e.g. file file_path=/var/log/hush_audit.log
+    /// Enable an audit device: TYPE [K=V...], e.g. file file_path=/var/log/hush_audit.log,
+    /// socket address=127.0.0.1:9090 socket_type=tcp, syslog tag=vault facility=AUTH
     Enable(EnableArgs),
     /// Disable an audit device
     Disable(PathArgs),
@@ -40,11 +41,13 @@ pub enum AuditCommand {
 /// Options of `hush audit enable`.
 #[derive(Debug, Args)]
 pub struct EnableArgs {
-    /// Device type (file)
+    /// Device type (file, socket, syslog)
     #[arg(value_name = "TYPE")]
     pub device_type: String,
 
-    /// Device options as key=value, e.g. file_path=/var/log/hush_audit.log
+    /// Device options as key=value, e.g. file_path=/var/log/hush_audit.log (file);
+    /// address=HOST:PORT socket_type=tcp|udp|unix write_timeout=2s (socket);
+    /// facility=AUTH tag=vault socket_path=/dev/log (syslog); hmac_accessor, log_raw (all)
     #[arg(value_name = "K=V")]
     pub options: Vec<String>,
 
