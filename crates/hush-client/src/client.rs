@@ -287,6 +287,31 @@ impl Client {
         self.request(Method::PUT, path, Some(body)).await
     }
 
+    /// Reads `path` (GET) whose answer is not JSON (a snapshot): the body as it came.
+    pub async fn read_bytes(&self, path: &str) -> Result<Zeroizing<Vec<u8>>, ClientError> {
+        let raw = self.send(Method::GET, path, None).await?;
+        if !raw.status.is_success() {
+            return Err(raw.api_error());
+        }
+        Ok(raw.body)
+    }
+
+    /// Sends `body` as it is (`application/octet-stream`) to `path` with POST, and returns
+    /// the JSON answer.
+    pub async fn write_bytes(
+        &self,
+        path: &str,
+        body: Zeroizing<Vec<u8>>,
+    ) -> Result<Option<Value>, ClientError> {
+        let raw = self
+            .send_with(Method::POST, path, Some((body, "application/octet-stream")))
+            .await?;
+        if !raw.status.is_success() {
+            return Err(raw.api_error());
+        }
+        raw.json()
+    }
+
     /// Deletes `path`.
     pub async fn delete(&self, path: &str) -> Result<Option<Value>, ClientError> {
         self.request(Method::DELETE, path, None).await

@@ -372,6 +372,62 @@ impl Core {
         self.state.load().is_none()
     }
 
+    /// A snapshot of the whole store, taken while serving (see [`crate::snapshot`]).
+    pub async fn snapshot(&self) -> Result<Vec<u8>> {
+        let un = self.unsealed().ok_or(CoreError::Sealed)?;
+        // The keyring's encryption count in storage must not lag behind this barrier's.
+        self.checkpoint_keyring(&un).await?;
+        let entries = self.storage.entries().await?;
+        crate::snapshot::encode(
+            &entries,
+            &un.root_key,
+            &un.cluster.cluster_id,
+            &un.cluster.cluster_name,
+            now_unix(),
+        )
+    }
+
+    /// Restores a snapshot into this new (never initialized) server. It is then initialized
+    /// and sealed, and unseals with the keys of the server the snapshot was taken of (a static
+    /// seal unseals itself, if its key is that server's).
+    pub async fn restore_new(&self, file: &[u8]) -> Result<crate::snapshot::Header> {
+        let header = {
+            let _op = self.op_lock.lock().await;
+            if self.is_initialized() {
+                return Err(CoreError::bad(
+                    "this server is initialized: a snapshot is restored only into a new server \
+                     (or, with the server stopped, into its storage with `hush operator \
+                     snapshot restore -config FILE -force SNAPSHOT`)",
+                ));
+            }
+            let header = crate::snapshot::stage(self.storage.as_ref(), file, false).await?;
+            let sc = seal::read_seal_config(self.storage.as_ref()).await?;
+            let is_static = sc.as_ref().is_some_and(|c| c.kind == "static");
+            if is_static != self.config.static_seal.is_some() {
+                // Back to new: the storage was empty before the stage.
+                let ops = self
+                    .storage
+                    .entries()
+                    .await?
+                    .into_iter()
+                    .map(|(key, _)| hush_storage::Op::Delete { key })
+                    .collect();
+                self.storage.transaction(ops).await?;
+                return Err(CoreError::bad(if is_static {
+                    "the snapshot is of a server with the static seal: configure the same \
+                     `seal \"static\"` stanza (and key) on this server, then restore"
+                } else {
+                    "the snapshot is of a server with Shamir unseal keys, but this server is \
+                     configured with `seal \"static\"`: remove the stanza, then restore"
+                }));
+            }
+            *self.seal_config.write() = sc;
+            header
+        };
+        self.auto_unseal().await?;
+        Ok(header)
+    }
+
     /// Initializes the server: creates the root key, keyring, shares and root token.
     pub async fn init(
         &self,
@@ -519,6 +575,7 @@ impl Core {
         let root_key = static_seal
             .unwrap(&wrapped, seal::ROOT_KEY_PATH.as_bytes())
             .map_err(|e| CoreError::Internal(format!("automatic unseal failed: {e}")))?;
+        crate::snapshot::apply_pending(self.storage.as_ref(), &root_key).await?;
         let keyring = seal::read_keyring(self.storage.as_ref(), &root_key).await?;
         let unsealed = self.bring_up(root_key, keyring, false).await?;
         self.state.store(Some(unsealed));
@@ -600,6 +657,7 @@ impl Core {
                      at least one share is corrupt; unseal progress was reset",
                 )
             })?;
+        crate::snapshot::apply_pending(self.storage.as_ref(), &root_key).await?;
         let keyring = seal::read_keyring(self.storage.as_ref(), &root_key).await?;
         let unsealed = self.bring_up(root_key, keyring, false).await?;
         self.state.store(Some(unsealed));

@@ -22,6 +22,7 @@ pub mod pipeline;
 pub mod policy_store;
 pub mod quotas;
 pub mod seal;
+pub mod snapshot;
 pub mod sys;
 pub mod time;
 pub mod token;

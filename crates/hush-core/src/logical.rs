@@ -182,8 +182,9 @@ pub struct Response {
     pub data_at_top_level: bool,
     /// A body sent as it is, without the envelope (sys/health, sys/seal-status, ...).
     pub raw: Option<Value>,
-    /// A body that is not JSON, with its content type (`sys/metrics?format=prometheus`).
-    pub text: Option<(&'static str, String)>,
+    /// A body that is not JSON, with its content type (`sys/metrics?format=prometheus`, a
+    /// snapshot).
+    pub body: Option<(&'static str, Vec<u8>)>,
     /// The mount type, echoed as `mount_type`.
     pub mount_type: Option<String>,
     /// Set when the response was wrapped: the client gets this instead of `data`/`auth`.
@@ -241,8 +242,13 @@ impl Response {
 
     /// A 200 with a body that is not JSON.
     pub fn text(content_type: &'static str, body: String) -> Self {
+        Response::bytes(content_type, body.into_bytes())
+    }
+
+    /// A 200 with a binary body.
+    pub fn bytes(content_type: &'static str, body: Vec<u8>) -> Self {
         Response {
-            text: Some((content_type, body)),
+            body: Some((content_type, body)),
             status: Some(200),
             ..Default::default()
         }
@@ -259,7 +265,7 @@ impl Response {
             && self.auth.is_none()
             && self.warnings.is_empty()
             && self.raw.is_none()
-            && self.text.is_none()
+            && self.body.is_none()
             && self.wrap_info.is_none()
     }
 }

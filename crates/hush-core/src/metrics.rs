@@ -582,6 +582,10 @@ impl hush_storage::Backend for MeteredBackend {
         r
     }
 
+    async fn entries(&self) -> hush_storage::Result<Vec<(String, Vec<u8>)>> {
+        self.inner.entries().await
+    }
+
     async fn transaction(&self, ops: Vec<hush_storage::Op>) -> hush_storage::Result<()> {
         let t = Instant::now();
         let r = self.inner.transaction(ops).await;

@@ -167,6 +167,14 @@ async fn handle(State(core): State<Arc<Core>>, req: HttpRequest) -> HttpResponse
             );
         }
     }
+    // A snapshot to restore is the body itself, not JSON, and may be larger than any request.
+    if matches!(
+        path.as_str(),
+        "sys/storage/raft/snapshot" | "sys/storage/raft/snapshot-force"
+    ) && matches!(op, Operation::Update | Operation::Create)
+    {
+        return restore_snapshot(&core, body).await;
+    }
     // A declared length over the limit is refused before a byte of the body is read.
     let declared = parts
         .headers
@@ -304,6 +312,48 @@ async fn handle(State(core): State<Arc<Core>>, req: HttpRequest) -> HttpResponse
     resp
 }
 
+/// The largest snapshot a restore reads into memory.
+const MAX_SNAPSHOT_BYTES: usize = 4 << 30;
+
+/// `POST sys/storage/raft/snapshot`: restores a snapshot into a new server. Like `sys/init`,
+/// it needs no token: a server that was never initialized holds nothing, and whoever reaches it
+/// first could initialize it anyway. An initialized server refuses (its storage is replaced only
+/// offline, with the server stopped).
+async fn restore_snapshot(core: &Core, body: Body) -> HttpResponse {
+    let bytes =
+        match axum::body::to_bytes(body, MAX_SNAPSHOT_BYTES).await {
+            Ok(b) => b,
+            Err(_) => return error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the snapshot is larger than 4 GiB, or its upload broke off; restore it offline \
+                 with `hush operator snapshot restore -config FILE SNAPSHOT`",
+            ),
+        };
+    match core.restore_new(&bytes).await {
+        Ok(header) => {
+            tracing::info!(
+                cluster_id = %header.cluster_id,
+                taken = %header.created_time,
+                "restored a snapshot into this new server; unseal it with the original keys"
+            );
+            json_response(
+                StatusCode::OK,
+                &json!({
+                    "data": {
+                        "cluster_id": header.cluster_id,
+                        "cluster_name": header.cluster_name,
+                        "created_time": header.created_time,
+                        "entries": header.entries,
+                        "sealed": core.is_sealed(),
+                    },
+                    "warnings": Value::Null,
+                }),
+            )
+        }
+        Err(e) => failure(e),
+    }
+}
+
 fn percent_decode(path: &str) -> Option<String> {
     if !path.contains('%') {
         return Some(path.to_string());
@@ -372,7 +422,7 @@ fn success(r: Response, request_id: &str) -> HttpResponse {
     if let Some(raw) = &r.raw {
         return json_response(status, raw);
     }
-    if let Some((content_type, body)) = r.text {
+    if let Some((content_type, body)) = r.body {
         let mut resp = (status, body).into_response();
         resp.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

@@ -190,6 +190,10 @@ pub trait Backend: Send + Sync + 'static {
     /// Applies all `ops` atomically (all or none) and durably, in order: when two
     /// ops touch the same key, the later one wins.
     async fn transaction(&self, ops: Vec<Op>) -> Result<()>;
+
+    /// Every entry, read as of one moment (no write lands half-seen), sorted by key: what a
+    /// snapshot copies while the server keeps serving.
+    async fn entries(&self) -> Result<Vec<(String, Vec<u8>)>>;
 }
 
 /// Rejects keys that could not be stored or listed unambiguously.

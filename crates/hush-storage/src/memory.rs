@@ -38,6 +38,16 @@ impl Backend for MemoryBackend {
         "inmem"
     }
 
+    async fn entries(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        // The map is ordered, and one read lock sees no write half-done.
+        Ok(self
+            .map
+            .read()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         validate_key(key)?;
         Ok(self.map.read().get(key).cloned())

@@ -351,6 +351,17 @@ impl Backend for SqliteBackend {
         "sqlite"
     }
 
+    async fn entries(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        // One statement on a read connection: in WAL mode it reads one snapshot of the file,
+        // whatever the writer commits meanwhile.
+        self.readers
+            .with("reading every entry for a snapshot", |conn| {
+                let mut stmt = conn.prepare("SELECT key, value FROM kv ORDER BY key")?;
+                let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+                rows.collect()
+            })
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         validate_key(key)?;
         let ticket = match self.cache.as_deref().map(|c| c.lookup(key)) {

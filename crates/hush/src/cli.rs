@@ -165,6 +165,11 @@ pub enum OperatorCommand {
     GenerateRoot(crate::commands::operator::GenerateRootArgs),
     /// Ask the active server to give up leadership (HA)
     StepDown,
+    /// Save or restore a snapshot of the whole store
+    Snapshot {
+        #[command(subcommand)]
+        command: crate::commands::operator::SnapshotCommand,
+    },
 }
 
 /// What `hush print` prints.

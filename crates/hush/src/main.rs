@@ -207,6 +207,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Operator {
             command: OperatorCommand::StepDown,
         } => with_client(&cli.connection, commands::operator::step_down),
+        Command::Operator {
+            command: OperatorCommand::Snapshot { command },
+        } => commands::operator::snapshot(&cli.connection, command),
         Command::Run(args) => {
             let config = client_config(&cli.connection)?;
             let code = block_on(hush_deliver::run::run(args, config))??;

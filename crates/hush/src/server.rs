@@ -542,3 +542,34 @@ fn hostname() -> String {
         .or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
         .unwrap_or_else(|| "localhost".to_string())
 }
+
+/// `hush operator snapshot restore -config`: stages `snapshot` in the storage the configuration
+/// names, for the server's next unseal. The storage's lock file makes this fail while a server
+/// runs on it.
+pub async fn restore_offline(
+    config_files: &[std::path::PathBuf],
+    snapshot: &[u8],
+    force: bool,
+) -> anyhow::Result<hush_core::snapshot::Header> {
+    let cfg = ServerConfig::load_files(config_files)?;
+    let path = match &cfg.storage {
+        Some(StorageConfig::Sqlite { path }) => path.clone(),
+        Some(StorageConfig::Inmem) => {
+            anyhow::bail!(
+                "the configuration's storage is in memory: there is nothing to restore into"
+            )
+        }
+        None => default_data_dir().join("hush.db"),
+    };
+    let backend = SqliteBackend::open_with(
+        &path,
+        SqliteOptions {
+            cache_entries: None,
+            mmap: false,
+        },
+    )
+    .map_err(|e| anyhow!("{e} (stop the server before an offline restore)"))?;
+    hush_core::snapshot::stage(&backend, snapshot, force)
+        .await
+        .map_err(|e| anyhow!("{e}"))
+}

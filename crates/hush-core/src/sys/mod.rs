@@ -526,6 +526,18 @@ fn specs() -> Vec<Spec> {
             })
         })
         .acl_exempt(),
+        Spec::new(
+            "storage/raft/snapshot",
+            "A snapshot of the whole store: an encrypted, consistent copy taken while serving \
+             (GET; sudo). POST a snapshot here to restore it into a new server.",
+        )
+        .op(Read, "Take a snapshot.", |_, req, _| {
+            run(req, |ctx| async {
+                let file = ctx.core.snapshot().await?;
+                Ok(Response::bytes("application/octet-stream", file))
+            })
+        })
+        .sudo(),
         Spec::new("metrics", "The server's metrics (Vault's names).")
             .op(
                 Read,

@@ -343,3 +343,106 @@ pub async fn step_down(client: Client) -> anyhow::Result<ExitCode> {
     }
     success(format_args!("Success! Stepped down: {}", client.address()))
 }
+
+/// `hush operator snapshot save|restore`.
+#[derive(Debug, clap::Subcommand)]
+pub enum SnapshotCommand {
+    /// Write an encrypted, consistent snapshot of the whole store to FILE (created 0600), taken
+    /// while the server serves; needs a token with sudo on sys/storage/raft/snapshot
+    Save {
+        /// Where to write the snapshot (an existing file is not overwritten)
+        file: std::path::PathBuf,
+    },
+    /// Restore a snapshot into a new server (over the API), or, with -config, into the storage
+    /// of a stopped server; the restored server unseals with the keys of the one the snapshot
+    /// was taken of
+    Restore {
+        /// The snapshot file
+        file: std::path::PathBuf,
+        /// Restore offline into the storage this server configuration names (the server must be
+        /// stopped)
+        #[arg(long = "config", value_name = "PATH")]
+        config: Vec<std::path::PathBuf>,
+        /// With -config: replace the data of a storage that is already initialized
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Runs a snapshot command.
+pub fn snapshot(
+    connection: &crate::cli::ConnectionArgs,
+    command: SnapshotCommand,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        SnapshotCommand::Save { file } => super::with_client(connection, |client| async move {
+            let bytes = client.read_bytes("sys/storage/raft/snapshot").await?;
+            write_new_private(&file, &bytes)?;
+            success(format_args!(
+                "Success! Snapshot of {} written to {} ({} bytes)",
+                client.address(),
+                file.display(),
+                bytes.len()
+            ))
+        }),
+        SnapshotCommand::Restore {
+            file,
+            config,
+            force,
+        } => {
+            let bytes = Zeroizing::new(std::fs::read(&file).map_err(|e| {
+                anyhow::anyhow!("cannot read the snapshot {}: {e}", file.display())
+            })?);
+            if config.is_empty() {
+                if force {
+                    anyhow::bail!(
+                        "-force applies to an offline restore only: add -config with the \
+                         server's configuration (and stop the server)"
+                    );
+                }
+                return super::with_client(connection, |client| async move {
+                    let answer = client
+                        .write_bytes("sys/storage/raft/snapshot", bytes)
+                        .await?;
+                    let taken = answer
+                        .as_ref()
+                        .and_then(|a| a["data"]["created_time"].as_str())
+                        .unwrap_or("?")
+                        .to_string();
+                    success(format_args!(
+                        "Success! Restored the snapshot taken {taken} into {}; unseal it with the \
+                         original unseal keys",
+                        client.address()
+                    ))
+                });
+            }
+            let header = super::block_on(crate::server::restore_offline(&config, &bytes, force))??;
+            success(format_args!(
+                "Success! Restored the snapshot of cluster {} taken {} ({} entries) into the \
+                 stopped server's storage; start it and unseal it with the original unseal keys",
+                header.cluster_id, header.created_time, header.entries
+            ))
+        }
+    }
+}
+
+/// Creates `path` with mode 0600 (never replacing a file) and writes `bytes`.
+fn write_new_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot create {}: {e} (an existing file is never overwritten: choose a new \
+                 name)",
+                path.display()
+            )
+        })?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
+}
