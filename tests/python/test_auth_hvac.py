@@ -1183,3 +1183,27 @@ def test_failed_logins_are_audited_without_secrets(root, dev_server, tmp_path):
     text = log.read_text()
     for secret in ("gina-password-123", "wrong-password-456", secret_id):
         assert secret not in text, f"{secret!r} in the audit log"
+
+
+def test_kubernetes_config_takes_a_pem_shaped_ca_as_vault_does(root, dev_server):
+    """hvac's own integration tests configure a placeholder PEM; Vault stores it (and fails only
+    when it calls the API server). hush stores it too, with a warning that says why logins will
+    fail; a value that is not PEM at all is refused."""
+    root.sys.enable_auth_method("kubernetes", path="kubernetes-test")
+    placeholder = "-----BEGIN CERTIFICATE-----\\n.....\\n-----END CERTIFICATE-----"
+    r = requests.post(f"{dev_server.url}/v1/auth/kubernetes-test/config",
+                      headers={"X-Vault-Token": "root"},
+                      json={"kubernetes_host": "https://192.168.99.100:8443",
+                            "kubernetes_ca_cert": placeholder, "issuer": "stanley"}, timeout=10)
+    assert r.status_code == 200, r.text
+    (warning,) = r.json()["warnings"]
+    assert "no matching" in warning and "logins will fail" in warning
+    config = root.auth.kubernetes.read_config(mount_point="kubernetes-test")
+    assert config["kubernetes_ca_cert"] == placeholder and config["issuer"] == "stanley"
+    r = requests.post(f"{dev_server.url}/v1/auth/kubernetes-test/config",
+                      headers={"X-Vault-Token": "root"},
+                      json={"kubernetes_host": "https://h:8443", "kubernetes_ca_cert": "ca_cert"},
+                      timeout=10)
+    assert r.status_code == 400 and "is not PEM" in r.json()["errors"][0]
+    assert root.auth.kubernetes.read_config(mount_point="kubernetes-test")["kubernetes_ca_cert"] \
+        == placeholder

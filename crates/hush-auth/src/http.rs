@@ -58,7 +58,19 @@ pub(crate) fn check_ca_pem(field: &str, pem: &str) -> Result<(), HttpError> {
     for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
         cert.map_err(|e| HttpError::BadCa {
             field: field.to_string(),
-            reason: e.to_string(),
+            reason: match e {
+                // The parser's own text for these lists the block's bytes as numbers.
+                rustls_pki_types::pem::Error::MissingSectionEnd { .. } => {
+                    "a \"-----BEGIN CERTIFICATE-----\" block has no matching \"-----END \
+                     CERTIFICATE-----\" line (line breaks must be real newlines, not the two \
+                     characters \\n)"
+                        .to_string()
+                }
+                rustls_pki_types::pem::Error::Base64Decode(_) => {
+                    "a certificate block's body is not valid base64".to_string()
+                }
+                other => other.to_string(),
+            },
         })?;
         count += 1;
     }

@@ -144,7 +144,14 @@ fn base_url(host: &str) -> String {
     }
 }
 
-fn write_config(data: &Map<String, Value>) -> Result<KubernetesConfig> {
+/// A configuration from a write, and the warnings for the client.
+fn write_config(data: &Map<String, Value>) -> Result<(KubernetesConfig, Vec<String>)> {
+    let mut warnings = Vec::new();
+    let c = parse_config(data, &mut warnings)?;
+    Ok((c, warnings))
+}
+
+fn parse_config(data: &Map<String, Value>, warnings: &mut Vec<String>) -> Result<KubernetesConfig> {
     let host = match opt_str(data, "kubernetes_host")? {
         Some(h) if !h.trim().is_empty() => h.trim().to_string(),
         _ => {
@@ -161,7 +168,20 @@ fn write_config(data: &Map<String, Value>) -> Result<KubernetesConfig> {
     }
     let ca = opt_str(data, "kubernetes_ca_cert")?.unwrap_or_default();
     if !ca.trim().is_empty() {
-        check_ca_pem("kubernetes_ca_cert", &ca).map_err(|e| CoreError::bad(e.to_string()))?;
+        if !ca.contains("-----BEGIN CERTIFICATE-----") {
+            return Err(CoreError::bad(
+                "'kubernetes_ca_cert' is not PEM: give the API server's CA certificate(s) as \
+                 \"-----BEGIN CERTIFICATE-----\" blocks (the cluster's ca.crt)",
+            ));
+        }
+        // Vault stores a PEM-shaped value it cannot parse and fails only when it calls the API
+        // server; so does hush, saying so now instead of at the first login.
+        if let Err(e) = check_ca_pem("kubernetes_ca_cert", &ca) {
+            warnings.push(format!(
+                "{e}; it was saved, but logins will fail until the configuration has a valid CA \
+                 certificate"
+            ));
+        }
     }
     let pem_keys = match data.get("pem_keys") {
         None | Some(Value::Null) => Vec::new(),
@@ -625,9 +645,11 @@ fn paths() -> &'static Paths<KubernetesBackend> {
                 "Write the configuration.",
                 |_, req, _| {
                     Box::pin(async move {
-                        let c = write_config(req.data)?;
+                        let (c, warnings) = write_config(req.data)?;
                         req.view.put_json(CONFIG_KEY, &c).await?;
-                        Ok(Response::no_content())
+                        let mut resp = Response::no_content();
+                        resp.warnings = warnings;
+                        Ok(resp)
                     })
                 },
             )
@@ -774,7 +796,7 @@ mod tests {
 
     #[test]
     fn config_hides_the_reviewer_jwt() {
-        let c = write_config(&map(json!({"kubernetes_host": "10.0.0.1:6443",
+        let (c, _) = write_config(&map(json!({"kubernetes_host": "10.0.0.1:6443",
                                          "token_reviewer_jwt": "secret-jwt"})))
         .unwrap();
         assert_eq!(base_url(&c.kubernetes_host), "https://10.0.0.1:6443");
@@ -788,5 +810,12 @@ mod tests {
         ))
         .unwrap_err();
         assert!(e.to_string().contains("kubernetes_ca_cert"), "{e}");
+        // PEM-shaped but unparsable (hvac's own tests send this): saved, with a warning.
+        let (c, warnings) = write_config(&map(json!({"kubernetes_host": "h",
+            "kubernetes_ca_cert": "-----BEGIN CERTIFICATE-----\\n.....\\n-----END CERTIFICATE-----"})))
+        .unwrap();
+        assert!(c.kubernetes_ca_cert.contains("....."));
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("no matching"), "{}", warnings[0]);
     }
 }
