@@ -84,9 +84,10 @@ class HushServer:
             self.log.close()
 
 
-def sqlite_config(tmp_path: Path, port: int, extra: str = "") -> Path:
+def sqlite_config(tmp_path: Path, port: int, extra: str = "", listener_extra: str = "") -> Path:
     """Writes `hush.hcl` for a server on the embedded SQLite file under `tmp_path/data`, plain
-    HTTP on `port`, with `extra` appended; returns its path."""
+    HTTP on `port`, with `extra` appended (and `listener_extra` inside the listener); returns
+    its path."""
     cfg = tmp_path / "hush.hcl"
     cfg.write_text(
         f"""
@@ -94,6 +95,7 @@ storage "sqlite" {{ path = "{tmp_path / 'data' / 'hush.db'}" }}
 listener "tcp" {{
   address     = "127.0.0.1:{port}"
   tls_disable = true
+  {listener_extra}
 }}
 disable_mlock = true
 {extra}
@@ -102,10 +104,11 @@ disable_mlock = true
     return cfg
 
 
-def sqlite_server(tmp_path: Path, servers, extra: str = "", env=None) -> "HushServer":
+def sqlite_server(tmp_path: Path, servers, extra: str = "", env=None,
+                  listener_extra: str = "") -> "HushServer":
     """A (not yet started) server on [`sqlite_config`], stopped at the end of the test."""
     port = free_port()
-    cfg = sqlite_config(tmp_path, port, extra)
+    cfg = sqlite_config(tmp_path, port, extra, listener_extra)
     server = HushServer(tmp_path, ["--config", str(cfg)], env=env, url=f"http://127.0.0.1:{port}")
     servers.append(server)
     return server

@@ -8,7 +8,7 @@ import time
 import hvac
 import requests
 
-from conftest import HushServer, free_port
+from conftest import sqlite_server
 
 
 def prom(server, token="root", **params):
@@ -33,23 +33,7 @@ def value(text, series):
 
 
 def configured(tmp_path, servers, telemetry="", listener_telemetry=""):
-    port = free_port()
-    cfg = tmp_path / "hush.hcl"
-    cfg.write_text(
-        f"""
-storage "sqlite" {{ path = "{tmp_path / 'data' / 'hush.db'}" }}
-listener "tcp" {{
-  address     = "127.0.0.1:{port}"
-  tls_disable = true
-  {listener_telemetry}
-}}
-disable_mlock = true
-{telemetry}
-"""
-    )
-    s = HushServer(tmp_path, ["--config", str(cfg)], url=f"http://127.0.0.1:{port}")
-    servers.append(s)
-    return s
+    return sqlite_server(tmp_path, servers, extra=telemetry, listener_extra=listener_telemetry)
 
 
 def init_unseal(server):

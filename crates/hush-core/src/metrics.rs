@@ -512,10 +512,12 @@ pub struct TelemetryConfig {
 }
 
 impl Default for TelemetryConfig {
+    /// The configuration file's defaults (Vault's), with no host name in any name.
     fn default() -> Self {
+        let file = hush_config::TelemetryConfig::default();
         TelemetryConfig {
-            prometheus_retention_time: Duration::from_secs(24 * 3600),
-            usage_gauge_period: Duration::from_secs(600),
+            prometheus_retention_time: file.prometheus_retention_time,
+            usage_gauge_period: file.usage_gauge_period,
             naming: Naming::default(),
         }
     }
