@@ -11,6 +11,7 @@ mod leases;
 mod locked_users;
 pub mod metrics;
 mod mounts;
+mod password;
 mod policy;
 mod quotas;
 pub mod seal;
@@ -319,6 +320,35 @@ fn specs() -> Vec<Spec> {
             run(req, move |ctx| async move {
                 mounts::remount_status(ctx, c.get("migration_id"))
             })
+        }),
+        Spec::new("policies/password", "The password policies.").op(
+            List,
+            "List the password policies.",
+            |_, req, _| run(req, |ctx| password::list(ctx)),
+        ),
+        Spec::new(
+            "policies/password/{name}",
+            "A password policy: the length of generated passwords and the characters they hold.",
+        )
+        .op(Read, "Read a password policy.", |_, req, c| {
+            run(req, move |ctx| password::policy(ctx, c.get("name")))
+        })
+        .op(Update, "Write a password policy.", |_, req, c| {
+            run(req, move |ctx| password::policy(ctx, c.get("name")))
+        })
+        .op(Delete, "Delete a password policy.", |_, req, c| {
+            run(req, move |ctx| password::policy(ctx, c.get("name")))
+        })
+        .fields(&[s(
+            "policy",
+            "The policy in HCL: length and rule \"charset\" blocks.",
+        )]),
+        Spec::new(
+            "policies/password/{name}/generate",
+            "A new password from a password policy.",
+        )
+        .op(Read, "Generate a password.", |_, req, c| {
+            run(req, move |ctx| password::generate_from(ctx, c.get("name")))
         }),
         policy_list("policy", "The ACL policies (Vault's older path).", true),
         policy_one("policy/{name}", "An ACL policy (Vault's older path).", true),
@@ -721,6 +751,7 @@ impl LogicalBackend for SystemBackend {
         use crate::canonical::{mount_path_after, name_after};
         let rel = name_after(rel, "policies/acl/", "policy", true)?;
         let rel = name_after(rel, "policy/", "policy", true)?;
+        let rel = name_after(rel, "policies/password/", "password policy", false)?;
         let rel = name_after(rel, "quotas/rate-limit/", "quota", false)?;
         let rel = mount_path_after(rel, "mounts/")?;
         let rel = mount_path_after(rel, "auth/")?;

@@ -1,0 +1,122 @@
+//! `sys/policies/password/*`: password policies (Vault's language, `hush_policy::password`),
+//! stored inside the barrier, and passwords generated from them with the CSPRNG.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::ctx::Ctx;
+use crate::error::{CoreError, Result};
+use crate::logical::{map, Operation, Response};
+use crate::view::View;
+
+const PREFIX: &str = "sys/password-policy/";
+
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    policy: String,
+}
+
+fn view(ctx: &Ctx<'_>) -> View {
+    ctx.un.view.sub(PREFIX)
+}
+
+/// A uniform index below `n` from the operating system's CSPRNG (rejection sampling, so no
+/// character is likelier than another).
+fn random_below(n: usize) -> Result<usize> {
+    let n = u32::try_from(n).map_err(|_| CoreError::Internal("charset too large".into()))?;
+    let zone = u32::MAX - (u32::MAX % n);
+    loop {
+        let b = hush_crypto::random_bytes(4)?;
+        let v = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+        if v < zone {
+            return Ok((v % n) as usize);
+        }
+    }
+}
+
+/// A password from `policy`.
+pub(crate) fn generate(policy: &hush_policy::PasswordPolicy) -> Result<String> {
+    let mut failure = None;
+    let password = policy.generate(|n| match random_below(n) {
+        Ok(i) => i,
+        Err(e) => {
+            failure = Some(e);
+            0
+        }
+    });
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(password),
+    }
+}
+
+fn parse(text: &str) -> Result<hush_policy::PasswordPolicy> {
+    hush_policy::parse_password_policy(text).map_err(|e| CoreError::bad(e.to_string()))
+}
+
+/// `LIST sys/policies/password`.
+pub(super) async fn list(ctx: &Ctx<'_>) -> Result<Response> {
+    let keys: Vec<String> = view(ctx)
+        .list("")
+        .await?
+        .into_iter()
+        .filter(|k| !k.ends_with('/'))
+        .collect();
+    if keys.is_empty() {
+        return Ok(Response::raw(404, json!({ "errors": [] })));
+    }
+    Ok(Response::data(map(json!({ "keys": keys }))))
+}
+
+/// `sys/policies/password/:name`: read, write, delete.
+pub(super) async fn policy(ctx: &Ctx<'_>, name: &str) -> Result<Response> {
+    let v = view(ctx);
+    match ctx.req.operation {
+        Operation::Read => match v.get_json::<Stored>(name).await? {
+            Some(s) => Ok(Response::data(map(json!({ "policy": s.policy })))),
+            None => Err(CoreError::NotFound(format!(
+                "no password policy named \"{name}\""
+            ))),
+        },
+        Operation::Create | Operation::Update => {
+            let text = match ctx.req.data.get("policy") {
+                Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+                _ => {
+                    return Err(CoreError::bad(
+                        "'policy' is required: the password policy in HCL, e.g. length = 20 \
+                         with rule \"charset\" { charset = \"abc...\" min-chars = 1 }",
+                    ))
+                }
+            };
+            let parsed = parse(&text)?;
+            // As Vault does: a policy that cannot yield a password is not saved.
+            let sample = generate(&parsed)?;
+            if !parsed.accepts(&sample) {
+                return Err(CoreError::bad(
+                    "unable to generate a password from the provided policy",
+                ));
+            }
+            v.put_json(name, &Stored { policy: text }).await?;
+            Ok(Response::no_content())
+        }
+        Operation::Delete => {
+            v.delete(name).await?;
+            Ok(Response::no_content())
+        }
+        _ => Err(CoreError::UnsupportedOperation(
+            "password policies are read, written and deleted".into(),
+        )),
+    }
+}
+
+/// `GET sys/policies/password/:name/generate`.
+pub(super) async fn generate_from(ctx: &Ctx<'_>, name: &str) -> Result<Response> {
+    let stored = view(ctx).get_json::<Stored>(name).await?.ok_or_else(|| {
+        CoreError::NotFound(format!(
+            "no password policy named \"{name}\": write one to sys/policies/password/{name} \
+                 first"
+        ))
+    })?;
+    let password = generate(&parse(&stored.policy)?)?;
+    Ok(Response::data(map(json!({ "password": password }))))
+}
