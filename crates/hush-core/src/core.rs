@@ -105,6 +105,10 @@ pub struct Unsealed {
     pub token_store: Arc<Mounted>,
     /// Every token's private storage at `cubbyhole/`, routed like a mount.
     pub cubbyhole: Arc<Mounted>,
+    /// Entities, aliases and groups.
+    pub identity: crate::identity::IdentityStore,
+    /// The identity store's backend at `identity/`, routed like a mount.
+    pub identity_mount: Arc<Mounted>,
     /// Rate-limit quotas.
     pub quotas: crate::quotas::Quotas,
     /// Logins whose credential check is under way, reserved against the lockout threshold.
@@ -545,6 +549,16 @@ impl Core {
             Arc::new(crate::cubbyhole::CubbyholeBackend),
             view.sub(&format!("sys/token/{}", crate::cubbyhole::STORAGE_PREFIX)),
         );
+        let identity =
+            crate::identity::IdentityStore::open(view.sub(crate::identity::STORAGE_PREFIX)).await?;
+        let identity_mount = builtin_mount(
+            "identity/",
+            "identity/",
+            "identity",
+            crate::identity::ACCESSOR,
+            Arc::new(crate::identity::IdentityBackend),
+            view.sub(crate::identity::STORAGE_PREFIX),
+        );
         let un = Arc::new(Unsealed {
             root_key,
             barrier,
@@ -558,6 +572,8 @@ impl Core {
             system,
             token_store,
             cubbyhole,
+            identity,
+            identity_mount,
             quotas,
             logins_in_flight: crate::lockout::InFlight::default(),
             migrations: Default::default(),
@@ -1117,8 +1133,8 @@ impl Core {
     }
 }
 
-/// A backend the core mounts itself (`sys/`, `auth/token/`, `cubbyhole/`): not in a mount
-/// table, routed before the tables.
+/// A backend the core mounts itself (`sys/`, `auth/token/`, `cubbyhole/`, `identity/`): not
+/// in a mount table, routed before the tables.
 fn builtin_mount(
     path: &str,
     route: &str,

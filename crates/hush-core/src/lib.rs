@@ -14,6 +14,7 @@ pub mod engine;
 pub mod error;
 pub mod fields;
 pub mod framework;
+pub mod identity;
 pub mod lockout;
 pub mod logical;
 pub mod metrics;

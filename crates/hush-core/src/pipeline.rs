@@ -24,15 +24,20 @@ use crate::time::now_unix;
 use crate::token::TokenEntry;
 
 fn route(un: &Unsealed, path: &str) -> Result<(Arc<Mounted>, String)> {
-    let builtin = [&un.system, &un.token_store, &un.cubbyhole]
-        .into_iter()
-        .find_map(|m| {
-            let rel = path.strip_prefix(m.route.as_str()).or_else(|| {
-                // `sys` (no trailing slash) addresses the backend itself.
-                (path.len() + 1 == m.route.len() && m.route.starts_with(path)).then_some("")
-            })?;
-            Some((m.clone(), rel.to_string()))
-        });
+    let builtin = [
+        &un.system,
+        &un.token_store,
+        &un.cubbyhole,
+        &un.identity_mount,
+    ]
+    .into_iter()
+    .find_map(|m| {
+        let rel = path.strip_prefix(m.route.as_str()).or_else(|| {
+            // `sys` (no trailing slash) addresses the backend itself.
+            (path.len() + 1 == m.route.len() && m.route.starts_with(path)).then_some("")
+        })?;
+        Some((m.clone(), rel.to_string()))
+    });
     if let Some(found) = builtin {
         return Ok(found);
     }

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Map};
 
-use super::mounts::{cubbyhole_builtin, mount_json, token_builtin};
+use super::mounts::{cubbyhole_builtin, identity_builtin, mount_json, token_builtin};
 use crate::ctx::Ctx;
 use crate::error::{CoreError, Result};
 use crate::logical::{map, Response};
@@ -12,6 +12,9 @@ pub(super) fn ui_mounts(ctx: &Ctx<'_>) -> Response {
     let mut secret = Map::new();
     if ctx.sees("cubbyhole/") {
         secret.insert("cubbyhole/".into(), cubbyhole_builtin());
+    }
+    if ctx.sees("identity/") {
+        secret.insert("identity/".into(), identity_builtin());
     }
     for m in ctx.un.mounts.list() {
         if ctx.sees(&m.route) {
@@ -39,6 +42,7 @@ pub(super) fn openapi(ctx: &Ctx<'_>) -> Response {
         ctx.un.system.clone(),
         ctx.un.token_store.clone(),
         ctx.un.cubbyhole.clone(),
+        ctx.un.identity_mount.clone(),
     ] {
         if let Some(items) = m.backend.openapi(&m.route) {
             paths.extend(items);

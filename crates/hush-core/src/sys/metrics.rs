@@ -56,8 +56,8 @@ async fn gauges(core: &Core) -> Result<Vec<Gauge>> {
         labels: vec![("local", "false".into()), ("type", kind.into())],
         value: n as f64,
     };
-    // The built-ins count as Vault counts them: sys/ and cubbyhole/, and token/.
-    out.push(mounts("logical", un.mounts.list().len() + 2));
+    // The built-ins count as Vault counts them: sys/, cubbyhole/ and identity/, and token/.
+    out.push(mounts("logical", un.mounts.list().len() + 3));
     out.push(mounts("auth", un.auth.list().len() + 1));
     out.push(Gauge::new(
         "audit.broken_devices",

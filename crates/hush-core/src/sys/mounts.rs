@@ -103,12 +103,25 @@ pub(super) fn cubbyhole_builtin() -> Value {
     v
 }
 
-/// The refusal for changing a built-in secrets mount (`sys/`, `cubbyhole/`).
+pub(super) fn identity_builtin() -> Value {
+    builtin_entry("identity/", "identity", "identity store")
+}
+
+/// The entry of a built-in secrets mount (`sys/`, `cubbyhole/`, `identity/`).
+fn secrets_builtin(path: &str) -> Value {
+    match path {
+        "cubbyhole/" => cubbyhole_builtin(),
+        "identity/" => identity_builtin(),
+        _ => sys_builtin(),
+    }
+}
+
+/// The refusal for changing a built-in secrets mount (`sys/`, `cubbyhole/`, `identity/`).
 fn builtin_refusal(path: &str) -> CoreError {
-    let why = if path == "cubbyhole/" {
-        "every token has its own cubbyhole there"
-    } else {
-        "it serves the system endpoints"
+    let why = match path {
+        "cubbyhole/" => "every token has its own cubbyhole there",
+        "identity/" => "it serves the identity store: entities, aliases and groups",
+        _ => "it serves the system endpoints",
     };
     CoreError::bad(format!(
         "{path} is built in ({why}): it cannot be enabled, disabled, tuned or moved"
@@ -117,7 +130,7 @@ fn builtin_refusal(path: &str) -> CoreError {
 
 /// Whether `path` (normalized, with its trailing `/`) is a built-in secrets mount.
 fn is_builtin_secrets(path: &str) -> bool {
-    path == "sys/" || path == "cubbyhole/"
+    matches!(path, "sys/" | "cubbyhole/" | "identity/")
 }
 
 /// `GET sys/mounts` and `GET sys/auth`.
@@ -129,6 +142,7 @@ pub(super) fn list(ctx: &Ctx<'_>, auth: bool) -> Response {
     } else {
         data.insert("sys/".into(), sys_builtin());
         data.insert("cubbyhole/".into(), cubbyhole_builtin());
+        data.insert("identity/".into(), identity_builtin());
     }
     for m in table.list() {
         data.insert(m.entry.path.clone(), mount_json(&m.entry, false));
@@ -152,8 +166,7 @@ pub(super) async fn mount_path(ctx: &Ctx<'_>, p: &str, auth: bool) -> Result<Res
     }
     if !auth && is_builtin_secrets(&path) {
         return match op {
-            Operation::Read if path == "cubbyhole/" => Ok(Response::data(map(cubbyhole_builtin()))),
-            Operation::Read => Ok(Response::data(map(sys_builtin()))),
+            Operation::Read => Ok(Response::data(map(secrets_builtin(&path)))),
             _ => Err(builtin_refusal(&path)),
         };
     }
@@ -180,6 +193,12 @@ pub(super) async fn mount_path(ctx: &Ctx<'_>, p: &str, auth: bool) -> Result<Res
                 return Err(CoreError::bad(
                     "mount type of \"cubbyhole\" is not mountable: every token already has its \
                      own cubbyhole at cubbyhole/",
+                ));
+            }
+            if !auth && kind == "identity" {
+                return Err(CoreError::bad(
+                    "mount type of \"identity\" is not mountable: the identity store is always \
+                     mounted at identity/",
                 ));
             }
             let options = options_from_json(data.get("options"))?;
@@ -306,8 +325,8 @@ pub(super) async fn tune(ctx: &Ctx<'_>, mp: &str, auth: bool) -> Result<Response
         Operation::Read => {
             let (entry_json, config) = if auth && path == "token/" {
                 (token_builtin(), MountConfig::default())
-            } else if !auth && path == "cubbyhole/" {
-                (cubbyhole_builtin(), MountConfig::default())
+            } else if !auth && matches!(path.as_str(), "cubbyhole/" | "identity/") {
+                (secrets_builtin(&path), MountConfig::default())
             } else {
                 let m = table
                     .get(&path)

@@ -1,0 +1,406 @@
+"""Vault's identity system through hvac's identity API against the real binary: entities,
+entity aliases, internal and external groups, group aliases and lookups."""
+
+import re
+
+import hvac
+import pytest
+import requests
+
+ROOT = "root"
+TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
+GENERATED_NAME = re.compile(r"entity_[A-Za-z0-9]{8}")
+
+
+@pytest.fixture
+def root(dev_server):
+    return hvac.Client(url=dev_server.url, token=ROOT)
+
+
+def as_token(server, token):
+    return hvac.Client(url=server.url, token=token)
+
+
+def raw(server, method, path, token=ROOT, **kw):
+    headers = {"X-Vault-Token": token} if token else {}
+    return requests.request(method, f"{server.url}/v1/{path}", headers=headers, timeout=30, **kw)
+
+
+def refused(call, status, message):
+    """A call that must fail with `status` and an error containing `message` (a string, or a
+    regex matching the whole error)."""
+    expected = {400: hvac.exceptions.InvalidRequest, 403: hvac.exceptions.Forbidden,
+                404: hvac.exceptions.InvalidPath}[status]
+    with pytest.raises(hvac.exceptions.VaultError) as info:
+        call()
+    e = info.value
+    assert type(e) is expected, f"expected {status}, got {type(e).__name__}: {e}"
+    if message == "":
+        # Vault's plain "nothing here" 404 carries no message.
+        assert not e.errors, e.errors
+        return e
+    assert len(e.errors) == 1, e.errors
+    if isinstance(message, re.Pattern):
+        assert message.fullmatch(e.errors[0]), e.errors[0]
+    else:
+        assert message in e.errors[0], e.errors[0]
+    return e
+
+
+def ident(client):
+    return client.secrets.identity
+
+
+def enable_userpass(root, path="userpass", users=("alice", "bob")):
+    root.sys.enable_auth_method("userpass", path=path)
+    for u in users:
+        root.auth.userpass.create_or_update_user(u, password=f"{u}-pw", mount_point=path)
+    return root.sys.list_auth_methods()["data"][f"{path}/"]["accessor"]
+
+
+def new_entity(root, name, **kw):
+    return ident(root).create_or_update_entity(name=name, **kw)["data"]["id"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The mount
+
+
+def test_identity_is_a_builtin_mount_that_cannot_be_changed(root, dev_server):
+    mounts = root.sys.list_mounted_secrets_engines()["data"]
+    assert mounts["identity/"]["type"] == "identity"
+    assert mounts["identity/"]["description"] == "identity store"
+    for method, path, body in [
+        ("DELETE", "sys/mounts/identity", None),
+        ("POST", "sys/mounts/identity", {"type": "kv"}),
+        ("POST", "sys/mounts/identity/tune", {"default_lease_ttl": "1h"}),
+        ("POST", "sys/remount", {"from": "identity", "to": "elsewhere"}),
+        ("POST", "sys/remount", {"from": "secret", "to": "identity"}),
+    ]:
+        r = raw(dev_server, method, path, json=body)
+        assert r.status_code == 400, (method, path, r.text)
+        assert "identity/ is built in" in r.json()["errors"][0]
+    r = raw(dev_server, "POST", "sys/mounts/other", json={"type": "identity"})
+    assert r.status_code == 400
+    assert 'mount type of "identity" is not mountable' in r.json()["errors"][0]
+    assert raw(dev_server, "GET", "sys/mounts/identity").json()["data"]["type"] == "identity"
+    # Still routed after all of that.
+    assert raw(dev_server, "LIST", "identity/entity/id").status_code == 404
+
+
+# ---------------------------------------------------------------------------------------------
+# Entities
+
+
+def test_entity_crud(root, dev_server):
+    idn = ident(root)
+    created = idn.create_or_update_entity(
+        name="alice", metadata={"team": "payments"}, policies=["Eng", "ops", "eng"])["data"]
+    eid = created["id"]
+    assert created["name"] == "alice" and created["aliases"] is None
+    e = idn.read_entity(eid)["data"]
+    assert e["id"] == eid and e["name"] == "alice"
+    assert e["metadata"] == {"team": "payments"}
+    assert e["policies"] == ["eng", "ops"]
+    assert e["disabled"] is False and e["namespace_id"] == "root"
+    assert e["aliases"] == [] and e["group_ids"] == [] and e["direct_group_ids"] == []
+    assert e["inherited_group_ids"] == []
+    assert TIME.fullmatch(e["creation_time"]) and TIME.fullmatch(e["last_update_time"])
+    assert idn.read_entity_by_name("alice")["data"]["id"] == eid
+
+    # The same name updates the entity (204), as in Vault.
+    r = idn.create_or_update_entity(name="alice", policies=["other"])
+    assert r.status_code == 204
+    assert idn.read_entity(eid)["data"]["policies"] == ["other"]
+    assert idn.read_entity(eid)["data"]["metadata"] == {"team": "payments"}
+    # By id, with a rename; the id field of identity/entity updates too.
+    assert idn.update_entity(eid, name="alice2", disabled=True).status_code == 204
+    e = idn.read_entity_by_name("alice2")["data"]
+    assert e["id"] == eid and e["disabled"] is True
+    refused(lambda: idn.read_entity_by_name("alice"), 404, "")
+    assert idn.create_or_update_entity(name="alice2", entity_id=eid,
+                                       disabled=False).status_code == 204
+    assert idn.read_entity(eid)["data"]["disabled"] is False
+
+    # By name in the path: created when missing.
+    carol = idn.create_or_update_entity_by_name("carol", policies=["p"])["data"]
+    assert carol["name"] == "carol"
+    assert idn.create_or_update_entity_by_name("carol", metadata={"k": "v"}).status_code == 204
+    assert idn.read_entity_by_name("carol")["data"]["metadata"] == {"k": "v"}
+    # Without a name, Vault's generated entity_<random> name.
+    anon = idn.create_or_update_entity(name=None)["data"]
+    assert GENERATED_NAME.fullmatch(anon["name"]), anon
+
+    listed = idn.list_entities()["data"]
+    assert sorted(listed["keys"]) == sorted([eid, carol["id"], anon["id"]])
+    assert listed["key_info"][eid]["name"] == "alice2"
+    assert sorted(idn.list_entities_by_name()["data"]["keys"]) == sorted(
+        ["alice2", "carol", anon["name"]])
+    assert idn.list_entities(method="GET")["data"]["keys"] == listed["keys"]
+
+    idn.delete_entity_by_name("carol")
+    idn.delete_entity(anon["id"])
+    refused(lambda: idn.read_entity(carol["id"]), 404, "")
+    assert idn.list_entities()["data"]["keys"] == [eid]
+    # Deleting what is not there is fine.
+    assert idn.delete_entity("no-such-id").status_code == 204
+
+    ids = [new_entity(root, f"batch{i}") for i in range(3)]
+    r = raw(dev_server, "POST", "identity/entity/batch-delete", json={"entity_ids": ids[:2]})
+    assert r.status_code == 204, r.text
+    assert sorted(idn.list_entities()["data"]["keys"]) == sorted([eid, ids[2]])
+    idn.delete_entity(ids[2])
+    idn.delete_entity(eid)
+    refused(lambda: idn.list_entities(), 404, "")
+
+
+def test_entity_errors(root, dev_server):
+    idn = ident(root)
+    eid = new_entity(root, "alice")
+    new_entity(root, "bob")
+    refused(lambda: idn.create_or_update_entity(name="bad name"), 400, 'invalid entity name "bad name"')
+    refused(lambda: idn.create_or_update_entity(name="x", policies=["root"]), 400,
+            "policies cannot contain root")
+    refused(lambda: idn.create_or_update_entity(name="x", policies=["a/b"]), 400,
+            'invalid policy name "a/b"')
+    refused(lambda: idn.update_entity(eid, name="bob"), 400,
+            'entity name "bob" is already in use by another entity')
+    refused(lambda: idn.update_entity("no-such-id", name="z"), 400,
+            'entity not found from ID "no-such-id"')
+    for body, message in [
+        ({"name": "x", "disabled": "perhaps"}, "'disabled' must be true or false"),
+        ({"name": "x", "metadata": 5}, "'metadata' must be an object of string values"),
+        ({"name": "x", "metadata": {"k": 1}}, "the value of \"k\" must be a string"),
+        ({"name": "x", "metadata": ["novalue"]}, '"novalue" is not a key=value pair'),
+        ({"name": "x", "metadata": {f"k{i}": "v" for i in range(65)}}, "at most 64"),
+        ({"name": "x", "policies": {"a": 1}}, "'policies' must be a list of strings"),
+        ({"entity_ids": []}, "'entity_ids' is required"),
+    ]:
+        path = "identity/entity/batch-delete" if "entity_ids" in body else "identity/entity"
+        r = raw(dev_server, "POST", path, json=body)
+        assert r.status_code == 400, (body, r.text)
+        assert message in r.json()["errors"][0], (body, r.text)
+    # Vault's key=value list form of metadata.
+    r = raw(dev_server, "POST", "identity/entity", json={"name": "kv", "metadata": ["a=1", "b=x=y"]})
+    assert r.status_code == 200, r.text
+    assert idn.read_entity_by_name("kv")["data"]["metadata"] == {"a": "1", "b": "x=y"}
+    # A name that breaks the naming rule is refused before anything looks at it.
+    assert raw(dev_server, "GET", "identity/entity/name/a%20b").status_code == 400
+    # Nothing was created by the refused writes.
+    assert sorted(idn.list_entities_by_name()["data"]["keys"]) == ["alice", "bob", "kv"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Entity aliases
+
+
+def test_entity_alias_crud(root, dev_server):
+    idn = ident(root)
+    acc = enable_userpass(root)
+    eid = new_entity(root, "alice")
+    created = idn.create_or_update_entity_alias(name="alice", canonical_id=eid,
+                                                mount_accessor=acc)["data"]
+    aid = created["id"]
+    assert created["canonical_id"] == eid
+    a = idn.read_entity_alias(aid)["data"]
+    assert a["name"] == "alice" and a["canonical_id"] == eid and a["mount_accessor"] == acc
+    assert a["mount_path"] == "auth/userpass/" and a["mount_type"] == "userpass"
+    assert TIME.fullmatch(a["creation_time"])
+    e = idn.read_entity(eid)["data"]
+    assert [x["id"] for x in e["aliases"]] == [aid]
+    assert e["aliases"][0]["mount_path"] == "auth/userpass/"
+
+    # One alias per (mount, name), and per entity at most one alias of each mount.
+    refused(lambda: idn.create_or_update_entity_alias(name="al2", canonical_id=eid,
+                                                      mount_accessor=acc), 400,
+            "alias already exists for requested entity and mount accessor")
+    bob = new_entity(root, "bob")
+    bob_alias = idn.create_or_update_entity_alias(name="bob", canonical_id=bob,
+                                                  mount_accessor=acc)["data"]["id"]
+    refused(lambda: idn.update_entity_alias(bob_alias, name="alice", canonical_id=bob,
+                                            mount_accessor=acc), 400,
+            "alias with combination of mount accessor and name already exists")
+    refused(lambda: idn.create_or_update_entity_alias(name="x", canonical_id=eid,
+                                                      mount_accessor="userpass_nope"), 400,
+            'invalid mount accessor "userpass_nope": no enabled auth method has it')
+    refused(lambda: idn.create_or_update_entity_alias(name="x", canonical_id="nope",
+                                                      mount_accessor=acc), 400,
+            'invalid canonical ID: no entity "nope"')
+    r = raw(dev_server, "POST", "identity/entity-alias", json={"mount_accessor": acc})
+    assert r.status_code == 400 and "'name' is required" in r.json()["errors"][0]
+    refused(lambda: idn.read_entity_alias("nope"), 404, "")
+
+    # An alias without canonical_id gets a new entity.
+    lone = idn.create_or_update_entity_alias(name="carol", canonical_id=None,
+                                             mount_accessor=acc)["data"]
+    assert lone["canonical_id"] not in (eid, bob)
+    assert GENERATED_NAME.fullmatch(idn.read_entity(lone["canonical_id"])["data"]["name"])
+
+    # Rename, and custom metadata.
+    idn.update_entity_alias(aid, name="alice-renamed", canonical_id=eid, mount_accessor=acc)
+    r = raw(dev_server, "POST", f"identity/entity-alias/id/{aid}",
+            json={"custom_metadata": {"desk": "42"}})
+    assert r.status_code == 200, r.text
+    a = idn.read_entity_alias(aid)["data"]
+    assert a["name"] == "alice-renamed" and a["custom_metadata"] == {"desk": "42"}
+
+    listed = idn.list_entity_aliases()["data"]
+    assert sorted(listed["keys"]) == sorted([aid, bob_alias, lone["id"]])
+    assert listed["key_info"][aid]["mount_accessor"] == acc
+
+    idn.delete_entity_alias(aid)
+    refused(lambda: idn.read_entity_alias(aid), 404, "")
+    assert idn.read_entity(eid)["data"]["aliases"] == []
+    # Deleting an entity deletes its aliases.
+    idn.delete_entity(bob)
+    refused(lambda: idn.read_entity_alias(bob_alias), 404, "")
+    assert idn.list_entity_aliases()["data"]["keys"] == [lone["id"]]
+
+
+# ---------------------------------------------------------------------------------------------
+# Groups and group aliases
+
+
+def test_groups_membership_nesting_and_errors(root, dev_server):
+    idn = ident(root)
+    alice, bob = new_entity(root, "alice"), new_entity(root, "bob")
+    child = idn.create_or_update_group(name="devs", policies=["dev"], metadata={"site": "eu"},
+                                       member_entity_ids=[alice, bob])["data"]
+    assert child["name"] == "devs"
+    g = idn.read_group(child["id"])["data"]
+    assert g["type"] == "internal" and g["policies"] == ["dev"]
+    assert sorted(g["member_entity_ids"]) == sorted([alice, bob])
+    assert g["metadata"] == {"site": "eu"} and g["alias"] == {}
+    assert g["parent_group_ids"] is None and g["member_group_ids"] is None
+    assert TIME.fullmatch(g["creation_time"])
+
+    parent = idn.create_or_update_group(name="eng", policies=["eng"],
+                                        member_group_ids=[child["id"]])["data"]
+    assert idn.read_group(child["id"])["data"]["parent_group_ids"] == [parent["id"]]
+    assert idn.read_group_by_name("eng")["data"]["member_group_ids"] == [child["id"]]
+    e = idn.read_entity(alice)["data"]
+    assert e["direct_group_ids"] == [child["id"]]
+    assert e["inherited_group_ids"] == [parent["id"]]
+    assert sorted(e["group_ids"]) == sorted([child["id"], parent["id"]])
+
+    # Updates answer 204; the name in identity/group finds the group.
+    assert idn.create_or_update_group(name="devs", policies=["dev", "qa"]).status_code == 204
+    assert idn.read_group(child["id"])["data"]["policies"] == ["dev", "qa"]
+    assert idn.create_or_update_group_by_name("devs", metadata={}).status_code == 204
+    byname = idn.create_or_update_group_by_name("ops")["data"]
+    assert byname["name"] == "ops"
+
+    refused(lambda: idn.create_or_update_group(name="devs", group_id=child["id"],
+                                               member_group_ids=[parent["id"]]), 400,
+            f'cyclic relationship detected for member group ID "{parent["id"]}"')
+    refused(lambda: idn.update_group(child["id"], name="devs",
+                                     member_group_ids=[child["id"]]), 400,
+            "cyclic relationship detected")
+    refused(lambda: idn.create_or_update_group(name="x", member_entity_ids=["nope"]), 400,
+            'invalid member entity ID "nope"')
+    refused(lambda: idn.create_or_update_group(name="x", member_group_ids=["nope"]), 400,
+            'invalid member group ID "nope"')
+    refused(lambda: idn.update_group(parent["id"], name="devs"), 400,
+            'group name "devs" is already in use')
+    refused(lambda: idn.update_group(parent["id"], name="eng", group_type="external"), 400,
+            "group type cannot be changed")
+    refused(lambda: idn.create_or_update_group(name="x", policies=["root"]), 400,
+            "policies cannot contain root")
+    r = raw(dev_server, "POST", "identity/group", json={"name": "x", "type": "weird"})
+    assert r.status_code == 400 and 'invalid group type "weird"' in r.json()["errors"][0]
+    ext = idn.create_or_update_group(name="ext", group_type="external")["data"]
+    r = raw(dev_server, "POST", f"identity/group/id/{ext['id']}", json={"member_entity_ids": [alice]})
+    assert r.status_code == 400
+    assert "member entities can't be set manually for external groups" in r.json()["errors"][0]
+    r = raw(dev_server, "POST", "identity/group",
+            json={"name": "big", "member_entity_ids": [f"e{i}" for i in range(513)]})
+    assert r.status_code == 400 and "limit of 512" in r.json()["errors"][0]
+
+    listed = idn.list_groups()["data"]
+    assert sorted(listed["keys"]) == sorted([child["id"], parent["id"], byname["id"], ext["id"]])
+    assert listed["key_info"][child["id"]]["num_member_entities"] == 2
+    assert sorted(idn.list_groups_by_name()["data"]["keys"]) == ["devs", "eng", "ext", "ops"]
+
+    # Deleting an entity takes it out of its groups; deleting a group out of its parents.
+    idn.delete_entity(bob)
+    assert idn.read_group(child["id"])["data"]["member_entity_ids"] == [alice]
+    idn.delete_group(child["id"])
+    assert idn.read_group(parent["id"])["data"]["member_group_ids"] is None
+    assert idn.read_entity(alice)["data"]["group_ids"] == []
+    idn.delete_group_by_name("ops")
+    refused(lambda: idn.read_group_by_name("ops"), 404, "")
+
+
+def test_group_aliases(root, dev_server):
+    idn = ident(root)
+    root.sys.enable_auth_method("jwt")
+    acc = root.sys.list_auth_methods()["data"]["jwt/"]["accessor"]
+    ext = idn.create_or_update_group(name="eng", group_type="external", policies=["eng"])["data"]
+    internal = idn.create_or_update_group(name="internal")["data"]
+    created = idn.create_or_update_group_alias(name="engineering", mount_accessor=acc,
+                                               canonical_id=ext["id"])["data"]
+    assert created["canonical_id"] == ext["id"]
+    a = idn.read_group_alias(created["id"])["data"]
+    assert a["name"] == "engineering" and a["mount_accessor"] == acc
+    assert a["mount_path"] == "auth/jwt/" and a["mount_type"] == "jwt"
+    g = idn.read_group(ext["id"])["data"]
+    assert g["alias"]["id"] == created["id"] and g["alias"]["name"] == "engineering"
+
+    refused(lambda: idn.create_or_update_group_alias(name="x", mount_accessor=acc,
+                                                     canonical_id=internal["id"]), 400,
+            "alias can't be set on an internal group")
+    refused(lambda: idn.create_or_update_group_alias(name="engineering", mount_accessor=acc),
+            400, "combination of mount and group alias name is already in use")
+    refused(lambda: idn.create_or_update_group_alias(name="other", mount_accessor=acc,
+                                                     canonical_id=ext["id"]), 400,
+            "the group already has an alias")
+    refused(lambda: idn.create_or_update_group_alias(name="x", mount_accessor="jwt_nope"), 400,
+            "invalid mount accessor")
+    # Without canonical_id, a new external group is made for the alias.
+    lone = idn.create_or_update_group_alias(name="ops", mount_accessor=acc)["data"]
+    assert idn.read_group(lone["canonical_id"])["data"]["type"] == "external"
+
+    idn.update_group_alias(created["id"], name="eng-team", mount_accessor=acc,
+                           canonical_id=ext["id"])
+    assert idn.read_group_alias(created["id"])["data"]["name"] == "eng-team"
+    listed = idn.list_group_aliases()["data"]
+    assert sorted(listed["keys"]) == sorted([created["id"], lone["id"]])
+    idn.delete_group_alias(created["id"])
+    refused(lambda: idn.read_group_alias(created["id"]), 404, "")
+    assert idn.read_group(ext["id"])["data"]["alias"] == {}
+    # Deleting a group deletes its alias.
+    idn.delete_group(lone["canonical_id"])
+    refused(lambda: idn.read_group_alias(lone["id"]), 404, "")
+
+
+def test_lookups(root, dev_server):
+    idn = ident(root)
+    acc = enable_userpass(root)
+    eid = new_entity(root, "alice")
+    aid = idn.create_or_update_entity_alias(name="al", canonical_id=eid,
+                                            mount_accessor=acc)["data"]["id"]
+    for kw in [dict(name="alice"), dict(entity_id=eid), dict(alias_id=aid),
+               dict(alias_name="al", alias_mount_accessor=acc)]:
+        found = idn.lookup_entity(**kw)
+        assert found["data"]["id"] == eid, kw
+        assert found["data"]["aliases"][0]["id"] == aid
+    # Nothing found: 204.
+    assert idn.lookup_entity(name="nobody").status_code == 204
+    assert idn.lookup_entity(alias_name="al", alias_mount_accessor="other").status_code == 204
+    for body, message in [
+        ({}, "query parameter not supplied"),
+        ({"name": "alice", "id": eid}, "query parameter conflict"),
+        ({"alias_name": "al"}, "both 'alias_name' and 'alias_mount_accessor' need to be set"),
+    ]:
+        r = raw(dev_server, "POST", "identity/lookup/entity", json=body)
+        assert r.status_code == 400 and message in r.json()["errors"][0], (body, r.text)
+
+    root.sys.enable_auth_method("jwt")
+    jwt_acc = root.sys.list_auth_methods()["data"]["jwt/"]["accessor"]
+    gid = idn.create_or_update_group(name="eng", group_type="external")["data"]["id"]
+    gaid = idn.create_or_update_group_alias(name="engineering", mount_accessor=jwt_acc,
+                                            canonical_id=gid)["data"]["id"]
+    for kw in [dict(name="eng"), dict(group_id=gid), dict(alias_id=gaid),
+               dict(alias_name="engineering", alias_mount_accessor=jwt_acc)]:
+        assert idn.lookup_group(**kw)["data"]["id"] == gid, kw
+    assert idn.lookup_group(name="nope").status_code == 204
