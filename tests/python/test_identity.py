@@ -1,11 +1,14 @@
 """Vault's identity system through hvac's identity API against the real binary: entities,
-entity aliases, internal and external groups, group aliases and lookups."""
+entity aliases, internal and external groups, group aliases and lookups; logins that create
+entities and aliases; disabled entities."""
 
 import re
 
 import hvac
 import pytest
 import requests
+
+from conftest import sqlite_server
 
 ROOT = "root"
 TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
@@ -56,6 +59,11 @@ def enable_userpass(root, path="userpass", users=("alice", "bob")):
     for u in users:
         root.auth.userpass.create_or_update_user(u, password=f"{u}-pw", mount_point=path)
     return root.sys.list_auth_methods()["data"][f"{path}/"]["accessor"]
+
+
+def login(server, user, path="userpass"):
+    c = hvac.Client(url=server.url)
+    return c.auth.userpass.login(user, f"{user}-pw", mount_point=path)["auth"]
 
 
 def new_entity(root, name, **kw):
@@ -404,3 +412,107 @@ def test_lookups(root, dev_server):
                dict(alias_name="engineering", alias_mount_accessor=jwt_acc)]:
         assert idn.lookup_group(**kw)["data"]["id"] == gid, kw
     assert idn.lookup_group(name="nope").status_code == 204
+
+
+# ---------------------------------------------------------------------------------------------
+# Logins
+
+
+def test_userpass_login_creates_entity_and_alias_once(root, dev_server):
+    acc = enable_userpass(root)
+    first = login(dev_server, "alice")
+    eid = first["entity_id"]
+    assert eid
+    assert login(dev_server, "alice")["entity_id"] == eid
+    assert login(dev_server, "bob")["entity_id"] not in ("", eid)
+    e = ident(root).read_entity(eid)["data"]
+    assert GENERATED_NAME.fullmatch(e["name"]), e["name"]
+    assert [(a["name"], a["mount_accessor"]) for a in e["aliases"]] == [("alice", acc)]
+    me = as_token(dev_server, first["client_token"])
+    assert me.auth.token.lookup_self()["data"]["entity_id"] == eid
+    # Concurrent first logins of one user make one entity.
+    root.auth.userpass.create_or_update_user("carol", password="carol-pw")
+    import concurrent.futures
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        ids = set(pool.map(lambda _: login(dev_server, "carol")["entity_id"], range(8)))
+    assert len(ids) == 1, ids
+    carols = [a for a in ident(root).list_entity_aliases()["data"]["key_info"].values()
+              if a["name"] == "carol"]
+    assert len(carols) == 1
+
+
+def test_approle_alias_is_the_role_id(root, dev_server):
+    root.sys.enable_auth_method("approle")
+    acc = root.sys.list_auth_methods()["data"]["approle/"]["accessor"]
+    root.auth.approle.create_or_update_approle("ci", token_policies=["ci"])
+    role_id = root.auth.approle.read_role_id("ci")["data"]["role_id"]
+    secret_id = root.auth.approle.generate_secret_id("ci", metadata={"job": "7"})["data"]["secret_id"]
+    auth = hvac.Client(url=dev_server.url).auth.approle.login(role_id, secret_id)["auth"]
+    found = ident(root).lookup_entity(alias_name=role_id, alias_mount_accessor=acc)["data"]
+    assert found["id"] == auth["entity_id"]
+    assert found["aliases"][0]["metadata"] == {"role_name": "ci", "job": "7"}
+
+
+def test_child_tokens_act_for_the_same_entity(root, dev_server):
+    enable_userpass(root)
+    root.sys.create_or_update_policy("mk", 'path "auth/token/create" { capabilities = ["update"] }')
+    root.auth.userpass.create_or_update_user("alice", password="alice-pw", policies=["mk"])
+    auth = login(dev_server, "alice")
+    assert auth["entity_id"]
+    child = as_token(dev_server, auth["client_token"]).auth.token.create(policies=["default"])
+    assert child["auth"]["entity_id"] == auth["entity_id"]
+    lookup = root.auth.token.lookup(child["auth"]["client_token"])["data"]
+    assert lookup["entity_id"] == auth["entity_id"]
+
+
+def test_disabled_and_deleted_entities_refuse_their_tokens(root, dev_server):
+    enable_userpass(root)
+    auth = login(dev_server, "alice")
+    me = as_token(dev_server, auth["client_token"])
+    eid = auth["entity_id"]
+    ident(root).update_entity(eid, disabled=True)
+    refused(lambda: me.auth.token.lookup_self(), 403,
+            "permission denied: the identity entity of this token is disabled")
+    refused(lambda: hvac.Client(url=dev_server.url).auth.userpass.login("alice", "alice-pw"),
+            403, "permission denied: the identity entity of this login is disabled")
+    # The token was refused, not revoked: enabling the entity lets it work again.
+    ident(root).update_entity(eid, disabled=False)
+    assert me.auth.token.lookup_self()["data"]["entity_id"] == eid
+    ident(root).delete_entity(eid)
+    refused(lambda: me.auth.token.lookup_self(), 403,
+            "permission denied: the identity entity of this token was deleted")
+    # A new login makes a new entity.
+    assert login(dev_server, "alice")["entity_id"] not in ("", eid)
+
+
+def test_disabling_an_auth_method_forgets_its_aliases(root, dev_server):
+    enable_userpass(root)
+    eid = login(dev_server, "alice")["entity_id"]
+    root.sys.disable_auth_method("userpass")
+    assert ident(root).read_entity(eid)["data"]["aliases"] == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Storage
+
+
+def test_identity_survives_a_restart(tmp_path, servers):
+    server = sqlite_server(tmp_path, servers).start()
+    init = hvac.Client(url=server.url).sys.initialize(secret_shares=1, secret_threshold=1)
+    hvac.Client(url=server.url).sys.submit_unseal_key(init["keys"][0])
+    root = as_token(server, init["root_token"])
+    acc = enable_userpass(root)
+    eid = login(server, "alice")["entity_id"]
+    gid = ident(root).create_or_update_group(name="g", member_entity_ids=[eid])["data"]["id"]
+    server.kill()
+    server.start()
+    hvac.Client(url=server.url).sys.submit_unseal_key(init["keys"][0])
+    assert login(server, "alice")["entity_id"] == eid
+    e = ident(root).read_entity(eid)["data"]
+    assert e["direct_group_ids"] == [gid] and e["aliases"][0]["mount_accessor"] == acc
+    # Nothing of it is readable in the database file.
+    import sqlite3
+    db = sqlite3.connect(tmp_path / "data" / "hush.db")
+    rows = db.execute("select key, value from kv where key like '%identity/%'").fetchall()
+    db.close()
+    assert rows and all(b"alice" not in bytes(v) for _, v in rows)

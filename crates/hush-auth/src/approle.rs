@@ -37,7 +37,7 @@ use async_trait::async_trait;
 use hush_core::engine::{EngineRequest, LogicalBackend, LoginRenewal};
 use hush_core::error::{CoreError, Result};
 use hush_core::framework::{Captures, Field, FieldType, Handler, PathSpec, PathTable, Paths};
-use hush_core::logical::{Operation, Response, TokenParams};
+use hush_core::logical::{LoginAlias, Operation, Response, TokenParams};
 use hush_core::view::{View, ViewOp};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -46,7 +46,7 @@ use zeroize::Zeroizing;
 use crate::fields::{
     check_login_cidrs, cidrs_subset, display_name, has, list_response, not_found, now_nanos,
     opt_bool, opt_cidrs, opt_str, opt_string_map, opt_ttl, opt_u64, random_uuid, rfc3339_nanos,
-    role_key,
+    role_key, string_values,
 };
 use crate::token_fields::{TokenFields, TOKEN_FIELDS};
 
@@ -824,7 +824,15 @@ impl AppRoleBackend {
             "the token_bound_cidrs of the role or secret ID",
         )?;
         metadata.insert("role_name".into(), json!(role.name));
-        let auth = token.auth(metadata, display_name(req.mount, ""));
+        // The role ID is the alias, and the token's metadata is the alias's, as in Vault.
+        let alias = LoginAlias {
+            name: role.role_id.clone(),
+            metadata: string_values(&metadata),
+            groups: None,
+        };
+        let auth = token
+            .auth(metadata, display_name(req.mount, ""))
+            .with_alias(alias);
         Ok(Response {
             auth: Some(auth),
             ..Default::default()

@@ -13,6 +13,22 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+/// A login's metadata as an identity alias holds it: the string values, numbers and booleans
+/// as text.
+pub(crate) fn string_values(metadata: &Map<String, Value>) -> BTreeMap<String, String> {
+    metadata
+        .iter()
+        .filter_map(|(k, v)| {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                Value::Number(_) | Value::Bool(_) => v.to_string(),
+                _ => return None,
+            };
+            Some((k.clone(), text))
+        })
+        .collect()
+}
+
 /// Whether the request carries `field` with a non-null value.
 pub(crate) fn has(data: &Map<String, Value>, field: &str) -> bool {
     hush_core::fields::has(data, field)

@@ -28,14 +28,14 @@ use base64::Engine as _;
 use hush_core::engine::{EngineRequest, LogicalBackend, LoginRenewal};
 use hush_core::error::{CoreError, Result};
 use hush_core::framework::{Field, FieldType, PathSpec, PathTable, Paths};
-use hush_core::logical::{Operation, Response, TokenParams};
+use hush_core::logical::{LoginAlias, Operation, Response, TokenParams};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
 
 use crate::fields::{
     check_login_cidrs, display_name, mount_route, not_found, opt_bool, opt_list, opt_str,
-    role_exists, role_key, role_paths, StoredRole,
+    role_exists, role_key, role_paths, string_values, StoredRole,
 };
 use crate::http::{chain, check_ca_pem, Clients, HttpError};
 use crate::token_fields::{TokenFields, TOKEN_FIELDS};
@@ -580,7 +580,24 @@ impl KubernetesBackend {
         metadata.insert("service_account_secret_name".into(), json!(sa.secret_name));
         metadata.insert("service_account_uid".into(), json!(sa.uid));
         let shown = format!("{}-{}", sa.namespace, sa.name);
-        let auth = role.token.auth(metadata, display_name(req.mount, &shown));
+        // Vault's alias: the service account's UID, or `namespace/name` when the role's
+        // alias_name_source says so; its metadata the service account's fields.
+        let alias_name = if role.alias_name_source == "serviceaccount_name" {
+            format!("{}/{}", sa.namespace, sa.name)
+        } else {
+            sa.uid.clone()
+        };
+        let mut alias_meta = string_values(&metadata);
+        alias_meta.remove("role");
+        let alias = LoginAlias {
+            name: alias_name,
+            metadata: alias_meta,
+            groups: None,
+        };
+        let auth = role
+            .token
+            .auth(metadata, display_name(req.mount, &shown))
+            .with_alias(alias);
         Ok(Response {
             auth: Some(auth),
             ..Default::default()

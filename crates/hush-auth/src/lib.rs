@@ -9,7 +9,9 @@
 //! Each method implements [`hush_core::engine::LogicalBackend`]. A login handler returns an
 //! [`hush_core::logical::AuthResponse`] with an empty `client_token`: the core issues the token
 //! (within mount and system TTL limits), fills in the token and accessor, and audits the login.
-//! Auth methods never create tokens, check ACLs or write audit entries themselves.
+//! Auth methods never create tokens, check ACLs or write audit entries themselves. Each login
+//! also names its identity alias ([`hush_core::logical::LoginAlias`], as Vault's methods do);
+//! the core finds or creates the alias's entity and ties the token to it.
 //!
 //! Failed logins answer [`hush_core::CoreError::InvalidCredentials`], which the core counts for
 //! the failed-login lockout; the lockout key is the username (userpass) or the role ID

@@ -24,7 +24,7 @@ use async_trait::async_trait;
 use hush_core::canonical::name_after;
 use hush_core::engine::{EngineRequest, LogicalBackend, LoginRenewal};
 use hush_core::error::{CoreError, Result};
-use hush_core::logical::{Operation, Response, TokenParams};
+use hush_core::logical::{LoginAlias, Operation, Response, TokenParams};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
@@ -252,7 +252,11 @@ async fn login(req: &EngineRequest<'_>, name: &str) -> Result<Response> {
     )?;
     let mut metadata = Map::new();
     metadata.insert("username".into(), json!(name));
-    let auth = entry.token.auth(metadata, display_name(req.mount, name));
+    // The username is the alias, as in Vault.
+    let auth = entry
+        .token
+        .auth(metadata, display_name(req.mount, name))
+        .with_alias(LoginAlias::named(name));
     Ok(Response {
         auth: Some(auth),
         ..Default::default()

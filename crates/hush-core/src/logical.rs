@@ -125,7 +125,7 @@ pub struct AuthResponse {
     pub policies: Vec<String>,
     /// Policies attached to the token itself.
     pub token_policies: Vec<String>,
-    /// Policies from identity (none in hush yet).
+    /// Policies from the token's entity and its groups.
     pub identity_policies: Vec<String>,
     /// Metadata of the login.
     pub metadata: Option<Map<String, Value>>,
@@ -146,6 +146,44 @@ pub struct AuthResponse {
     /// Set by auth methods, read by the core when it issues the token: never sent.
     #[serde(skip)]
     pub issue: TokenParams,
+    /// Set by auth methods: who logged in, as the identity store names it. The core finds or
+    /// creates the entity of this alias and ties the token to it. Never sent.
+    #[serde(skip)]
+    pub alias: Option<LoginAlias>,
+}
+
+impl AuthResponse {
+    /// Names the alias of the login (see [`LoginAlias`]).
+    pub fn with_alias(mut self, alias: LoginAlias) -> Self {
+        self.alias = Some(alias);
+        self
+    }
+}
+
+/// The entity alias a login proves, named by the auth method (Vault's `logical.Alias`): the
+/// core does the identity work with it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoginAlias {
+    /// The name in this auth method: a username, an AppRole role ID, a JWT's `user_claim`
+    /// value, a Kubernetes service account's UID (or `namespace/name`).
+    pub name: String,
+    /// Alias metadata the method sets, as Vault's (AppRole: the role and secret ID metadata;
+    /// JWT: the `claim_mappings`; Kubernetes: the service account's fields).
+    pub metadata: std::collections::BTreeMap<String, String>,
+    /// The names of the groups the login proves membership of (JWT: the `groups_claim`
+    /// values), matched against group aliases of the mount; `None` when the method does not
+    /// report groups, which leaves external memberships as they are.
+    pub groups: Option<Vec<String>>,
+}
+
+impl LoginAlias {
+    /// An alias with this name and no metadata or groups.
+    pub fn named(name: impl Into<String>) -> Self {
+        LoginAlias {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
 }
 
 /// What an auth method asks the core to put in the token it issues on a login.

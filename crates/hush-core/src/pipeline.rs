@@ -372,6 +372,8 @@ async fn authenticate(un: &Unsealed, req: &Request) -> Result<(Arc<TokenEntry>, 
             "the auth method that issued this token is no longer enabled; log in again",
         ));
     }
+    // Vault refuses the tokens of an entity that is disabled or gone.
+    crate::identity::entity_of(&un.identity, &entry)?;
     let acl = un.policies.acl(&entry.policies).await?;
     Ok((entry, acl))
 }

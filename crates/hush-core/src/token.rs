@@ -80,6 +80,10 @@ pub struct TokenEntry {
     /// The auth mount accessor that issued it (token store: empty).
     #[serde(default)]
     pub mount_accessor: String,
+    /// The identity entity the token acts for (empty: none). Its policies and those of its
+    /// groups are added to the token's on every request.
+    #[serde(default)]
+    pub entity_id: String,
 }
 
 fn yes() -> bool {
@@ -237,6 +241,8 @@ pub struct NewToken {
     pub bound_cidrs: Vec<String>,
     /// Issuing auth mount accessor.
     pub mount_accessor: String,
+    /// The identity entity (empty: none).
+    pub entity_id: String,
 }
 
 fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>> {
@@ -381,6 +387,7 @@ impl TokenStore {
             role: new.role,
             bound_cidrs: new.bound_cidrs,
             mount_accessor: new.mount_accessor,
+            entity_id: new.entity_id,
         };
         let mut ops = vec![
             ViewOp::Put(format!("{ID_PREFIX}{id_hash}"), to_json(&entry)?),

@@ -36,7 +36,7 @@ use async_trait::async_trait;
 use hush_core::engine::{EngineRequest, LogicalBackend, LoginRenewal};
 use hush_core::error::{CoreError, Result};
 use hush_core::framework::{Field, FieldType, Handler, PathSpec, PathTable, Paths};
-use hush_core::logical::{Operation, Response, TokenParams};
+use hush_core::logical::{LoginAlias, Operation, Response, TokenParams};
 use jsonwebtoken::{Algorithm, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -49,7 +49,8 @@ pub use self::keys::SUPPORTED_ALGS;
 use self::keys::{parse_alg, parse_pem_key, KeyCache, VerifyKey};
 use crate::fields::{
     check_login_cidrs, display_name, kind_of, mount_route, not_found, opt_bool, opt_list,
-    opt_signed_secs, opt_str, opt_ttl, role_exists, role_key, role_paths, StoredRole,
+    opt_signed_secs, opt_str, opt_ttl, role_exists, role_key, role_paths, string_values,
+    StoredRole,
 };
 use crate::http::check_ca_pem;
 use crate::token_fields::{TokenFields, TOKEN_FIELDS};
@@ -659,10 +660,19 @@ impl JwtBackend {
                 role.user_claim
             )));
         };
-        if !role.groups_claim.is_empty() {
+        let groups = if role.groups_claim.is_empty() {
+            None
+        } else {
             match claims::get_claim(&claims, &role.groups_claim) {
-                Some(Value::Array(items)) if items.iter().all(Value::is_string) => {}
-                Some(Value::String(_)) => {}
+                Some(Value::Array(items)) if items.iter().all(Value::is_string) => Some(
+                    items
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .filter(|g| !g.is_empty())
+                        .map(str::to_owned)
+                        .collect::<Vec<_>>(),
+                ),
+                Some(Value::String(g)) => Some(vec![g.clone()]),
                 Some(_) => {
                     return Err(CoreError::InvalidCredentials(format!(
                         "the JWT's groups claim \"{}\" must be a list of strings",
@@ -676,7 +686,7 @@ impl JwtBackend {
                     )))
                 }
             }
-        }
+        };
         let mut metadata = Map::new();
         for (claim, key) in &role.claim_mappings {
             let Some(v) = claims::get_claim(&claims, claim) else {
@@ -691,8 +701,18 @@ impl JwtBackend {
             };
             metadata.insert(key.clone(), json!(s));
         }
+        // As in Vault: the user claim is the alias, the mapped claims its metadata, and each
+        // groups-claim value names a group alias of this mount.
+        let alias = LoginAlias {
+            name: user.clone(),
+            metadata: string_values(&metadata),
+            groups,
+        };
         metadata.insert("role".into(), json!(role_name));
-        let auth = role.token.auth(metadata, display_name(req.mount, &user));
+        let auth = role
+            .token
+            .auth(metadata, display_name(req.mount, &user))
+            .with_alias(alias);
         Ok(Response {
             auth: Some(auth),
             ..Default::default()

@@ -297,6 +297,43 @@ async fn login_with_a_service_account_token() {
     assert_eq!(me["display_name"], "kubernetes-apps-web");
     assert_eq!(cluster.reviews.load(Ordering::SeqCst), 1);
 
+    // The login's identity alias is the service account's UID (Vault's default
+    // alias_name_source), with the account's fields as its metadata.
+    let accessor = data(&h.read("sys/auth").await.unwrap())["kubernetes/"]["accessor"].clone();
+    let entity = h
+        .write(
+            "identity/lookup/entity",
+            json!({"alias_name": "uid-apps-web", "alias_mount_accessor": accessor}),
+        )
+        .await
+        .unwrap();
+    let entity = data(&entity);
+    assert_eq!(entity["id"], json!(auth.entity_id));
+    assert_eq!(
+        entity["aliases"][0]["metadata"],
+        json!({"service_account_name": "web", "service_account_namespace": "apps",
+               "service_account_secret_name": "", "service_account_uid": "uid-apps-web"})
+    );
+    // With serviceaccount_name, it is `namespace/name`: another alias, another entity.
+    h.write(
+        "auth/kubernetes/role/web",
+        json!({"alias_name_source": "serviceaccount_name"}),
+    )
+    .await
+    .unwrap();
+    let by_name = h
+        .login_ok("auth/kubernetes/login", json!({"role": "web", "jwt": jwt}))
+        .await;
+    assert_ne!(by_name.entity_id, auth.entity_id);
+    let found = h
+        .write(
+            "identity/lookup/entity",
+            json!({"alias_name": "apps/web", "alias_mount_accessor": accessor}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(data(&found)["id"], json!(by_name.entity_id));
+
     // A legacy token carries its secret's name.
     h.write(
         "auth/kubernetes/role/legacy",

@@ -61,7 +61,7 @@ pub fn lookup_data(e: &TokenEntry, token: Option<&str>, now: i64) -> Map<String,
         "creation_time": e.creation_time,
         "creation_ttl": e.creation_ttl,
         "display_name": e.display_name,
-        "entity_id": "",
+        "entity_id": e.entity_id,
         "expire_time": e.expire_time.map(rfc3339),
         "explicit_max_ttl": e.explicit_max_ttl,
         "id": token.unwrap_or(""),
@@ -105,12 +105,13 @@ fn auth_response(token: String, e: &TokenEntry, now: i64) -> AuthResponse {
         },
         lease_duration: e.ttl_left(now),
         renewable: e.renewable && (e.expire_time.is_some()),
-        entity_id: String::new(),
+        entity_id: e.entity_id.clone(),
         token_type: e.token_type.clone(),
         orphan: e.orphan,
         mfa_requirement: None,
         num_uses: e.num_uses,
         issue: Default::default(),
+        alias: None,
     }
 }
 
@@ -630,6 +631,8 @@ async fn create(ctx: &Ctx<'_>, orphan_path: bool, role_name: Option<&str>) -> Re
                 role: role.as_ref().map(|r| r.name.clone()),
                 bound_cidrs,
                 mount_accessor: TOKEN_STORE_ACCESSOR.into(),
+                // A child acts for the same entity as its creator, as in Vault.
+                entity_id: caller.entity_id.clone(),
             },
             now,
         )
@@ -860,14 +863,50 @@ async fn role(ctx: &Ctx<'_>, name: &str) -> Result<Response> {
     }
 }
 
+/// The entity of a login: the alias the method named is found or created (see
+/// [`crate::identity::IdentityStore::login`]). A disabled entity may not log in, as in Vault.
+async fn login_entity(ctx: &Ctx<'_>, mounted: &Mounted, auth: &AuthResponse) -> Result<String> {
+    let Some(alias) = &auth.alias else {
+        return Ok(String::new());
+    };
+    if alias.name.is_empty() {
+        return Err(CoreError::Internal(format!(
+            "the auth method at {} named an empty identity alias",
+            mounted.route
+        )));
+    }
+    crate::identity::check_alias_name(&alias.name)?;
+    let who = crate::identity::LoginIdentity {
+        accessor: &mounted.entry.accessor,
+        name: &alias.name,
+        metadata: &alias.metadata,
+        groups: alias.groups.as_deref(),
+    };
+    let entity_id = ctx.un.identity.login(&who).await?;
+    if ctx
+        .un
+        .identity
+        .read(|st| st.entity(&entity_id).is_some_and(|e| e.disabled))
+    {
+        return Err(CoreError::TokenRejected {
+            reason: "the identity entity of this login is disabled: an operator enables it \
+                     again with identity/entity/id/<id> and disabled=false",
+            detail: format!("login refused: entity {entity_id} is disabled"),
+        });
+    }
+    Ok(entity_id)
+}
+
 /// Issues the token at the end of a login through an auth method: the method decided the
-/// policies and limits; the core creates the token.
+/// policies and limits and named the alias; the core ties the token to the alias's entity and
+/// creates it.
 pub async fn issue_login_token(
     ctx: &Ctx<'_>,
     mounted: &Mounted,
     auth: &mut AuthResponse,
 ) -> Result<()> {
     let now = now_unix();
+    let entity_id = login_entity(ctx, mounted, auth).await?;
     let p = auth.issue.clone();
     let policies = normalize_policies(&auth.policies, !p.no_default_policy);
     let (default, max) = mount_ttls(ctx, Some(&mounted.entry));
@@ -911,6 +950,7 @@ pub async fn issue_login_token(
                 role: None,
                 bound_cidrs: p.bound_cidrs.clone(),
                 mount_accessor: mounted.entry.accessor.clone(),
+                entity_id,
             },
             now,
         )

@@ -14,6 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,9 @@ const GROUP_ALIAS_PREFIX: &str = "group-alias/";
 
 /// Vault's limit on the entities a group lists explicitly.
 pub const MAX_GROUP_MEMBERS: usize = 512;
+
+/// How many resolved identities are cached before the cache starts over.
+const RESOLVED_MAX: usize = 16384;
 
 /// A string map as identity records hold it (metadata).
 pub type Meta = BTreeMap<String, String>;
@@ -446,12 +450,41 @@ impl State {
     }
 }
 
+/// An entity as one request sees it: the entity, its aliases and groups, and the policies
+/// they grant. Cached per entity until the next identity write.
+pub struct Resolved {
+    /// The entity.
+    pub entity: Entity,
+    /// Its aliases.
+    pub aliases: Vec<EntityAlias>,
+    /// Its groups, direct and inherited: id, name and metadata.
+    pub groups: Vec<(String, String, Meta)>,
+    /// The entity's policies and those of all its groups: sorted, without duplicates.
+    pub policies: Vec<String>,
+    /// The store version this was read at.
+    generation: u64,
+}
+
+/// The alias a login names (see [`crate::logical::LoginAlias`]), checked.
+pub struct LoginIdentity<'a> {
+    /// The auth mount's accessor.
+    pub accessor: &'a str,
+    /// The alias name.
+    pub name: &'a str,
+    /// The alias metadata the method sets.
+    pub metadata: &'a Meta,
+    /// The group-alias names the login proves membership of (None: the method does not
+    /// report groups, and external memberships stay as they are).
+    pub groups: Option<&'a [String]>,
+}
+
 /// The identity store of an unsealed core.
 pub struct IdentityStore {
     view: View,
     state: RwLock<State>,
     writes: tokio::sync::Mutex<()>,
     generation: AtomicU64,
+    resolved: RwLock<HashMap<String, Arc<Resolved>>>,
 }
 
 fn new_id() -> String {
@@ -499,6 +532,7 @@ impl IdentityStore {
             state: RwLock::new(state),
             writes: tokio::sync::Mutex::new(()),
             generation: AtomicU64::new(0),
+            resolved: RwLock::new(HashMap::new()),
         })
     }
 
@@ -531,7 +565,50 @@ impl IdentityStore {
             // also reads the version it belongs to.
             self.generation.fetch_add(1, Ordering::AcqRel);
         }
+        self.resolved.write().clear();
         Ok(out)
+    }
+
+    /// The entity `entity_id` as a request sees it, or `None` when it does not exist.
+    pub fn resolve(&self, entity_id: &str) -> Option<Arc<Resolved>> {
+        let current = self.generation();
+        if let Some(r) = self.resolved.read().get(entity_id) {
+            if r.generation == current {
+                return Some(r.clone());
+            }
+        }
+        let resolved = {
+            let state = self.state.read();
+            let generation = self.generation();
+            let entity = state.entity(entity_id)?.clone();
+            let aliases = state.aliases_of(entity_id).into_iter().cloned().collect();
+            let (direct, inherited) = state.groups_of(entity_id);
+            let mut policies = entity.policies.clone();
+            let mut groups = Vec::new();
+            for id in direct.iter().chain(&inherited) {
+                if let Some(g) = state.group(id) {
+                    policies.extend(g.policies.iter().cloned());
+                    groups.push((g.id.clone(), g.name.clone(), g.metadata.clone()));
+                }
+            }
+            policies.sort();
+            policies.dedup();
+            // Granted by nothing else, so never through identity (writes refuse it too).
+            policies.retain(|p| p != "root");
+            Arc::new(Resolved {
+                entity,
+                aliases,
+                groups,
+                policies,
+                generation,
+            })
+        };
+        let mut cache = self.resolved.write();
+        if cache.len() >= RESOLVED_MAX {
+            cache.clear();
+        }
+        cache.insert(entity_id.to_owned(), resolved.clone());
+        Some(resolved)
     }
 
     // ---- entities --------------------------------------------------------------------------
@@ -1060,6 +1137,103 @@ impl IdentityStore {
         })
         .await
     }
+
+    // ---- logins and mounts -----------------------------------------------------------------
+
+    /// The entity of a login: the alias (mount accessor, name) is found or created (with a
+    /// new entity named `entity_<random>`, as Vault names them), its metadata brought up to
+    /// date, and, when the login reports groups, the entity's external groups of this mount
+    /// made exactly those whose alias it names. Returns the entity's id; nothing is written
+    /// when nothing changed.
+    pub async fn login(&self, who: &LoginIdentity<'_>) -> Result<String> {
+        let up_to_date = self.read(|st| {
+            let alias = st.alias_by_key(who.accessor, who.name)?;
+            if alias.metadata != *who.metadata {
+                return None;
+            }
+            let entity = alias.canonical_id.clone();
+            match who.groups {
+                Some(names) => external_changes(st, &entity, who.accessor, names, 0)
+                    .is_empty()
+                    .then_some(entity),
+                None => Some(entity),
+            }
+        });
+        if let Some(entity) = up_to_date {
+            return Ok(entity);
+        }
+        self.write(|st| {
+            let now = now_unix();
+            let mut changes = Vec::new();
+            let entity = match st.alias_by_key(who.accessor, who.name) {
+                Some(a) => {
+                    if a.metadata != *who.metadata {
+                        let mut a = a.clone();
+                        a.metadata = who.metadata.clone();
+                        a.last_update_time = now;
+                        changes.push(Change::Alias(a));
+                    }
+                    a.canonical_id.clone()
+                }
+                None => {
+                    let e = Entity {
+                        id: new_id(),
+                        name: free_entity_name(st)?,
+                        metadata: Meta::new(),
+                        policies: Vec::new(),
+                        disabled: false,
+                        creation_time: now,
+                        last_update_time: now,
+                    };
+                    let id = e.id.clone();
+                    changes.push(Change::Entity(e));
+                    changes.push(Change::Alias(EntityAlias {
+                        id: new_id(),
+                        canonical_id: id.clone(),
+                        mount_accessor: who.accessor.to_owned(),
+                        name: who.name.to_owned(),
+                        metadata: who.metadata.clone(),
+                        custom_metadata: Meta::new(),
+                        creation_time: now,
+                        last_update_time: now,
+                    }));
+                    id
+                }
+            };
+            if let Some(names) = who.groups {
+                changes.extend(external_changes(st, &entity, who.accessor, names, now));
+            }
+            Ok((changes, entity))
+        })
+        .await
+    }
+
+    /// Forgets an auth mount that was disabled: its entity and group aliases are deleted, and
+    /// entities leave the external groups those group aliases put them in. Entities stay.
+    pub async fn forget_mount(&self, accessor: &str) -> Result<()> {
+        self.write(|st| {
+            let now = now_unix();
+            let mut changes: Vec<Change> = st
+                .aliases()
+                .filter(|a| a.mount_accessor == accessor)
+                .map(|a| Change::AliasGone(a.id.clone()))
+                .collect();
+            for a in st.group_aliases().filter(|a| a.mount_accessor == accessor) {
+                changes.push(Change::GroupAliasGone(a.id.clone()));
+                if let Some(g) = st.group(&a.canonical_id) {
+                    if g.kind == GroupKind::External && !g.member_entity_ids.is_empty() {
+                        let mut g = g.clone();
+                        g.member_entity_ids.clear();
+                        g.last_update_time = now;
+                        touch_group(&mut g);
+                        changes.push(Change::Group(g));
+                    }
+                }
+            }
+            Ok((changes, ()))
+        })
+        .await
+    }
 }
 
 /// Where [`IdentityStore::write_entity`] looks for the entity to update.
@@ -1160,6 +1334,53 @@ fn free_name(taken: impl Fn(&str) -> bool, kind: &str) -> Result<String> {
     Err(CoreError::Internal(format!(
         "could not find a free {kind} name"
     )))
+}
+
+/// The group records that make the entity's external groups of mount `accessor` exactly
+/// those whose alias on that mount is one of `names` (Vault's refresh of external group
+/// memberships at login). External groups of other mounts are left alone.
+fn external_changes(
+    st: &State,
+    entity: &str,
+    accessor: &str,
+    names: &[String],
+    now: i64,
+) -> Vec<Change> {
+    let wanted: BTreeSet<&str> = names
+        .iter()
+        .filter_map(|n| st.group_alias_by_key(accessor, n))
+        .filter(|a| {
+            st.group(&a.canonical_id)
+                .is_some_and(|g| g.kind == GroupKind::External)
+        })
+        .map(|a| a.canonical_id.as_str())
+        .collect();
+    let mut changes = Vec::new();
+    for gid in &wanted {
+        if let Some(g) = st.group(gid) {
+            if !g.member_entity_ids.iter().any(|m| m == entity) {
+                let mut g = g.clone();
+                g.member_entity_ids.push(entity.to_owned());
+                g.last_update_time = now;
+                touch_group(&mut g);
+                changes.push(Change::Group(g));
+            }
+        }
+    }
+    for gid in st.entity_groups.get(entity).into_iter().flatten() {
+        let Some(g) = st.group(gid) else { continue };
+        let this_mount = st
+            .alias_of_group(gid)
+            .is_some_and(|a| a.mount_accessor == accessor);
+        if g.kind == GroupKind::External && this_mount && !wanted.contains(gid.as_str()) {
+            let mut g = g.clone();
+            g.member_entity_ids.retain(|m| m != entity);
+            g.last_update_time = now;
+            touch_group(&mut g);
+            changes.push(Change::Group(g));
+        }
+    }
+    changes
 }
 
 #[cfg(test)]

@@ -245,6 +245,8 @@ pub(super) async fn mount_path(ctx: &Ctx<'_>, p: &str, auth: bool) -> Result<Res
                     .tokens
                     .revoke_by_mount_accessor(&gone.accessor)
                     .await?;
+                // Its accessor never comes back: aliases of it could only go stale.
+                ctx.un.identity.forget_mount(&gone.accessor).await?;
                 tracing::info!(path = %path, revoked, "auth method disabled; its tokens revoked");
             }
             Ok(Response::no_content())
