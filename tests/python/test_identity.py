@@ -1,14 +1,22 @@
 """Vault's identity system through hvac's identity API against the real binary: entities,
 entity aliases, internal and external groups, group aliases and lookups; logins that create
-entities and aliases; disabled entities."""
+entities and aliases; identity policies evaluated on every request (group changes reach tokens
+already issued); templated policies; JWT group claims mapped to external groups; disabled
+entities."""
 
+import json
+import os
 import re
+import subprocess
+import time
 
 import hvac
+import jwt as pyjwt
 import pytest
 import requests
 
-from conftest import sqlite_server
+from conftest import HUSH_BIN, sqlite_server
+from k8s_fixture import private_pem, public_pem, rsa_key
 
 ROOT = "root"
 TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
@@ -430,6 +438,11 @@ def test_userpass_login_creates_entity_and_alias_once(root, dev_server):
     assert [(a["name"], a["mount_accessor"]) for a in e["aliases"]] == [("alice", acc)]
     me = as_token(dev_server, first["client_token"])
     assert me.auth.token.lookup_self()["data"]["entity_id"] == eid
+    # The default policy lets a token read its own entity, by id and by name, and no other.
+    assert me.secrets.identity.read_entity(eid)["data"]["id"] == eid
+    assert me.secrets.identity.read_entity_by_name(e["name"])["data"]["id"] == eid
+    other = login(dev_server, "bob")["entity_id"]
+    refused(lambda: me.secrets.identity.read_entity(other), 403, "permission denied")
     # Concurrent first logins of one user make one entity.
     root.auth.userpass.create_or_update_user("carol", password="carol-pw")
     import concurrent.futures
@@ -490,6 +503,200 @@ def test_disabling_an_auth_method_forgets_its_aliases(root, dev_server):
     eid = login(dev_server, "alice")["entity_id"]
     root.sys.disable_auth_method("userpass")
     assert ident(root).read_entity(eid)["data"]["aliases"] == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Identity policies
+
+
+def kv_put(root, path, **data):
+    root.secrets.kv.v2.create_or_update_secret(path=path, secret=data)
+
+
+def kv_get(client, path):
+    return client.secrets.kv.v2.read_secret_version(
+        path=path, raise_on_deleted_version=True)["data"]["data"]
+
+
+def test_identity_policies_in_login_lookup_and_cli(root, dev_server):
+    enable_userpass(root)
+    root.sys.create_or_update_policy("ent", 'path "secret/data/ent/*" { capabilities = ["read"] }')
+    root.sys.create_or_update_policy("grp", 'path "secret/data/grp/*" { capabilities = ["read"] }')
+    eid = login(dev_server, "alice")["entity_id"]
+    ident(root).update_entity(eid, policies=["ent"])
+    ident(root).create_or_update_group(name="g", policies=["grp"], member_entity_ids=[eid])
+    auth = login(dev_server, "alice")
+    assert auth["entity_id"] == eid
+    assert auth["token_policies"] == ["default"]
+    assert auth["identity_policies"] == ["ent", "grp"]
+    assert auth["policies"] == ["default", "ent", "grp"]
+    data = as_token(dev_server, auth["client_token"]).auth.token.lookup_self()["data"]
+    assert data["entity_id"] == eid and data["identity_policies"] == ["ent", "grp"]
+    assert data["policies"] == ["default"]
+    # Root tokens have no entity, and no identity_policies.
+    assert "identity_policies" not in root.auth.token.lookup_self()["data"]
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUSH_", "VAULT_"))}
+    env.update(HUSH_ADDR=dev_server.url, HUSH_TOKEN=auth["client_token"])
+    p = subprocess.run([HUSH_BIN, "token", "lookup"], capture_output=True, text=True, env=env,
+                       timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert re.search(rf"^entity_id\s+{eid}$", p.stdout, re.M), p.stdout
+    assert re.search(r"^identity_policies\s+\[ent grp\]$", p.stdout, re.M), p.stdout
+    p = subprocess.run([HUSH_BIN, "token", "lookup", "-format=json"], capture_output=True,
+                       text=True, env=env, timeout=30)
+    assert json.loads(p.stdout)["data"]["identity_policies"] == ["ent", "grp"]
+
+
+def test_group_policies_reach_existing_tokens_at_once(root, dev_server):
+    enable_userpass(root)
+    root.sys.create_or_update_policy("ops-read",
+                                     'path "secret/data/ops/*" { capabilities = ["read"] }')
+    root.sys.create_or_update_policy("all-read",
+                                     'path "secret/data/all/*" { capabilities = ["read"] }')
+    kv_put(root, "ops/db", password="s3cret")
+    kv_put(root, "all/motd", text="hello")
+    auth = login(dev_server, "alice")
+    me = as_token(dev_server, auth["client_token"])
+    eid = auth["entity_id"]
+    refused(lambda: kv_get(me, "ops/db"), 403, "permission denied")
+
+    ops = ident(root).create_or_update_group(name="ops", policies=["ops-read"],
+                                             member_entity_ids=[eid])["data"]["id"]
+    assert kv_get(me, "ops/db") == {"password": "s3cret"}
+    assert me.auth.token.lookup_self()["data"]["identity_policies"] == ["ops-read"]
+    # Inherited through a parent group.
+    refused(lambda: kv_get(me, "all/motd"), 403, "permission denied")
+    ident(root).create_or_update_group(name="everyone", policies=["all-read"],
+                                       member_group_ids=[ops])
+    assert kv_get(me, "all/motd") == {"text": "hello"}
+    # A change of the group's policies, then of its members, applies at once.
+    ident(root).create_or_update_group(name="ops", policies=["default"])
+    refused(lambda: kv_get(me, "ops/db"), 403, "permission denied")
+    assert kv_get(me, "all/motd") == {"text": "hello"}
+    ident(root).create_or_update_group(name="ops", policies=["ops-read"], member_entity_ids=[])
+    refused(lambda: kv_get(me, "ops/db"), 403, "permission denied")
+    refused(lambda: kv_get(me, "all/motd"), 403, "permission denied")
+    # Entity policies too; and capabilities-self sees what the pipeline sees.
+    ident(root).update_entity(eid, policies=["ops-read"])
+    assert kv_get(me, "ops/db") == {"password": "s3cret"}
+    caps = me.sys.get_capabilities(paths=["secret/data/ops/db"], accessor=None)
+    assert caps["capabilities"] == ["read"] or caps["data"]["capabilities"] == ["read"]
+
+
+def test_templated_policy_scopes_each_user_to_their_own_path(root, dev_server):
+    acc = enable_userpass(root)
+    root.sys.create_or_update_policy("per-user", """
+path "secret/data/{{identity.entity.name}}/*" { capabilities = ["create", "update", "read"] }
+path "secret/data/teams/{{identity.entity.metadata.team}}/*" { capabilities = ["read"] }
+path "secret/data/by-alias/{{identity.entity.aliases.%s.name}}" { capabilities = ["read"] }
+""" % acc)
+    root.auth.userpass.create_or_update_user("alice", password="alice-pw", policies=["per-user"])
+    root.auth.userpass.create_or_update_user("bob", password="bob-pw", policies=["per-user"])
+    # alice's entity is made first and tied to her username; bob's comes from his login and
+    # is renamed while his token is out.
+    alice_id = new_entity(root, "alice", metadata={"team": "payments"})
+    ident(root).create_or_update_entity_alias(name="alice", canonical_id=alice_id,
+                                              mount_accessor=acc)
+    alice = as_token(dev_server, login(dev_server, "alice")["client_token"])
+    bob_auth = login(dev_server, "bob")
+    bob = as_token(dev_server, bob_auth["client_token"])
+    assert login(dev_server, "alice")["entity_id"] == alice_id
+
+    kv_put(alice, "alice/app", v="a")
+    assert kv_get(alice, "alice/app") == {"v": "a"}
+    # Before the rename bob's entity is entity_xxxx: "bob/" is not his.
+    refused(lambda: kv_put(bob, "bob/app", v="b"), 403, "permission denied")
+    ident(root).update_entity(bob_auth["entity_id"], name="bob")
+    kv_put(bob, "bob/app", v="b")
+    assert kv_get(bob, "bob/app") == {"v": "b"}
+    refused(lambda: kv_get(alice, "bob/app"), 403, "permission denied")
+    refused(lambda: kv_get(bob, "alice/app"), 403, "permission denied")
+    refused(lambda: kv_put(bob, "alice/app", v="x"), 403, "permission denied")
+    assert kv_get(alice, "alice/app") == {"v": "a"}
+
+    kv_put(root, "teams/payments/key", k="1")
+    kv_put(root, "by-alias/bob", k="2")
+    assert kv_get(alice, "teams/payments/key") == {"k": "1"}
+    refused(lambda: kv_get(bob, "teams/payments/key"), 403, "permission denied")
+    assert kv_get(bob, "by-alias/bob") == {"k": "2"}
+    refused(lambda: kv_get(alice, "by-alias/bob"), 403, "permission denied")
+    # A metadata value is never a glob: "*" leaves the rule out instead of matching every team.
+    ident(root).update_entity(bob_auth["entity_id"], metadata={"team": "*"})
+    refused(lambda: kv_get(bob, "teams/payments/key"), 403, "permission denied")
+    ident(root).update_entity(bob_auth["entity_id"], metadata={"team": "pay+"})
+    refused(lambda: kv_get(bob, "teams/payments/key"), 403, "permission denied")
+    # Tokens without an entity get nothing from templated rules.
+    plain = as_token(dev_server, root.auth.token.create(policies=["per-user"])["auth"]["client_token"])
+    refused(lambda: kv_get(plain, "alice/app"), 403, "permission denied")
+
+
+# ---------------------------------------------------------------------------------------------
+# JWT groups claim -> external groups
+
+ISSUER = "https://idp.example.test"
+
+
+def sign(key, sub, groups=None, **extra):
+    now = int(time.time())
+    claims = {"iss": ISSUER, "sub": sub, "aud": "hush", "iat": now, "nbf": now,
+              "exp": now + 300, **extra}
+    if groups is not None:
+        claims["groups"] = groups
+    return pyjwt.encode(claims, private_pem(key), algorithm="RS256")
+
+
+def test_jwt_groups_claim_maps_to_external_groups(root, dev_server):
+    key = rsa_key()
+    root.sys.enable_auth_method("jwt")
+    acc = root.sys.list_auth_methods()["data"]["jwt/"]["accessor"]
+    root.auth.jwt.configure(jwt_validation_pubkeys=[public_pem(key)], bound_issuer=ISSUER)
+    root.auth.jwt.create_role(name="dev", role_type="jwt", user_claim="sub", groups_claim="groups",
+                              bound_audiences=["hush"], allowed_redirect_uris=None,
+                              claim_mappings={"email": "email"}, token_policies=["default"])
+    root.sys.create_or_update_policy("eng-read",
+                                     'path "secret/data/eng/*" { capabilities = ["read"] }')
+    kv_put(root, "eng/plan", step="1")
+    eng = ident(root).create_or_update_group(name="eng", group_type="external",
+                                             policies=["eng-read"])["data"]["id"]
+    ident(root).create_or_update_group_alias(name="engineering", mount_accessor=acc,
+                                             canonical_id=eng)
+    # An external group of another mount stays as it is.
+    root.sys.enable_auth_method("jwt", path="jwt2")
+    acc2 = root.sys.list_auth_methods()["data"]["jwt2/"]["accessor"]
+    other = ident(root).create_or_update_group(name="other", group_type="external")["data"]["id"]
+    ident(root).create_or_update_group_alias(name="engineering", mount_accessor=acc2,
+                                             canonical_id=other)
+
+    c = hvac.Client(url=dev_server.url)
+    auth = c.auth.jwt.jwt_login(role="dev", jwt=sign(key, "user-1", ["engineering", "sales"],
+                                                     email="u1@example.test"))["auth"]
+    assert auth["identity_policies"] == ["eng-read"]
+    assert auth["policies"] == ["default", "eng-read"]
+    eid = auth["entity_id"]
+    group = ident(root).read_group(eng)["data"]
+    assert group["member_entity_ids"] == [eid]
+    assert ident(root).read_group(other)["data"]["member_entity_ids"] == []
+    entity = ident(root).read_entity(eid)["data"]
+    assert entity["direct_group_ids"] == [eng]
+    assert entity["aliases"][0]["name"] == "user-1"
+    assert entity["aliases"][0]["metadata"] == {"email": "u1@example.test"}
+    assert kv_get(c, "eng/plan") == {"step": "1"}
+
+    # The next login without the claim value leaves the group, and the earlier token loses
+    # the group's policies at once.
+    later = hvac.Client(url=dev_server.url)
+    auth2 = later.auth.jwt.jwt_login(role="dev", jwt=sign(key, "user-1", ["sales"]))["auth"]
+    assert auth2["entity_id"] == eid and auth2["identity_policies"] == []
+    assert ident(root).read_group(eng)["data"]["member_entity_ids"] == []
+    refused(lambda: kv_get(c, "eng/plan"), 403, "permission denied")
+    # And joins again with it.
+    later.auth.jwt.jwt_login(role="dev", jwt=sign(key, "user-1", "engineering"))
+    assert kv_get(c, "eng/plan") == {"step": "1"}
+    # Another user's claim does not make them a member of a group of another name.
+    auth3 = hvac.Client(url=dev_server.url).auth.jwt.jwt_login(
+        role="dev", jwt=sign(key, "user-2", ["Engineering"]))["auth"]
+    assert auth3["identity_policies"] == [] and auth3["entity_id"] != eid
 
 
 # ---------------------------------------------------------------------------------------------

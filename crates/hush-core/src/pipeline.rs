@@ -372,9 +372,11 @@ async fn authenticate(un: &Unsealed, req: &Request) -> Result<(Arc<TokenEntry>, 
             "the auth method that issued this token is no longer enabled; log in again",
         ));
     }
-    // Vault refuses the tokens of an entity that is disabled or gone.
-    crate::identity::entity_of(&un.identity, &entry)?;
-    let acl = un.policies.acl(&entry.policies).await?;
+    // The entity's and its groups' policies are read now, not at login: a group change
+    // reaches tokens already out, as in Vault.
+    let acl = crate::identity::token_acl(&un.identity, &un.policies, &entry)
+        .await?
+        .acl;
     Ok((entry, acl))
 }
 

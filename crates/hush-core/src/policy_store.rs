@@ -1,6 +1,12 @@
 //! Stored ACL policies and the cache of compiled policy sets. A request looks up its token's
 //! compiled ACL by policy set: no policy is re-read or re-parsed on the hot path. Any policy
 //! change clears the compiled cache, so the next request sees it.
+//!
+//! A set holding `{{identity...}}` templates compiles differently for each caller with an
+//! entity: those ACLs are cached per set and per [`TemplateSource::cache_key`] (the entity and
+//! the identity store's version, so an identity change is seen at once), in a cache of bounded
+//! size. A caller without an entity gets the set's one ACL, in which templated rules grant
+//! nothing.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,11 +36,35 @@ pub struct StoredPolicy {
     pub policy: String,
 }
 
+/// What `{{identity...}}` templates are filled in with: one caller's identity.
+pub trait TemplateSource: Send + Sync {
+    /// Equal for two callers exactly when every template fills in the same for both (the
+    /// entity's id and the version of the identity data it was read from).
+    fn cache_key(&self) -> &str;
+    /// The value of a template parameter (`identity.entity.id`, ...), or `None` when the
+    /// caller has none: the rule is then left out of the caller's ACL.
+    fn value(&self, param: &str) -> Option<String>;
+}
+
+/// How many per-identity ACLs are kept before the cache starts over.
+const RENDERED_MAX: usize = 4096;
+
+/// A compiled policy set, and whether it holds templates (then a caller with an entity needs
+/// its own ACL).
+struct Compiled {
+    acl: Arc<Acl>,
+    templated: bool,
+}
+
+/// Per-identity ACLs of templated sets: identity key, then policy set.
+type Rendered = HashMap<String, HashMap<Vec<String>, Arc<Acl>>>;
+
 /// The policy store of an unsealed core (below `sys/policy/` in the barrier).
 pub struct PolicyStore {
     view: View,
     parsed: RwLock<HashMap<String, Arc<Policy>>>,
-    compiled: RwLock<HashMap<Vec<String>, Arc<Acl>>>,
+    compiled: RwLock<HashMap<Vec<String>, Compiled>>,
+    rendered: RwLock<Rendered>,
     root: Arc<Acl>,
     wrapping: Arc<Acl>,
 }
@@ -46,6 +76,7 @@ impl PolicyStore {
             view,
             parsed: RwLock::new(HashMap::new()),
             compiled: RwLock::new(HashMap::new()),
+            rendered: RwLock::new(HashMap::new()),
             root: Arc::new(Acl::root()),
             wrapping: Arc::new(Acl::new(&[&hush_policy::parse(
                 WRAPPING_POLICY,
@@ -105,7 +136,7 @@ impl PolicyStore {
             )
             .await?;
         self.parsed.write().insert(name, Arc::new(parsed));
-        self.compiled.write().clear();
+        self.forget_compiled();
         Ok(())
     }
 
@@ -119,7 +150,7 @@ impl PolicyStore {
         }
         self.view.delete(&name).await?;
         self.parsed.write().remove(&name);
-        self.compiled.write().clear();
+        self.forget_compiled();
         Ok(())
     }
 
@@ -155,26 +186,89 @@ impl PolicyStore {
         Ok(Some(parsed))
     }
 
-    /// The compiled ACL of a set of policies. Unknown names grant nothing (as in Vault).
-    pub async fn acl(&self, policies: &[String]) -> Result<Arc<Acl>> {
-        if policies.iter().any(|p| p == "root") {
-            return Ok(self.root.clone());
-        }
-        if policies == [WRAPPING_POLICY] {
-            return Ok(self.wrapping.clone());
-        }
-        if let Some(acl) = self.compiled.read().get(policies).cloned() {
-            return Ok(acl);
-        }
-        let mut loaded = Vec::new();
+    fn forget_compiled(&self) {
+        self.compiled.write().clear();
+        self.rendered.write().clear();
+    }
+
+    async fn load(&self, policies: &[String]) -> Result<Vec<Arc<Policy>>> {
+        let mut loaded = Vec::with_capacity(policies.len());
         for name in policies {
             if let Some(p) = self.parsed(name).await? {
                 loaded.push(p);
             }
         }
+        Ok(loaded)
+    }
+
+    /// The compiled ACL of a set of policies for a caller without an entity: templated rules
+    /// grant nothing. Unknown names grant nothing (as in Vault).
+    pub async fn acl(&self, policies: &[String]) -> Result<Arc<Acl>> {
+        Ok(self.compiled(policies).await?.0)
+    }
+
+    /// The set's ACL without identity, and whether the set holds templates.
+    async fn compiled(&self, policies: &[String]) -> Result<(Arc<Acl>, bool)> {
+        if policies.iter().any(|p| p == "root") {
+            return Ok((self.root.clone(), false));
+        }
+        if policies == [WRAPPING_POLICY] {
+            return Ok((self.wrapping.clone(), false));
+        }
+        if let Some(c) = self.compiled.read().get(policies) {
+            return Ok((c.acl.clone(), c.templated));
+        }
+        let loaded = self.load(policies).await?;
+        let templated = loaded.iter().any(|p| p.is_templated());
         let refs: Vec<&Policy> = loaded.iter().map(|p| p.as_ref()).collect();
         let acl = Arc::new(Acl::new(&refs));
-        self.compiled.write().insert(policies.to_vec(), acl.clone());
+        self.compiled.write().insert(
+            policies.to_vec(),
+            Compiled {
+                acl: acl.clone(),
+                templated,
+            },
+        );
+        Ok((acl, templated))
+    }
+
+    /// The compiled ACL of a set of policies for a caller, with `{{identity...}}` templates
+    /// filled in from `identity` (none: as [`Self::acl`]). A rule whose template the caller
+    /// cannot fill in is left out, as in Vault.
+    pub async fn acl_for(
+        &self,
+        policies: &[String],
+        identity: Option<&dyn TemplateSource>,
+    ) -> Result<Arc<Acl>> {
+        let (plain, templated) = self.compiled(policies).await?;
+        let Some(who) = identity.filter(|_| templated) else {
+            return Ok(plain);
+        };
+        if let Some(acl) = self
+            .rendered
+            .read()
+            .get(who.cache_key())
+            .and_then(|sets| sets.get(policies))
+        {
+            return Ok(acl.clone());
+        }
+        let loaded = self.load(policies).await?;
+        let filled: Vec<Policy> = loaded
+            .iter()
+            .map(|p| p.render(|param| who.value(param)))
+            .collect();
+        let refs: Vec<&Policy> = filled.iter().collect();
+        let acl = Arc::new(Acl::new(&refs));
+        let mut rendered = self.rendered.write();
+        // Keys of superseded identity versions are never asked for again; starting over
+        // bounds them without tracking which are stale.
+        if rendered.len() >= RENDERED_MAX {
+            rendered.clear();
+        }
+        rendered
+            .entry(who.cache_key().to_owned())
+            .or_default()
+            .insert(policies.to_vec(), acl.clone());
         Ok(acl)
     }
 }

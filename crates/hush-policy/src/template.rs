@@ -22,8 +22,16 @@ pub(crate) fn validate(pattern: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Fills in a validated pattern, or `None` when a parameter has no value or a value would
-/// change the pattern's structure (a glob character or template braces).
+/// Fills in a validated pattern, or `None` when a parameter has no value or its value could
+/// change what the pattern means.
+///
+/// As in Vault (`identitytpl`, `ErrTemplatedWildcard`), a value holding `*` or `+` is refused
+/// rather than pasted in: a user who may set their own metadata must not turn
+/// `secret/{{identity.entity.metadata.team}}/*` into `secret/+/*`. Braces are refused so that
+/// a value cannot look like another template, an empty value as Vault refuses it (the pattern
+/// would name its parent), and `.` or `..` segments because they could climb out of the
+/// folder the author meant; request paths never hold such segments, so these rules only ever
+/// remove access.
 pub(crate) fn render(pattern: &str, resolve: &dyn Fn(&str) -> Option<String>) -> Option<String> {
     let mut out = String::with_capacity(pattern.len());
     for piece in split(pattern).ok()? {
@@ -31,7 +39,7 @@ pub(crate) fn render(pattern: &str, resolve: &dyn Fn(&str) -> Option<String>) ->
             Piece::Literal(text) => out.push_str(text),
             Piece::Param(param) => {
                 let value = resolve(param)?;
-                if value.contains(['*', '+', '{', '}']) {
+                if !safe_value(&value) {
                     return None;
                 }
                 out.push_str(&value);
@@ -39,6 +47,14 @@ pub(crate) fn render(pattern: &str, resolve: &dyn Fn(&str) -> Option<String>) ->
         }
     }
     Some(out)
+}
+
+/// Whether a filled-in value may stand in a path pattern (see [`render`]).
+fn safe_value(value: &str) -> bool {
+    !value.is_empty()
+        && !value.contains(['*', '+', '{', '}'])
+        && !value.chars().any(char::is_control)
+        && !value.split('/').any(|seg| seg == "." || seg == "..")
 }
 
 enum Piece<'a> {
@@ -163,5 +179,63 @@ mod tests {
         );
         assert_eq!(render("s/{{identity.entity.name}}", &resolve), None);
         assert_eq!(render("s/{{identity.entity.metadata.x}}", &resolve), None);
+    }
+
+    #[test]
+    fn render_fills_every_occurrence_and_keeps_literals() {
+        let resolve = |p: &str| match p {
+            "identity.entity.name" => Some("alice".to_string()),
+            "identity.groups.names.ops.id" => Some("g-1".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            render(
+                "kv/{{identity.entity.name}}/{{ identity.groups.names.ops.id }}/{{identity.entity.name}}+x",
+                &resolve
+            )
+            .as_deref(),
+            Some("kv/alice/g-1/alice+x")
+        );
+        assert_eq!(render("plain/*", &resolve).as_deref(), Some("plain/*"));
+        // One missing value drops the whole pattern, whatever else resolves.
+        assert_eq!(
+            render(
+                "kv/{{identity.entity.name}}/{{identity.entity.metadata.k}}",
+                &resolve
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn values_cannot_change_the_pattern() {
+        for value in [
+            "*",
+            "a*",
+            "+",
+            "a+b",
+            "{{identity.entity.id}}",
+            "}",
+            "",
+            "..",
+            "a/../b",
+            "./x",
+            "x/.",
+            "a\nb",
+            "tab\tx",
+        ] {
+            let resolve = move |_: &str| Some(value.to_string());
+            assert_eq!(
+                render("secret/{{identity.entity.metadata.team}}/*", &resolve),
+                None,
+                "{value:?}"
+            );
+        }
+        // Slashes are allowed, as in Vault; the value stays literal segments.
+        let resolve = |_: &str| Some("team/a.b".to_string());
+        assert_eq!(
+            render("secret/{{identity.entity.metadata.team}}/*", &resolve).as_deref(),
+            Some("secret/team/a.b/*")
+        );
     }
 }

@@ -54,8 +54,14 @@ fn meta_field(data: &Map<String, Value>) -> Result<Map<String, Value>> {
     }
 }
 
-/// The `data` of a token lookup, with every field ESO and hvac read.
-pub fn lookup_data(e: &TokenEntry, token: Option<&str>, now: i64) -> Map<String, Value> {
+/// The `data` of a token lookup, with every field ESO and hvac read; `identity_policies`
+/// (the token's entity's and its groups' policies) for a token with an entity.
+pub fn lookup_data(
+    e: &TokenEntry,
+    token: Option<&str>,
+    now: i64,
+    identity_policies: Option<&[String]>,
+) -> Map<String, Value> {
     let mut d = map(json!({
         "accessor": e.accessor,
         "creation_time": e.creation_time,
@@ -88,16 +94,36 @@ pub fn lookup_data(e: &TokenEntry, token: Option<&str>, now: i64) -> Map<String,
     if !e.bound_cidrs.is_empty() {
         d.insert("bound_cidrs".into(), json!(e.bound_cidrs));
     }
+    if let Some(p) = identity_policies {
+        d.insert("identity_policies".into(), json!(p));
+    }
     d
 }
 
-fn auth_response(token: String, e: &TokenEntry, now: i64) -> AuthResponse {
+/// The identity policies of a token's entity, as of now (`None`: no entity, or one that is
+/// gone).
+fn identity_policies(ctx: &Ctx<'_>, e: &TokenEntry) -> Option<Vec<String>> {
+    if e.entity_id.is_empty() {
+        return None;
+    }
+    ctx.un
+        .identity
+        .resolve(&e.entity_id)
+        .map(|who| who.policies.clone())
+}
+
+/// The `auth` block for a token: `policies` are its own and its identity's, as Vault answers.
+fn auth_response(token: String, e: &TokenEntry, now: i64, identity: &[String]) -> AuthResponse {
+    let mut policies = e.policies.clone();
+    policies.extend(identity.iter().cloned());
+    policies.sort();
+    policies.dedup();
     AuthResponse {
         client_token: token,
         accessor: e.accessor.clone(),
-        policies: e.policies.clone(),
+        policies,
         token_policies: e.policies.clone(),
-        identity_policies: Vec::new(),
+        identity_policies: identity.to_vec(),
         metadata: if e.meta.is_empty() {
             None
         } else {
@@ -341,6 +367,7 @@ async fn lookup_self(ctx: &Ctx<'_>) -> Result<Response> {
         caller,
         ctx.req.token.as_deref(),
         now_unix(),
+        identity_policies(ctx, caller).as_deref(),
     )))
 }
 
@@ -367,12 +394,24 @@ async fn lookup(ctx: &Ctx<'_>, in_path: Option<&str>) -> Result<Response> {
         None => token_field(ctx, "look up")?,
     };
     let e = live_token(ctx, token).await?;
-    Ok(Response::data(lookup_data(&e, Some(token), now_unix())))
+    let identity = identity_policies(ctx, &e);
+    Ok(Response::data(lookup_data(
+        &e,
+        Some(token),
+        now_unix(),
+        identity.as_deref(),
+    )))
 }
 
 async fn lookup_accessor(ctx: &Ctx<'_>) -> Result<Response> {
     let e = by_accessor(ctx).await?;
-    Ok(Response::data(lookup_data(&e, None, now_unix())))
+    let identity = identity_policies(ctx, &e);
+    Ok(Response::data(lookup_data(
+        &e,
+        None,
+        now_unix(),
+        identity.as_deref(),
+    )))
 }
 
 async fn renew_self(ctx: &Ctx<'_>) -> Result<Response> {
@@ -637,8 +676,9 @@ async fn create(ctx: &Ctx<'_>, orphan_path: bool, role_name: Option<&str>) -> Re
             now,
         )
         .await?;
+    let identity = identity_policies(ctx, &entry).unwrap_or_default();
     let mut resp = Response::no_content();
-    resp.auth = Some(auth_response(token, &entry, now));
+    resp.auth = Some(auth_response(token, &entry, now, &identity));
     Ok(resp)
 }
 
@@ -684,8 +724,9 @@ async fn renew(ctx: &Ctx<'_>, e: &TokenEntry, token: Option<String>) -> Result<R
     entry.expire_time = Some(now + new_ttl as i64);
     entry.last_renewal_time = Some(now);
     ctx.un.tokens.update(entry.clone()).await?;
+    let identity = identity_policies(ctx, &entry).unwrap_or_default();
     let mut resp = Response::no_content();
-    let mut auth = auth_response(token.unwrap_or_default(), &entry, now);
+    let mut auth = auth_response(token.unwrap_or_default(), &entry, now, &identity);
     auth.renewable = entry.renewable && entry.expire_time.is_some();
     resp.auth = Some(auth);
     Ok(resp)
@@ -956,7 +997,8 @@ pub async fn issue_login_token(
         )
         .await?;
     let issue = std::mem::take(&mut auth.issue);
-    *auth = auth_response(token, &entry, now);
+    let identity = identity_policies(ctx, &entry).unwrap_or_default();
+    *auth = auth_response(token, &entry, now, &identity);
     auth.metadata = entry
         .meta
         .is_empty()

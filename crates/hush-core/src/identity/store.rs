@@ -20,6 +20,7 @@ use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CoreError, Result};
+use crate::policy_store::TemplateSource;
 use crate::time::now_unix;
 use crate::view::{View, ViewOp};
 
@@ -463,6 +464,62 @@ pub struct Resolved {
     pub policies: Vec<String>,
     /// The store version this was read at.
     generation: u64,
+    /// `<entity id>@<generation>`: templates fill in the same for equal keys.
+    key: String,
+}
+
+impl TemplateSource for Resolved {
+    fn cache_key(&self) -> &str {
+        &self.key
+    }
+
+    fn value(&self, param: &str) -> Option<String> {
+        let nonempty = |s: &String| (!s.is_empty()).then(|| s.clone());
+        let rest = param.strip_prefix("identity.")?;
+        if let Some(e) = rest.strip_prefix("entity.") {
+            match e {
+                "id" => return nonempty(&self.entity.id),
+                "name" => return nonempty(&self.entity.name),
+                _ => {}
+            }
+            if let Some(key) = e.strip_prefix("metadata.") {
+                return self.entity.metadata.get(key).and_then(nonempty);
+            }
+            let (accessor, field) = e.strip_prefix("aliases.")?.split_once('.')?;
+            let alias = self.aliases.iter().find(|a| a.mount_accessor == accessor)?;
+            return match field {
+                "id" => nonempty(&alias.id),
+                "name" => nonempty(&alias.name),
+                _ => {
+                    if let Some(key) = field.strip_prefix("metadata.") {
+                        alias.metadata.get(key).and_then(nonempty)
+                    } else {
+                        let key = field.strip_prefix("custom_metadata.")?;
+                        alias.custom_metadata.get(key).and_then(nonempty)
+                    }
+                }
+            };
+        }
+        let groups = rest.strip_prefix("groups.")?;
+        if let Some(g) = groups.strip_prefix("ids.") {
+            let (id, field) = g.split_once('.')?;
+            let (_, name, meta) = self.groups.iter().find(|(gid, _, _)| gid == id)?;
+            return match field {
+                "name" => nonempty(name),
+                _ => meta
+                    .get(field.strip_prefix("metadata.")?)
+                    .and_then(nonempty),
+            };
+        }
+        let (name, field) = groups.strip_prefix("names.")?.split_once('.')?;
+        let (id, _, meta) = self.groups.iter().find(|(_, n, _)| n == name)?;
+        match field {
+            "id" => nonempty(id),
+            _ => meta
+                .get(field.strip_prefix("metadata.")?)
+                .and_then(nonempty),
+        }
+    }
 }
 
 /// The alias a login names (see [`crate::logical::LoginAlias`]), checked.
@@ -596,6 +653,7 @@ impl IdentityStore {
             // Granted by nothing else, so never through identity (writes refuse it too).
             policies.retain(|p| p != "root");
             Arc::new(Resolved {
+                key: format!("{entity_id}@{generation}"),
                 entity,
                 aliases,
                 groups,
@@ -1460,5 +1518,71 @@ mod tests {
         assert_eq!(direct, ["a"]);
         assert_eq!(inherited, ["b"]);
         assert!(st.reaches("a", "b") && st.reaches("b", "a"));
+    }
+
+    #[test]
+    fn template_values_come_from_the_resolved_identity() {
+        let mut e = entity("e1", "alice");
+        e.metadata.insert("team".into(), "payments".into());
+        e.metadata.insert("empty".into(), String::new());
+        let r = Resolved {
+            entity: e,
+            aliases: vec![EntityAlias {
+                id: "a1".into(),
+                canonical_id: "e1".into(),
+                mount_accessor: "userpass_x".into(),
+                name: "al".into(),
+                metadata: Meta::from([("k".to_string(), "v".to_string())]),
+                custom_metadata: Meta::from([("c".to_string(), "w".to_string())]),
+                creation_time: 0,
+                last_update_time: 0,
+            }],
+            groups: vec![(
+                "g1".into(),
+                "ops".into(),
+                Meta::from([("site".to_string(), "eu".to_string())]),
+            )],
+            policies: vec![],
+            generation: 0,
+            key: "e1@0".into(),
+        };
+        let v = |p: &str| r.value(p);
+        assert_eq!(v("identity.entity.id").as_deref(), Some("e1"));
+        assert_eq!(v("identity.entity.name").as_deref(), Some("alice"));
+        assert_eq!(
+            v("identity.entity.metadata.team").as_deref(),
+            Some("payments")
+        );
+        assert_eq!(v("identity.entity.metadata.empty"), None);
+        assert_eq!(v("identity.entity.metadata.missing"), None);
+        assert_eq!(
+            v("identity.entity.aliases.userpass_x.id").as_deref(),
+            Some("a1")
+        );
+        assert_eq!(
+            v("identity.entity.aliases.userpass_x.name").as_deref(),
+            Some("al")
+        );
+        assert_eq!(
+            v("identity.entity.aliases.userpass_x.metadata.k").as_deref(),
+            Some("v")
+        );
+        assert_eq!(
+            v("identity.entity.aliases.userpass_x.custom_metadata.c").as_deref(),
+            Some("w")
+        );
+        assert_eq!(v("identity.entity.aliases.other.name"), None);
+        assert_eq!(v("identity.groups.ids.g1.name").as_deref(), Some("ops"));
+        assert_eq!(
+            v("identity.groups.ids.g1.metadata.site").as_deref(),
+            Some("eu")
+        );
+        assert_eq!(v("identity.groups.names.ops.id").as_deref(), Some("g1"));
+        assert_eq!(
+            v("identity.groups.names.ops.metadata.site").as_deref(),
+            Some("eu")
+        );
+        assert_eq!(v("identity.groups.names.dev.id"), None);
+        assert_eq!(v("identity.groups.ids.g1.id"), None);
     }
 }

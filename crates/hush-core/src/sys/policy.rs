@@ -77,8 +77,8 @@ pub(super) async fn capabilities(ctx: &Ctx<'_>, whose: Whose) -> Result<Response
             }
         },
     };
-    let policies: Vec<String> = match whose {
-        Whose::Caller => ctx.caller()?.policies.clone(),
+    let entry = match whose {
+        Whose::Caller => ctx.caller()?.clone(),
         Whose::Token => {
             let token = crate::fields::required_str(data, "token")?;
             ctx.un
@@ -86,8 +86,6 @@ pub(super) async fn capabilities(ctx: &Ctx<'_>, whose: Whose) -> Result<Response
                 .get(token)
                 .await?
                 .ok_or_else(|| CoreError::bad("invalid token"))?
-                .policies
-                .clone()
         }
         Whose::Accessor => {
             let accessor = crate::fields::required_str(data, "accessor")?;
@@ -96,11 +94,15 @@ pub(super) async fn capabilities(ctx: &Ctx<'_>, whose: Whose) -> Result<Response
                 .get_by_accessor(accessor)
                 .await?
                 .ok_or_else(|| CoreError::bad("invalid accessor"))?
-                .policies
-                .clone()
         }
     };
-    let acl = ctx.un.policies.acl(&policies).await?;
+    // What the token could do now, identity included, as the pipeline would decide: nothing,
+    // when its entity is disabled or gone.
+    let acl = match crate::identity::token_acl(&ctx.un.identity, &ctx.un.policies, &entry).await {
+        Ok(t) => t.acl,
+        Err(CoreError::TokenRejected { .. }) => std::sync::Arc::new(hush_policy::Acl::new(&[])),
+        Err(e) => return Err(e),
+    };
     let mut out = Map::new();
     let mut last = Vec::new();
     for p in &paths {

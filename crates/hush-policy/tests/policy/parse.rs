@@ -585,6 +585,58 @@ fn default_policy_parses_and_grants_only_self_service() {
 }
 
 #[test]
+fn templated_policy_scopes_each_caller_to_its_own_path() {
+    let policy = parse(
+        "per-user",
+        r#"
+        path "secret/data/{{identity.entity.name}}/*" { capabilities = ["create", "read", "update"] }
+        path "secret/data/teams/{{identity.entity.metadata.team}}" { capabilities = ["read"] }
+        path "secret/data/shared" { capabilities = ["read"] }
+        path "kv/{{identity.entity.aliases.userpass_1.name}}/{{identity.groups.names.ops.id}}" {
+            capabilities = ["read"]
+        }
+        "#,
+    )
+    .unwrap();
+    let alice = policy.render(|p| match p {
+        "identity.entity.name" => Some("alice".into()),
+        "identity.entity.metadata.team" => Some("payments".into()),
+        "identity.entity.aliases.userpass_1.name" => Some("al".into()),
+        "identity.groups.names.ops.id" => Some("g1".into()),
+        _ => None,
+    });
+    let acl = Acl::new(&[&alice]);
+    let can = |acl: &Acl, path: &str, cap| acl.check(path, cap, false, None, None).allowed;
+    assert!(can(&acl, "secret/data/alice/db", Create));
+    assert!(can(&acl, "secret/data/alice/db", Read));
+    assert!(!can(&acl, "secret/data/bob/db", Read));
+    assert!(can(&acl, "secret/data/teams/payments", Read));
+    assert!(!can(&acl, "secret/data/teams/other", Read));
+    assert!(can(&acl, "kv/al/g1", Read));
+    assert!(can(&acl, "secret/data/shared", Read));
+
+    // A metadata value holding a glob is not pasted in: the rule is left out, so the caller
+    // does not reach every team's secrets.
+    let sneaky = policy.render(|p| match p {
+        "identity.entity.name" => Some("mallory".into()),
+        "identity.entity.metadata.team" => Some("*".into()),
+        _ => None,
+    });
+    assert_eq!(sneaky.rules.len(), 2);
+    let acl = Acl::new(&[&sneaky]);
+    assert!(!can(&acl, "secret/data/teams/payments", Read));
+    assert!(can(&acl, "secret/data/mallory/x", Read));
+    // Nor may a value climb out of its folder.
+    let climber = policy.render(|p| match p {
+        "identity.entity.name" => Some("../alice".into()),
+        _ => None,
+    });
+    assert_eq!(climber.rules.len(), 1);
+    // No identity at all: only the plain rule is left.
+    assert_eq!(policy.render(|_| None).rules.len(), 1);
+}
+
+#[test]
 fn json_integral_floats_survive_formatting() {
     let text = r#"{"path": {"a": {"capabilities": ["create"],
         "allowed_parameters": {"n": [2.0, 1.5, -3.0, {"k": [4.0]}]}}}}"#;
