@@ -505,6 +505,18 @@ def test_disabling_an_auth_method_forgets_its_aliases(root, dev_server):
     assert ident(root).read_entity(eid)["data"]["aliases"] == []
 
 
+def test_audit_entries_carry_the_entity_id(root, dev_server, tmp_path):
+    enable_userpass(root)
+    log = tmp_path / "audit.log"
+    root.sys.enable_audit_device("file", options={"file_path": str(log)})
+    auth = login(dev_server, "alice")
+    as_token(dev_server, auth["client_token"]).auth.token.lookup_self()
+    entries = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    mine = [e for e in entries if e["request"]["path"] == "auth/token/lookup-self"]
+    assert [e["type"] for e in mine] == ["request", "response"]
+    assert all(e["auth"]["entity_id"] == auth["entity_id"] for e in mine), mine
+
+
 # ---------------------------------------------------------------------------------------------
 # Identity policies
 
