@@ -105,6 +105,8 @@ pub struct Unsealed {
     pub token_store: Arc<Mounted>,
     /// Every token's private storage at `cubbyhole/`, routed like a mount.
     pub cubbyhole: Arc<Mounted>,
+    /// The leases of the secrets engines issued.
+    pub leases: Arc<crate::leases::Leases>,
     /// Entities, aliases and groups.
     pub identity: crate::identity::IdentityStore,
     /// The identity store's backend at `identity/`, routed like a mount.
@@ -509,6 +511,8 @@ impl Core {
             }
         };
         let tokens = TokenStore::open(view.sub("sys/token/")).await?;
+        let leases = Arc::new(crate::leases::Leases::load(view.sub("sys/expire/")).await?);
+        tokens.on_delete(crate::leases::token_hook(&leases));
         let policies = PolicyStore::open(view.sub("sys/policy/")).await?;
         let mounts = MountTable::load(
             TableKind::Secrets,
@@ -572,6 +576,7 @@ impl Core {
             system,
             token_store,
             cubbyhole,
+            leases,
             identity,
             identity_mount,
             quotas,
@@ -580,6 +585,7 @@ impl Core {
             saved_encryptions: AtomicU64::new(saved),
         });
         crate::audit::restore_devices(&un.audit, &un.view).await?;
+        spawn_lease_expiry(&un);
         Ok(un)
     }
 
@@ -1162,3 +1168,67 @@ fn builtin_mount(
         route,
     })
 }
+
+/// Runs until the server seals (the unsealed state is dropped): revokes every lease when it is
+/// due, and the leases of revoked tokens; failures are retried with backoff (see
+/// [`crate::leases::revoke`]). Leases due together are revoked concurrently, so a thousand
+/// expiring in the same second wait on the engines in parallel, not one after another.
+fn spawn_lease_expiry(un: &Arc<Unsealed>) {
+    let weak = Arc::downgrade(un);
+    tokio::spawn(async move {
+        let mut last_sweep = 0i64;
+        loop {
+            let Some(un) = weak.upgrade() else { return };
+            let now = now_unix();
+            for id_hash in un.leases.take_revoked_tokens() {
+                crate::leases::revoke_of_token(&un.leases, &un.mounts, &id_hash).await;
+            }
+            if now - last_sweep >= LEASE_SWEEP_SECS {
+                last_sweep = now;
+                // Tokens that expired or were revoked while their leases' index was not looked at
+                // (a crash, or a revocation path that does not report): their leases go too.
+                if let Ok(owners) = un.leases.owners().await {
+                    for owner in owners {
+                        if matches!(un.tokens.get_by_hash(&owner).await, Ok(None)) {
+                            crate::leases::revoke_of_token(&un.leases, &un.mounts, &owner).await;
+                        }
+                    }
+                }
+            }
+            let due = un.leases.due(now, LEASE_BATCH);
+            let mut set = tokio::task::JoinSet::new();
+            for id in due.clone() {
+                let un = un.clone();
+                set.spawn(async move {
+                    let _ = crate::leases::revoke(&un.leases, &un.mounts, &id, false).await;
+                });
+            }
+            while set.join_next().await.is_some() {}
+            let wait = match un.leases.next_due() {
+                Some(t) if t <= now_unix() => {
+                    if due.is_empty() {
+                        Duration::from_millis(200)
+                    } else {
+                        Duration::ZERO
+                    }
+                }
+                Some(t) => Duration::from_millis(u64::try_from(t - now_unix()).unwrap_or(0) * 1000)
+                    .min(Duration::from_secs(LEASE_SWEEP_SECS as u64)),
+                None => Duration::from_secs(LEASE_SWEEP_SECS as u64),
+            };
+            // Nothing of the unsealed state is held while waiting: sealing drops it, and the
+            // leases' drop wakes this to end.
+            let wake = un.leases.wake.clone();
+            drop(un);
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = wake.notified() => {}
+            }
+        }
+    });
+}
+
+/// Leases revoked per round of the expiry task.
+const LEASE_BATCH: usize = 1024;
+/// How often the expiry task looks for tokens gone without telling it.
+const LEASE_SWEEP_SECS: i64 = 60;

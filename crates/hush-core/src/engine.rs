@@ -166,6 +166,28 @@ pub trait LogicalBackend: Send + Sync + 'static {
     /// Handles a request that already passed every check of the pipeline.
     async fn handle(&self, req: &EngineRequest<'_>) -> Result<Response>;
 
+    /// Revokes a secret this backend issued with a lease: `internal` is what it returned in
+    /// [`crate::logical::LeaseSecret::internal`]. Called by the lease manager when the lease
+    /// expires or is revoked; an error keeps the lease and is retried. The default has nothing
+    /// to revoke.
+    async fn revoke_secret(
+        &self,
+        _req: &EngineRequest<'_>,
+        _internal: &Map<String, Value>,
+    ) -> Result<()> {
+        Ok(())
+    }
+
+    /// Extends a leased secret's life where the backend must (a database user's expiry); an
+    /// error refuses the renewal. The default accepts.
+    async fn renew_secret(
+        &self,
+        _req: &EngineRequest<'_>,
+        _internal: &Map<String, Value>,
+    ) -> Result<()> {
+        Ok(())
+    }
+
     /// Whether the target of a write exists, so that the core can ask the ACL for `update`
     /// instead of `create`. The default treats every write as an update.
     async fn exists(&self, _req: &EngineRequest<'_>) -> Result<bool> {

@@ -15,6 +15,7 @@ pub mod error;
 pub mod fields;
 pub mod framework;
 pub mod identity;
+pub mod leases;
 pub mod lockout;
 pub mod logical;
 pub mod metrics;

@@ -205,6 +205,21 @@ pub struct TokenParams {
     pub display_name: String,
 }
 
+/// A secret an engine issues with a lifetime: the pipeline turns it into a lease.
+#[derive(Debug, Clone, Default)]
+pub struct LeaseSecret {
+    /// The TTL the engine asks for (zero: the mount's default).
+    pub ttl: std::time::Duration,
+    /// The longest life the engine allows (zero: the mount's maximum).
+    pub max_ttl: std::time::Duration,
+    /// Whether the lease may be renewed.
+    pub renewable: bool,
+    /// What the engine needs to revoke or renew the secret later (a user name...), kept with
+    /// the lease inside the barrier and handed back to
+    /// [`crate::engine::LogicalBackend::revoke_secret`].
+    pub internal: Map<String, Value>,
+}
+
 /// What an engine returns.
 #[derive(Debug, Clone, Default)]
 pub struct Response {
@@ -231,6 +246,13 @@ pub struct Response {
     pub retry_after: Option<u64>,
     /// `lease_duration` of the envelope (KV v1 reports its TTL here).
     pub lease_duration: Option<u64>,
+    /// A secret with a lifetime: the pipeline gives it a lease (see [`crate::leases`]). Never
+    /// sent to the client as such: its `internal` data is the engine's.
+    pub secret: Option<LeaseSecret>,
+    /// `lease_id` of the envelope, set by the pipeline when it leased `secret`.
+    pub lease_id: Option<String>,
+    /// `renewable` of the envelope.
+    pub renewable: bool,
 }
 
 /// `wrap_info` of a wrapped response.

@@ -505,6 +505,9 @@ async fn dispatch(found: &Found<'_>, req: &Request) -> Result<Response> {
     if resp.mount_type.is_none() {
         resp.mount_type = Some(m.entry.kind.clone());
     }
+    if let Some(secret) = resp.secret.take() {
+        lease(found, req, &ctx, secret, &mut resp, now).await?;
+    }
     // A login through an auth method ends with the token the core issues.
     let is_login = m.route.starts_with("auth/") && !Arc::ptr_eq(m, &found.un.token_store);
     if is_login {
@@ -515,6 +518,47 @@ async fn dispatch(found: &Found<'_>, req: &Request) -> Result<Response> {
         }
     }
     Ok(resp)
+}
+
+/// Gives the secret an engine issued a lease, within the mount's and the server's TTL limits,
+/// owned by the caller's token, and answers its `lease_id`, `lease_duration` and `renewable`.
+async fn lease(
+    found: &Found<'_>,
+    req: &Request,
+    ctx: &Ctx<'_>,
+    secret: crate::logical::LeaseSecret,
+    resp: &mut Response,
+    now: i64,
+) -> Result<()> {
+    let m = found.mounted;
+    let (default, mut max) = crate::ctx::mount_ttls(ctx, Some(&m.entry));
+    if !secret.max_ttl.is_zero() {
+        max = max.min(secret.max_ttl);
+    }
+    let ttl = crate::leases::clamp_ttl(secret.ttl, default, max);
+    let secs = |d: std::time::Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4);
+    let entry = crate::leases::LeaseEntry {
+        lease_id: crate::leases::new_lease_id(&req.path)?,
+        mount: m.route.clone(),
+        mount_uuid: m.entry.uuid.clone(),
+        path: found.rel.to_string(),
+        issue_time: now,
+        expire_time: now + secs(ttl),
+        max_expire_time: now + secs(max),
+        last_renewal: None,
+        renewable: secret.renewable,
+        ttl: ttl.as_secs(),
+        internal: secret.internal,
+        token: found.token.map(|t| t.id_hash.clone()),
+        revoke_attempts: 0,
+        last_error: None,
+        retry_at: None,
+    };
+    found.un.leases.register(&entry).await?;
+    resp.lease_id = Some(entry.lease_id);
+    resp.lease_duration = Some(ttl.as_secs());
+    resp.renewable = entry.renewable;
+    Ok(())
 }
 
 impl Core {

@@ -250,6 +250,9 @@ fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>> {
         .map_err(|e| CoreError::Internal(format!("could not encode a record: {e}")))
 }
 
+/// What is told the id hash of each deleted token.
+pub type DeleteHook = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// The token store of one unsealed core.
 pub struct TokenStore {
     view: View,
@@ -258,6 +261,8 @@ pub struct TokenStore {
     cache: RwLock<HashMap<String, Arc<TokenEntry>>>,
     /// Serializes use-count decrements so two requests cannot both spend the last use.
     uses: tokio::sync::Mutex<()>,
+    /// Told of every deleted token (see [`TokenStore::on_delete`]).
+    deleted: std::sync::OnceLock<DeleteHook>,
 }
 
 impl TokenStore {
@@ -276,6 +281,7 @@ impl TokenStore {
             salt,
             cache: RwLock::new(HashMap::new()),
             uses: tokio::sync::Mutex::new(()),
+            deleted: std::sync::OnceLock::new(),
         };
         store.migrate_accessor_index().await?;
         Ok(store)
@@ -465,6 +471,17 @@ impl TokenStore {
         self.lookup_hash(&self.hash_token(token)).await
     }
 
+    /// The stored token with this id hash.
+    pub async fn get_by_hash(&self, id_hash: &str) -> Result<Option<Arc<TokenEntry>>> {
+        self.lookup_hash(id_hash).await
+    }
+
+    /// Sets what is told the id hash of every token deleted (revoked, expired, tidied): the
+    /// lease manager, which revokes the leases the token created.
+    pub fn on_delete(&self, hook: DeleteHook) {
+        let _ = self.deleted.set(hook);
+    }
+
     /// Looks a token up by its accessor.
     pub async fn get_by_accessor(&self, accessor: &str) -> Result<Option<Arc<TokenEntry>>> {
         if accessor.is_empty() || accessor.contains('/') {
@@ -545,6 +562,9 @@ impl TokenStore {
             }
         }
         self.view.transaction(ops).await?;
+        if let Some(hook) = self.deleted.get() {
+            hook(id_hash);
+        }
         // After the token: a crash in between leaves a cubbyhole no token can reach, which
         // tidy removes; the reverse order could leave a live token with its data gone.
         self.view.delete_tree(&cubbyhole_of(id_hash)).await

@@ -3,6 +3,9 @@
 
 use std::sync::Arc;
 
+#[path = "core/leases.rs"]
+mod leases;
+
 use hush_core::seal::InitParams;
 use hush_core::{Core, CoreConfig, CoreError, Operation, Request};
 use hush_storage::{Backend, MemoryBackend, SqliteBackend};

@@ -132,7 +132,8 @@ const TOKEN_FIELD: &[Field] = &[Field::new(
 
 fn specs() -> Vec<Spec> {
     use Operation::{Delete, List, Read, Update};
-    let mut specs = vec![
+    let mut specs =
+        vec![
         Spec::new("init", "Whether the server is initialized; initializes it.")
             .op(Read, "Whether the server is initialized.", |_, req, _| {
                 run(req, |ctx| seal::init_status(ctx.core))
@@ -494,6 +495,35 @@ fn specs() -> Vec<Spec> {
             "leases/revoke-prefix/{prefix*}",
             "Revoke every lease (token) created below a prefix.",
         ),
+        Spec::new(
+            "leases/revoke-force/{prefix*}",
+            "Remove every lease below a prefix, revoking what can be revoked.",
+        )
+        .op(Update, "Revoke by prefix, regardless of errors.", |_, req, c| {
+            run(req, move |ctx| leases::revoke_force(ctx, c.get("prefix")))
+        })
+        .sudo(),
+        Spec::new("leases/lookup", "A lease: its times and whether it renews.")
+            .op(Update, "Look up a lease.", |_, req, _| run(req, leases::lookup))
+            .fields(LEASE_FIELDS),
+        Spec::new("leases/lookup/{prefix**}", "The leases below a prefix.").op(
+            List,
+            "List lease ids.",
+            |_, req, c| run(req, move |ctx| leases::list(ctx, c.get("prefix"))),
+        ),
+        lease_op("leases/renew", "Renew a lease.", false),
+        lease_op("leases/renew/{lease_id*}", "Renew a lease.", false),
+        lease_op("renew", "Renew a lease (older path).", false),
+        lease_op("renew/{lease_id*}", "Renew a lease (older path).", false),
+        lease_op("leases/revoke", "Revoke a lease.", true),
+        lease_op("leases/revoke/{lease_id*}", "Revoke a lease.", true),
+        lease_op("revoke", "Revoke a lease (older path).", true),
+        lease_op("revoke/{lease_id*}", "Revoke a lease (older path).", true),
+        Spec::new(
+            "leases/tidy",
+            "Clean up the lease index of tokens that no longer exist.",
+        )
+        .op(Update, "Tidy the leases.", |_, req, _| run(req, leases::tidy)),
         revoke_prefix(
             "revoke-prefix/{prefix*}",
             "Revoke every lease (token) created below a prefix (older path).",
@@ -660,6 +690,32 @@ fn rekey_specs(prefix: &'static str) -> [Spec; 2] {
 }
 
 /// `revoke-prefix`, under its current and its older name.
+const LEASE_FIELDS: &[Field] = &[
+    Field::new("lease_id", FieldType::String, "The lease's id."),
+    Field::new(
+        "increment",
+        FieldType::Duration,
+        "Renewal: the TTL asked for from now.",
+    ),
+    Field::new(
+        "sync",
+        Bool,
+        "Revocation: accepted; revocation is always synchronous.",
+    ),
+];
+
+/// Renew (`revoke` false) or revoke a lease named in the body or the path.
+fn lease_op(pattern: &'static str, help: &'static str, revoke: bool) -> Spec {
+    let op: Handler<SystemBackend> = if revoke {
+        |_, req, c| run(req, move |ctx| leases::revoke(ctx, Some(c.get("lease_id"))))
+    } else {
+        |_, req, c| run(req, move |ctx| leases::renew(ctx, Some(c.get("lease_id"))))
+    };
+    Spec::new(pattern, help)
+        .op(Operation::Update, help, op)
+        .fields(LEASE_FIELDS)
+}
+
 fn revoke_prefix(pattern: &'static str, help: &'static str) -> Spec {
     Spec::new(pattern, help)
         .op(Operation::Update, "Revoke by prefix.", |_, req, c| {

@@ -235,6 +235,20 @@ pub(super) async fn mount_path(ctx: &Ctx<'_>, p: &str, auth: bool) -> Result<Res
                 // Vault answers success for a path with nothing mounted.
                 return Ok(Response::no_content());
             }
+            if !auth {
+                // What the engine issued is revoked first, as Vault does; a lease that cannot
+                // be revoked stops the unmount (revoke-force it, then unmount).
+                for id in ctx.un.leases.ids_with_prefix(&path) {
+                    crate::leases::revoke(&ctx.un.leases, &ctx.un.mounts, &id, false)
+                        .await
+                        .map_err(|e| {
+                            CoreError::bad(format!(
+                                "cannot disable {path}: {e}; revoke its leases with \
+                                 sys/leases/revoke-force/{path} first"
+                            ))
+                        })?;
+                }
+            }
             let gone = table.unmount(&path).await?;
             if auth {
                 // Everyone who logged in through it is logged out, as in Vault; renewal and
