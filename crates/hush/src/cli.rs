@@ -103,6 +103,12 @@ pub enum Command {
     Import(hush_deliver::import::ImportArgs),
     /// Render a template with secrets into a file
     Template(hush_deliver::template::TemplateArgs),
+    /// Renew, revoke, look up and list the leases of issued secrets
+    Lease {
+        /// The lease command.
+        #[command(subcommand)]
+        command: crate::commands::lease::LeaseCommand,
+    },
     /// Create, inspect, renew and revoke tokens
     Token {
         /// The token command.

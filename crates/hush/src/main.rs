@@ -187,6 +187,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Login(args) => login::run(&cli.connection, args),
+        Command::Lease { command } => with_client(&cli.connection, |client| {
+            commands::lease::run(client, command)
+        }),
         Command::Auth { command } => {
             with_client(&cli.connection, |client| auth::run(client, command))
         }

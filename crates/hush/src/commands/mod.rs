@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod generic;
 pub mod kv;
+pub mod lease;
 pub mod login;
 pub mod operator;
 pub mod policy;
