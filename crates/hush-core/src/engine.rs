@@ -178,8 +178,9 @@ pub trait LogicalBackend: Send + Sync + 'static {
         Ok(())
     }
 
-    /// Extends a leased secret's life where the backend must (a database user's expiry); an
-    /// error refuses the renewal. The default accepts.
+    /// Extends a leased secret's life where the backend must (a database user's expiry): the
+    /// request's `expire_time` (unix seconds) is the lease's new end. An error refuses the
+    /// renewal. The default accepts.
     async fn renew_secret(
         &self,
         _req: &EngineRequest<'_>,

@@ -349,7 +349,9 @@ pub async fn renew(
     let ttl = increment.map_or(entry.ttl, |d| d.as_secs().max(1));
     let new_expire = (now + i64::try_from(ttl).unwrap_or(i64::MAX / 4)).min(entry.max_expire_time);
     if let Some(m) = mounts.get(&entry.mount) {
-        let data = Map::new();
+        // The engine learns the new expiry (a database user's own expiry follows it).
+        let mut data = Map::new();
+        data.insert("expire_time".into(), Value::from(new_expire));
         let req = crate::engine::EngineRequest::new(
             lease_id,
             crate::logical::Operation::Update,

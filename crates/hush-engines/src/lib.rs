@@ -7,9 +7,11 @@
 //!
 //! Engines so far:
 //! - [`kv`]: the key/value store, versions 1 and 2, wire-compatible with Vault's `kv` engine.
+//! - [`database`]: dynamic database credentials under leases (PostgreSQL so far).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod database;
 pub mod kv;
 
 use hush_core::engine::Registry;
@@ -20,4 +22,5 @@ use hush_core::engine::Registry;
 /// v2; see [`kv::KV_V2_ALIAS`]).
 pub fn register(registry: &mut Registry) {
     kv::register(registry);
+    database::register(registry);
 }

@@ -1,0 +1,764 @@
+//! The database secrets engine (`hush secrets enable database`), with Vault's API: connection
+//! configurations (`config/:name`), roles (`roles/:name`) and dynamic credentials
+//! (`creds/:name`): a new database user with a generated password for each read, under a lease
+//! whose expiry or revocation drops the user.
+//!
+//! Each database kind is a [`plugin::Plugin`]; PostgreSQL (`postgresql-database-plugin`) is
+//! [`postgres`]. The engine keeps connections pooled per configuration, rebuilt when the
+//! configuration changes (or on `reset/:name`).
+
+pub mod plugin;
+pub mod postgres;
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use hush_core::engine::{EngineRequest, LogicalBackend, Registry};
+use hush_core::error::{CoreError, Result};
+use hush_core::fields;
+use hush_core::framework::{Field, FieldType, PathSpec, PathTable, Paths};
+use hush_core::logical::{map, LeaseSecret, Operation, Response};
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use zeroize::Zeroizing;
+
+use plugin::{Plugin, Statements};
+
+/// The engine's type name.
+pub const TYPE: &str = "database";
+
+/// Registers the engine.
+pub fn register(registry: &mut Registry) {
+    registry.register(
+        TYPE,
+        Arc::new(|_entry| Ok(Arc::new(DatabaseBackend::default()) as Arc<dyn LogicalBackend>)),
+    );
+}
+
+/// A connection configuration as stored (inside the barrier).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct DbConfig {
+    /// The plugin, e.g. `postgresql-database-plugin`.
+    pub plugin_name: String,
+    /// The connection URL, with `{{username}}` and `{{password}}` placeholders.
+    pub connection_url: String,
+    /// The user hush connects as.
+    pub username: String,
+    /// Its password: never returned.
+    pub password: String,
+    /// The roles that may use this configuration (`*`: all).
+    pub allowed_roles: Vec<String>,
+    /// Connections kept open at most.
+    pub max_open_connections: u32,
+    /// Statements that change hush's own password (`rotate-root`).
+    pub root_rotation_statements: Vec<String>,
+    /// Whether the connection was checked when the configuration was written.
+    pub verify_connection: bool,
+}
+
+impl std::fmt::Debug for DbConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbConfig")
+            .field("plugin_name", &self.plugin_name)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A role: how credentials for it are made and removed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Role {
+    /// The configuration it uses.
+    pub db_name: String,
+    /// What creates a user.
+    pub creation_statements: Vec<String>,
+    /// What removes one (empty: the plugin's default).
+    pub revocation_statements: Vec<String>,
+    /// What undoes a creation that failed half-way.
+    pub rollback_statements: Vec<String>,
+    /// What extends a user's life on renewal (empty: the plugin's default).
+    pub renew_statements: Vec<String>,
+    /// TTL of the credentials' leases, seconds (0: the mount's default).
+    pub default_ttl: u64,
+    /// Their maximum life, seconds (0: the mount's maximum).
+    pub max_ttl: u64,
+}
+
+/// The database engine of one mount.
+#[derive(Default)]
+pub struct DatabaseBackend {
+    /// Open connections by configuration name; dropped when a configuration changes.
+    plugins: Mutex<HashMap<String, Arc<dyn Plugin>>>,
+}
+
+fn paths() -> &'static Paths<DatabaseBackend> {
+    static PATHS: OnceLock<Paths<DatabaseBackend>> = OnceLock::new();
+    PATHS.get_or_init(|| {
+        use Operation::{Delete, List, Read, Update};
+        Paths::new(
+            "this database secrets engine",
+            "",
+            vec![
+                PathSpec::new("config", "The connection configurations.").op(
+                    List,
+                    "List configurations.",
+                    |_, req, _| Box::pin(list(req, "config/")),
+                ),
+                PathSpec::new("config/{name}", "A connection to a database.")
+                    .op(
+                        Read,
+                        "Read a configuration (never its password).",
+                        |b: &DatabaseBackend, req, c| Box::pin(b.config_read(req, c.get("name"))),
+                    )
+                    .op(
+                        Update,
+                        "Write a configuration.",
+                        |b: &DatabaseBackend, req, c| Box::pin(b.config_write(req, c.get("name"))),
+                    )
+                    .op(
+                        Delete,
+                        "Delete a configuration.",
+                        |b: &DatabaseBackend, req, c| Box::pin(b.config_delete(req, c.get("name"))),
+                    )
+                    .fields(CONFIG_FIELDS),
+                PathSpec::new(
+                    "reset/{name}",
+                    "Close and reopen a configuration's connections.",
+                )
+                .op(
+                    Update,
+                    "Reset the connections.",
+                    |b: &DatabaseBackend, req, c| Box::pin(b.reset(req, c.get("name"))),
+                ),
+                PathSpec::new(
+                    "rotate-root/{name}",
+                    "Change the password hush connects with; the new one is never shown.",
+                )
+                .op(
+                    Update,
+                    "Rotate the root credentials.",
+                    |b: &DatabaseBackend, req, c| Box::pin(b.rotate_root(req, c.get("name"))),
+                ),
+                PathSpec::new("roles", "The roles.").op(List, "List roles.", |_, req, _| {
+                    Box::pin(list(req, "roles/"))
+                }),
+                PathSpec::new("roles/{name}", "A role: how its credentials are made.")
+                    .op(Read, "Read a role.", |_, req, c| {
+                        Box::pin(role_read(req, c.get("name")))
+                    })
+                    .op(Update, "Write a role.", |_, req, c| {
+                        Box::pin(role_write(req, c.get("name")))
+                    })
+                    .op(Delete, "Delete a role.", |_, req, c| {
+                        Box::pin(role_delete(req, c.get("name")))
+                    })
+                    .fields(ROLE_FIELDS),
+                PathSpec::new("creds/{name}", "New credentials of a role, under a lease.")
+                    .op(
+                        Read,
+                        "Create credentials.",
+                        |b: &DatabaseBackend, req, c| Box::pin(b.creds(req, c.get("name"))),
+                    )
+                    .reads_have_effects(),
+            ],
+        )
+    })
+}
+
+const CONFIG_FIELDS: &[Field] = &[
+    Field::new(
+        "plugin_name",
+        FieldType::String,
+        "postgresql-database-plugin.",
+    ),
+    Field::new(
+        "connection_url",
+        FieldType::String,
+        "postgresql://{{username}}:{{password}}@host:port/db",
+    ),
+    Field::new("username", FieldType::String, "The user hush connects as."),
+    Field::new(
+        "password",
+        FieldType::String,
+        "Its password (never shown again).",
+    ),
+    Field::new(
+        "allowed_roles",
+        FieldType::Strings,
+        "Roles that may use it; * for all.",
+    ),
+    Field::new(
+        "max_open_connections",
+        FieldType::Int,
+        "Connections open at most (4).",
+    ),
+    Field::new(
+        "max_idle_connections",
+        FieldType::Int,
+        "Accepted (idle = open).",
+    ),
+    Field::new(
+        "max_connection_lifetime",
+        FieldType::Any,
+        "Accepted and ignored.",
+    ),
+    Field::new(
+        "verify_connection",
+        FieldType::Bool,
+        "Connect before saving (true).",
+    ),
+    Field::new(
+        "root_rotation_statements",
+        FieldType::Strings,
+        "Statements that change hush's own password.",
+    ),
+    Field::new("password_policy", FieldType::String, "Not supported yet."),
+    Field::new("username_template", FieldType::String, "Not supported yet."),
+];
+
+const ROLE_FIELDS: &[Field] = &[
+    Field::new("db_name", FieldType::String, "The configuration to use."),
+    Field::new(
+        "creation_statements",
+        FieldType::Strings,
+        "What creates a user.",
+    ),
+    Field::new(
+        "revocation_statements",
+        FieldType::Strings,
+        "What removes one.",
+    ),
+    Field::new(
+        "rollback_statements",
+        FieldType::Strings,
+        "What undoes a failed creation.",
+    ),
+    Field::new(
+        "renew_statements",
+        FieldType::Strings,
+        "What extends a user's life.",
+    ),
+    Field::new("default_ttl", FieldType::Duration, "The leases' TTL."),
+    Field::new(
+        "max_ttl",
+        FieldType::Duration,
+        "The credentials' maximum life.",
+    ),
+];
+
+/// The plugins hush has.
+const PLUGINS: &[&str] = &[postgres::PLUGIN_NAME];
+
+fn check_name(what: &str, name: &str) -> Result<()> {
+    hush_core::canonical::check_name(what, name)
+}
+
+async fn list(req: &EngineRequest<'_>, folder: &str) -> Result<Response> {
+    let keys: Vec<String> = req
+        .view
+        .list(folder)
+        .await?
+        .into_iter()
+        .filter(|k| !k.ends_with('/'))
+        .collect();
+    if keys.is_empty() {
+        return Ok(Response::raw(404, json!({ "errors": [] })));
+    }
+    Ok(Response::data(map(json!({ "keys": keys }))))
+}
+
+fn statements(data: &Map<String, Value>, field: &str) -> Result<Vec<String>> {
+    Ok(fields::strings(data, field)?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect())
+}
+
+async fn load_config(req: &EngineRequest<'_>, name: &str) -> Result<Option<DbConfig>> {
+    req.view.get_json(&format!("config/{name}")).await
+}
+
+async fn load_role(req: &EngineRequest<'_>, name: &str) -> Result<Option<Role>> {
+    req.view.get_json(&format!("roles/{name}")).await
+}
+
+impl DatabaseBackend {
+    /// The open plugin of configuration `name` (connected on first use).
+    async fn plugin(&self, name: &str, config: &DbConfig) -> Result<Arc<dyn Plugin>> {
+        if let Some(p) = self.plugins.lock().get(name) {
+            return Ok(p.clone());
+        }
+        let p = open_plugin(config)?;
+        self.plugins.lock().insert(name.to_string(), p.clone());
+        Ok(p)
+    }
+
+    async fn config_read(&self, req: &EngineRequest<'_>, name: &str) -> Result<Response> {
+        check_name("database configuration", name)?;
+        let c = load_config(req, name)
+            .await?
+            .ok_or_else(|| CoreError::NotFound(format!("no database configuration \"{name}\"")))?;
+        Ok(Response::data(map(json!({
+            "plugin_name": c.plugin_name,
+            "connection_details": {
+                "connection_url": c.connection_url,
+                "username": c.username,
+                "max_open_connections": c.max_open_connections,
+            },
+            "allowed_roles": c.allowed_roles,
+            "root_credentials_rotate_statements": c.root_rotation_statements,
+            "password_policy": "",
+            "verify_connection": c.verify_connection,
+        }))))
+    }
+
+    async fn config_write(&self, req: &EngineRequest<'_>, name: &str) -> Result<Response> {
+        check_name("database configuration", name)?;
+        let d = req.data;
+        let existing = load_config(req, name).await?;
+        let plugin_name = fields::string(d, "plugin_name")?
+            .or_else(|| existing.as_ref().map(|e| e.plugin_name.clone()))
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| {
+                CoreError::bad(format!(
+                    "'plugin_name' is required: one of {}",
+                    PLUGINS.join(", ")
+                ))
+            })?;
+        if !PLUGINS.contains(&plugin_name.as_str()) {
+            return Err(CoreError::bad(format!(
+                "plugin \"{plugin_name}\" is not available: hush has {} (MySQL/MariaDB and others \
+                 are not built yet)",
+                PLUGINS.join(", ")
+            )));
+        }
+        for unsupported in ["password_policy", "username_template"] {
+            if fields::string(d, unsupported)?.is_some_and(|v| !v.is_empty()) {
+                return Err(CoreError::bad(format!(
+                    "'{unsupported}' is not supported by hush's database engine yet: leave it out"
+                )));
+            }
+        }
+        let connection_url = fields::string(d, "connection_url")?
+            .or_else(|| existing.as_ref().map(|e| e.connection_url.clone()))
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| {
+                CoreError::bad(
+                    "'connection_url' is required, e.g. \
+                     postgresql://{{username}}:{{password}}@db.example.com:5432/postgres",
+                )
+            })?;
+        let username = fields::string(d, "username")?
+            .or_else(|| existing.as_ref().map(|e| e.username.clone()))
+            .unwrap_or_default();
+        let password = fields::string(d, "password")?
+            .or_else(|| existing.as_ref().map(|e| e.password.clone()))
+            .unwrap_or_default();
+        let max_open = fields::u64(d, "max_open_connections")?
+            .or_else(|| existing.as_ref().map(|e| u64::from(e.max_open_connections)))
+            .unwrap_or(4);
+        if max_open == 0 || max_open > 1000 {
+            return Err(CoreError::bad(
+                "'max_open_connections' must be between 1 and 1000",
+            ));
+        }
+        let config = DbConfig {
+            plugin_name,
+            connection_url,
+            username,
+            password,
+            allowed_roles: fields::strings(d, "allowed_roles")?
+                .or_else(|| existing.as_ref().map(|e| e.allowed_roles.clone()))
+                .unwrap_or_default(),
+            max_open_connections: u32::try_from(max_open).unwrap_or(4),
+            root_rotation_statements: match d.get("root_rotation_statements") {
+                Some(_) => statements(d, "root_rotation_statements")?,
+                None => existing
+                    .as_ref()
+                    .map(|e| e.root_rotation_statements.clone())
+                    .unwrap_or_default(),
+            },
+            verify_connection: fields::bool(d, "verify_connection")?.unwrap_or(true),
+        };
+        let plugin = open_plugin(&config)?;
+        if config.verify_connection {
+            plugin.verify().await.map_err(|e| {
+                CoreError::bad(format!(
+                    "error verifying the connection to database \"{name}\": {e}; the \
+                     configuration was not saved (verify_connection=false saves it unchecked)"
+                ))
+            })?;
+        }
+        req.view
+            .put_json(&format!("config/{name}"), &config)
+            .await?;
+        self.plugins.lock().insert(name.to_string(), plugin);
+        Ok(Response::no_content())
+    }
+
+    async fn config_delete(&self, req: &EngineRequest<'_>, name: &str) -> Result<Response> {
+        check_name("database configuration", name)?;
+        req.view.delete(&format!("config/{name}")).await?;
+        self.plugins.lock().remove(name);
+        Ok(Response::no_content())
+    }
+
+    async fn reset(&self, req: &EngineRequest<'_>, name: &str) -> Result<Response> {
+        check_name("database configuration", name)?;
+        let config = load_config(req, name)
+            .await?
+            .ok_or_else(|| CoreError::bad(format!("no database configuration \"{name}\"")))?;
+        let plugin = open_plugin(&config)?;
+        plugin
+            .verify()
+            .await
+            .map_err(|e| CoreError::Upstream(e.to_string()))?;
+        self.plugins.lock().insert(name.to_string(), plugin);
+        Ok(Response::no_content())
+    }
+
+    async fn rotate_root(&self, req: &EngineRequest<'_>, name: &str) -> Result<Response> {
+        check_name("database configuration", name)?;
+        let mut config = load_config(req, name)
+            .await?
+            .ok_or_else(|| CoreError::bad(format!("no database configuration \"{name}\"")))?;
+        if config.username.is_empty() {
+            return Err(CoreError::bad(
+                "this configuration has no 'username': rotate-root changes that user's password",
+            ));
+        }
+        let new_password = generate_password()?;
+        let plugin = self.plugin(name, &config).await?;
+        plugin
+            .set_password(
+                &config.root_rotation_statements,
+                &config.username,
+                &new_password,
+            )
+            .await
+            .map_err(|e| {
+                CoreError::Upstream(format!("rotating the root credentials failed: {e}"))
+            })?;
+        config.password = new_password.to_string();
+        req.view
+            .put_json(&format!("config/{name}"), &config)
+            .await?;
+        // New connections with the new password; the old ones keep working until they close.
+        self.plugins
+            .lock()
+            .insert(name.to_string(), open_plugin(&config)?);
+        tracing::info!(
+            config = name,
+            "rotated a database configuration's root password"
+        );
+        Ok(Response::no_content())
+    }
+
+    async fn creds(&self, req: &EngineRequest<'_>, name: &str) -> Result<Response> {
+        check_name("role", name)?;
+        let role = load_role(req, name)
+            .await?
+            .ok_or_else(|| CoreError::bad(format!("unknown role: \"{name}\"")))?;
+        let config = load_config(req, &role.db_name).await?.ok_or_else(|| {
+            CoreError::bad(format!(
+                "role \"{name}\" uses database configuration \"{}\", which does not exist",
+                role.db_name
+            ))
+        })?;
+        check_allowed(&config, &role.db_name, name)?;
+        let plugin = self.plugin(&role.db_name, &config).await?;
+        let username = new_username(name)?;
+        let password = generate_password()?;
+        let ttl = effective_ttl(req, &role);
+        let expiration = chrono::Utc::now()
+            + chrono::Duration::seconds(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 4));
+        plugin
+            .create_user(
+                &Statements {
+                    main: &role.creation_statements,
+                    rollback: &role.rollback_statements,
+                },
+                &username,
+                &password,
+                &expiration.format("%Y-%m-%d %H:%M:%S%z").to_string(),
+            )
+            .await
+            .map_err(|e| {
+                CoreError::bad(format!("creating credentials for role \"{name}\": {e}"))
+            })?;
+        let mut internal = Map::new();
+        internal.insert("username".into(), json!(username));
+        internal.insert("role".into(), json!(name));
+        internal.insert("db_name".into(), json!(role.db_name));
+        let mut resp = Response::data(map(json!({
+            "username": username,
+            "password": password.as_str(),
+        })));
+        resp.secret = Some(LeaseSecret {
+            ttl,
+            max_ttl: Duration::from_secs(role.max_ttl),
+            renewable: true,
+            internal,
+        });
+        Ok(resp)
+    }
+
+    /// The plugin and role statements for a leased user.
+    async fn for_lease(
+        &self,
+        req: &EngineRequest<'_>,
+        internal: &Map<String, Value>,
+    ) -> Result<(Arc<dyn Plugin>, Option<Role>, String)> {
+        let field = |k: &str| {
+            internal
+                .get(k)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| CoreError::Internal(format!("a database lease has no {k}")))
+        };
+        let (username, db_name, role) = (field("username")?, field("db_name")?, field("role")?);
+        let config = load_config(req, &db_name).await?.ok_or_else(|| {
+            CoreError::Upstream(format!(
+                "database configuration \"{db_name}\" is gone, so user \"{username}\" cannot be \
+                 dropped; restore the configuration, or revoke-force the lease"
+            ))
+        })?;
+        let plugin = self.plugin(&db_name, &config).await?;
+        Ok((plugin, load_role(req, &role).await?, username))
+    }
+}
+
+fn open_plugin(config: &DbConfig) -> Result<Arc<dyn Plugin>> {
+    match config.plugin_name.as_str() {
+        postgres::PLUGIN_NAME => Ok(Arc::new(postgres::Postgres::new(config)?)),
+        other => Err(CoreError::bad(format!(
+            "plugin \"{other}\" is not available"
+        ))),
+    }
+}
+
+fn check_allowed(config: &DbConfig, db_name: &str, role: &str) -> Result<()> {
+    if config.allowed_roles.iter().any(|r| r == "*" || r == role) {
+        return Ok(());
+    }
+    Err(CoreError::bad(format!(
+        "role \"{role}\" is not allowed by database configuration \"{db_name}\": add it to the \
+         configuration's allowed_roles"
+    )))
+}
+
+/// Vault's system default lease TTL, used when neither the role nor the mount sets one.
+const DEFAULT_TTL_SECS: u64 = 768 * 3600;
+
+/// The credentials' TTL: the role's, else the mount's, else Vault's default. Always set, so the
+/// database's own expiry of the user is never earlier than the lease (which the core may only
+/// shorten, to the maximum).
+fn effective_ttl(req: &EngineRequest<'_>, role: &Role) -> Duration {
+    let ttl = [role.default_ttl, req.mount.config.default_lease_ttl]
+        .into_iter()
+        .find(|t| *t > 0)
+        .unwrap_or(DEFAULT_TTL_SECS);
+    Duration::from_secs(ttl)
+}
+
+/// Vault's default user name shape: `v-<role>-<random>-<unix time>`, at most 63 characters
+/// (PostgreSQL's limit).
+fn new_username(role: &str) -> Result<String> {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let bytes = hush_crypto::random_bytes(20)?;
+    let random: String = bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect();
+    let role: String = role.chars().take(8).collect();
+    let mut name = format!("v-hush-{role}-{random}-{}", chrono::Utc::now().timestamp());
+    name.truncate(63);
+    Ok(name)
+}
+
+/// Vault's default password policy: 20 characters with at least one lower-case letter, one
+/// upper-case letter, one digit and one dash.
+fn generate_password() -> Result<Zeroizing<String>> {
+    static POLICY: OnceLock<hush_policy::PasswordPolicy> = OnceLock::new();
+    let policy = POLICY.get_or_init(|| {
+        hush_policy::parse_password_policy(
+            "length = 20\n\
+             rule \"charset\" {\n charset = \"abcdefghijklmnopqrstuvwxyz\"\n min-chars = 1\n}\n\
+             rule \"charset\" {\n charset = \"ABCDEFGHIJKLMNOPQRSTUVWXYZ\"\n min-chars = 1\n}\n\
+             rule \"charset\" {\n charset = \"0123456789\"\n min-chars = 1\n}\n\
+             rule \"charset\" {\n charset = \"-\"\n min-chars = 1\n}\n",
+        )
+        .unwrap_or_else(|_| unreachable!("the default password policy is valid"))
+    });
+    let mut failure = None;
+    let pw = policy.generate(|n| match random_below(n) {
+        Ok(i) => i,
+        Err(e) => {
+            failure = Some(e);
+            0
+        }
+    });
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(Zeroizing::new(pw)),
+    }
+}
+
+fn random_below(n: usize) -> Result<usize> {
+    let n = u32::try_from(n).map_err(|_| CoreError::Internal("charset too large".into()))?;
+    let zone = u32::MAX - (u32::MAX % n);
+    loop {
+        let b = hush_crypto::random_bytes(4)?;
+        let v = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+        if v < zone {
+            return Ok((v % n) as usize);
+        }
+    }
+}
+
+async fn role_read(req: &EngineRequest<'_>, name: &str) -> Result<Response> {
+    check_name("role", name)?;
+    let r = load_role(req, name)
+        .await?
+        .ok_or_else(|| CoreError::NotFound(format!("no role \"{name}\"")))?;
+    Ok(Response::data(map(json!({
+        "db_name": r.db_name,
+        "creation_statements": r.creation_statements,
+        "revocation_statements": r.revocation_statements,
+        "rollback_statements": r.rollback_statements,
+        "renew_statements": r.renew_statements,
+        "default_ttl": r.default_ttl,
+        "max_ttl": r.max_ttl,
+        "credential_type": "password",
+    }))))
+}
+
+async fn role_write(req: &EngineRequest<'_>, name: &str) -> Result<Response> {
+    check_name("role", name)?;
+    let d = req.data;
+    let existing = load_role(req, name).await?;
+    let db_name = fields::string(d, "db_name")?
+        .or_else(|| existing.as_ref().map(|r| r.db_name.clone()))
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| CoreError::bad("'db_name' is required: the configuration to use"))?;
+    let config = load_config(req, &db_name).await?.ok_or_else(|| {
+        CoreError::bad(format!(
+            "database configuration \"{db_name}\" does not exist: write config/{db_name} first"
+        ))
+    })?;
+    check_allowed(&config, &db_name, name)?;
+    let keep = |field: &str, old: Option<&Vec<String>>| -> Result<Vec<String>> {
+        match d.get(field) {
+            Some(_) => statements(d, field),
+            None => Ok(old.cloned().unwrap_or_default()),
+        }
+    };
+    let creation = keep(
+        "creation_statements",
+        existing.as_ref().map(|r| &r.creation_statements),
+    )?;
+    if creation.is_empty() {
+        return Err(CoreError::bad(
+            "'creation_statements' is required, e.g. CREATE ROLE \"{{name}}\" WITH LOGIN \
+             PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';",
+        ));
+    }
+    let secs = |field: &str, old: u64| -> Result<u64> {
+        Ok(fields::duration(d, field)?.map_or(old, |t| t.as_secs()))
+    };
+    let default_ttl = secs(
+        "default_ttl",
+        existing.as_ref().map_or(0, |r| r.default_ttl),
+    )?;
+    let max_ttl = secs("max_ttl", existing.as_ref().map_or(0, |r| r.max_ttl))?;
+    if max_ttl > 0 && default_ttl > max_ttl {
+        return Err(CoreError::bad(format!(
+            "'default_ttl' ({default_ttl}s) is longer than 'max_ttl' ({max_ttl}s)"
+        )));
+    }
+    let mount_max = req.mount.config.max_lease_ttl;
+    if mount_max > 0 && (default_ttl > mount_max || max_ttl > mount_max) {
+        return Err(CoreError::bad(format!(
+            "the role's TTLs must not exceed the mount's max_lease_ttl ({mount_max}s)"
+        )));
+    }
+    let role = Role {
+        db_name,
+        creation_statements: creation,
+        revocation_statements: keep(
+            "revocation_statements",
+            existing.as_ref().map(|r| &r.revocation_statements),
+        )?,
+        rollback_statements: keep(
+            "rollback_statements",
+            existing.as_ref().map(|r| &r.rollback_statements),
+        )?,
+        renew_statements: keep(
+            "renew_statements",
+            existing.as_ref().map(|r| &r.renew_statements),
+        )?,
+        default_ttl,
+        max_ttl,
+    };
+    req.view.put_json(&format!("roles/{name}"), &role).await?;
+    Ok(Response::no_content())
+}
+
+async fn role_delete(req: &EngineRequest<'_>, name: &str) -> Result<Response> {
+    check_name("role", name)?;
+    req.view.delete(&format!("roles/{name}")).await?;
+    Ok(Response::no_content())
+}
+
+#[async_trait]
+impl LogicalBackend for DatabaseBackend {
+    async fn handle(&self, req: &EngineRequest<'_>) -> Result<Response> {
+        paths().handle(self, req).await
+    }
+
+    fn paths(&self) -> Option<&dyn PathTable> {
+        Some(paths())
+    }
+
+    async fn revoke_secret(
+        &self,
+        req: &EngineRequest<'_>,
+        internal: &Map<String, Value>,
+    ) -> Result<()> {
+        let (plugin, role, username) = self.for_lease(req, internal).await?;
+        let statements = role.map(|r| r.revocation_statements).unwrap_or_default();
+        plugin
+            .revoke_user(&statements, &username)
+            .await
+            .map_err(|e| CoreError::Upstream(format!("dropping user \"{username}\": {e}")))
+    }
+
+    async fn renew_secret(
+        &self,
+        req: &EngineRequest<'_>,
+        internal: &Map<String, Value>,
+    ) -> Result<()> {
+        let (plugin, role, username) = self.for_lease(req, internal).await?;
+        let statements = role.map(|r| r.renew_statements).unwrap_or_default();
+        // The database's own expiry of the user moves with the lease.
+        let until = req
+            .data
+            .get("expire_time")
+            .and_then(Value::as_i64)
+            .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+            .ok_or_else(|| CoreError::Internal("a renewal without its new expiry".into()))?;
+        plugin
+            .renew_user(
+                &statements,
+                &username,
+                &until.format("%Y-%m-%d %H:%M:%S%z").to_string(),
+            )
+            .await
+            .map_err(|e| CoreError::Upstream(format!("renewing user \"{username}\": {e}")))
+    }
+}

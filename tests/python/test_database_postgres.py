@@ -1,0 +1,150 @@
+"""The database secrets engine against a real PostgreSQL (Debian's package, started on a port of
+its own by pg_fixture), through hvac's database and lease calls."""
+
+import time
+
+import hvac
+import pytest
+
+from conftest import sqlite_server
+from pg_fixture import PASSWORD, SUPERUSER, postgres  # noqa: F401  (the fixture)
+
+CREATE = [
+    "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';",
+    "GRANT SELECT ON hush_probe TO \"{{name}}\";",
+]
+
+
+def setup_engine(client, pg, ttl="1h", name="app"):
+    pg.psql("CREATE TABLE IF NOT EXISTS hush_probe (v int); INSERT INTO hush_probe VALUES (42)")
+    client.sys.enable_secrets_engine("database", path="database")
+    client.secrets.database.configure(
+        name="pg", plugin_name="postgresql-database-plugin", allowed_roles=["app", "short"],
+        connection_url=pg.url(), username=SUPERUSER, password=PASSWORD,
+    )
+    client.secrets.database.create_role(name=name, db_name="pg", creation_statements=CREATE,
+                                        default_ttl=ttl, max_ttl="2h")
+
+
+def can_login(pg, user, password):
+    code, out = pg.psql("SELECT v FROM hush_probe LIMIT 1", user=user, password=password,
+                        check=False)
+    return code == 0 and out == "42"
+
+
+def wait_for(predicate, seconds):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return predicate()
+
+
+def test_creds_work_until_the_lease_is_revoked(dev_server, postgres):
+    client = hvac.Client(url=dev_server.url, token="root")
+    setup_engine(client, postgres)
+    config = client.secrets.database.read_connection("pg")["data"]
+    assert config["plugin_name"] == "postgresql-database-plugin"
+    assert PASSWORD not in str(config) and config["connection_details"]["username"] == SUPERUSER
+    assert client.secrets.database.list_roles()["data"]["keys"] == ["app"]
+
+    creds = client.secrets.database.generate_credentials("app")
+    user, pw = creds["data"]["username"], creds["data"]["password"]
+    assert creds["lease_id"].startswith("database/creds/app/")
+    assert creds["lease_duration"] == 3600 and creds["renewable"] is True
+    assert user.startswith("v-hush-app-") and len(user) <= 63 and len(pw) == 20
+    assert can_login(postgres, user, pw)
+
+    lease = client.sys.read_lease(creds["lease_id"])["data"]
+    assert lease["id"] == creds["lease_id"] and lease["renewable"] is True
+    renewed = client.sys.renew_lease(creds["lease_id"], increment=1800)
+    assert 0 < renewed["lease_duration"] <= 1800
+    _, until = postgres.psql(f"SELECT rolvaliduntil FROM pg_roles WHERE rolname = '{user}'")
+    assert until, "the database's own expiry follows the renewal"
+    keys = client.sys.list_leases("database/creds/app")["data"]["keys"]
+    assert len(keys) == 1
+
+    client.sys.revoke_lease(creds["lease_id"])
+    assert not can_login(postgres, user, pw)
+    _, n = postgres.psql(f"SELECT count(*) FROM pg_roles WHERE rolname = '{user}'")
+    assert n == "0"
+
+
+def test_expiry_drops_the_user_and_prefix_revocation(dev_server, postgres):
+    client = hvac.Client(url=dev_server.url, token="root")
+    setup_engine(client, postgres, ttl="2s", name="short")
+    creds = client.secrets.database.generate_credentials("short")
+    user, pw = creds["data"]["username"], creds["data"]["password"]
+    assert creds["lease_duration"] == 2 and can_login(postgres, user, pw)
+    assert wait_for(lambda: not can_login(postgres, user, pw), 8)
+    client.secrets.database.create_role(name="app", db_name="pg", creation_statements=CREATE)
+    many = [client.secrets.database.generate_credentials("app")["data"] for _ in range(3)]
+    client.sys.revoke_prefix("database/creds/app")
+    for c in many:
+        assert not can_login(postgres, c["username"], c["password"])
+
+
+def test_bad_input_is_refused_and_changes_nothing(dev_server, postgres):
+    client = hvac.Client(url=dev_server.url, token="root")
+    setup_engine(client, postgres)
+    with pytest.raises(hvac.exceptions.InvalidRequest) as e:
+        client.secrets.database.configure(
+            name="nowhere", plugin_name="postgresql-database-plugin", allowed_roles=["*"],
+            connection_url="postgresql://{{username}}:{{password}}@127.0.0.1:1/postgres",
+            username="x", password="y",
+        )
+    assert "127.0.0.1:1" in str(e.value) and "not saved" in str(e.value)
+    assert "nowhere" not in client.secrets.database.list_connections()["data"]["keys"]
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="not available"):
+        client.secrets.database.configure(name="m", plugin_name="mongodb-database-plugin",
+                                          connection_url="x")
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="does not exist"):
+        client.secrets.database.create_role(name="app", db_name="nope", creation_statements=CREATE)
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="not allowed"):
+        client.secrets.database.create_role(name="other", db_name="pg", creation_statements=CREATE)
+    client.secrets.database.create_role(
+        name="app", db_name="pg",
+        creation_statements=["CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}';",
+                             "GRNAT SELECT ON hush_probe TO \"{{name}}\";"])
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="syntax error"):
+        client.secrets.database.generate_credentials("app")
+    # The transaction was rolled back: no user was left behind.
+    _, n = postgres.psql("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'v-hush-app-%'")
+    assert n == "0"
+
+
+def test_rotate_root_keeps_hush_connected_and_retires_the_old_password(dev_server, postgres):
+    client = hvac.Client(url=dev_server.url, token="root")
+    postgres.psql("DROP ROLE IF EXISTS hush_admin")
+    postgres.psql("CREATE ROLE hush_admin WITH LOGIN CREATEROLE PASSWORD 'first-pass'")
+    postgres.psql("CREATE TABLE IF NOT EXISTS hush_probe (v int); INSERT INTO hush_probe VALUES (42)")
+    postgres.psql("GRANT SELECT ON hush_probe TO hush_admin WITH GRANT OPTION")
+    client.sys.enable_secrets_engine("database", path="database")
+    client.secrets.database.configure(
+        name="pg", plugin_name="postgresql-database-plugin", allowed_roles=["app"],
+        connection_url=postgres.url(), username="hush_admin", password="first-pass",
+    )
+    client.secrets.database.create_role(name="app", db_name="pg", creation_statements=CREATE)
+    client.secrets.database.rotate_root_credentials("pg")
+    code, _ = postgres.psql("SELECT 1", user="hush_admin", password="first-pass", check=False)
+    assert code != 0
+    creds = client.secrets.database.generate_credentials("app")["data"]
+    assert can_login(postgres, creds["username"], creds["password"])
+    assert "first-pass" not in str(client.secrets.database.read_connection("pg"))
+
+
+def test_a_lease_that_expired_while_the_server_was_down_is_revoked_at_start(
+        tmp_path, servers, postgres):
+    server = sqlite_server(tmp_path, servers).start()
+    init = hvac.Client(url=server.url).sys.initialize(secret_shares=1, secret_threshold=1)
+    hvac.Client(url=server.url).sys.submit_unseal_key(init["keys"][0])
+    client = hvac.Client(url=server.url, token=init["root_token"])
+    setup_engine(client, postgres, ttl="2s", name="short")
+    creds = client.secrets.database.generate_credentials("short")["data"]
+    assert can_login(postgres, creds["username"], creds["password"])
+    server.kill()
+    time.sleep(3)
+    server.start()
+    hvac.Client(url=server.url).sys.submit_unseal_key(init["keys"][0])
+    assert wait_for(lambda: not can_login(postgres, creds["username"], creds["password"]), 8)
