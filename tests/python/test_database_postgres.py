@@ -148,3 +148,48 @@ def test_a_lease_that_expired_while_the_server_was_down_is_revoked_at_start(
     server.start()
     hvac.Client(url=server.url).sys.submit_unseal_key(init["keys"][0])
     assert wait_for(lambda: not can_login(postgres, creds["username"], creds["password"]), 8)
+
+
+def test_static_role_rotates_the_real_password_on_its_period(dev_server, postgres):
+    client = hvac.Client(url=dev_server.url, token="root")
+    setup_engine(client, postgres)
+    postgres.psql("DROP ROLE IF EXISTS app_static")
+    postgres.psql("CREATE ROLE app_static WITH LOGIN PASSWORD 'set-by-hand'")
+    postgres.psql("GRANT SELECT ON hush_probe TO app_static")
+    client.secrets.database.configure(
+        name="pg", plugin_name="postgresql-database-plugin", allowed_roles=["*"],
+        connection_url=postgres.url(), username=SUPERUSER, password=PASSWORD,
+    )
+    def static_role(period):
+        client.secrets.database.create_static_role(
+            name="static", db_name="pg", username="app_static",
+            rotation_statements=["ALTER USER \"{{name}}\" WITH PASSWORD '{{password}}';"],
+            rotation_period=period,
+        )
+
+    static_role(3600)
+    # Set at creation: the hand-made password is gone at once.
+    assert not can_login(postgres, "app_static", "set-by-hand")
+    first = client.secrets.database.get_static_credentials("static")["data"]
+    assert first["username"] == "app_static" and first["rotation_period"] == 3600
+    assert can_login(postgres, "app_static", first["password"])
+    static_role(2)
+    # The period runs out (rotations are checked every 5 s): a new password, the old one dead.
+    assert wait_for(lambda: client.secrets.database.get_static_credentials("static")["data"]
+                    ["password"] != first["password"], 15)
+    # A long period from here on, so the checks below do not race the next rotation.
+    static_role(3600)
+    second = client.secrets.database.get_static_credentials("static")["data"]["password"]
+    assert second != first["password"]
+    assert can_login(postgres, "app_static", second)
+    assert not can_login(postgres, "app_static", first["password"])
+    # rotate-role: at once.
+    client.secrets.database.rotate_static_role_credentials("static")
+    third = client.secrets.database.get_static_credentials("static")["data"]["password"]
+    assert third != second and can_login(postgres, "app_static", third)
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="unknown static role"):
+        client.secrets.database.get_static_credentials("nope")
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="rotation_period"):
+        client.secrets.database.create_static_role(name="bad", db_name="pg",
+                                                   username="app_static", rotation_statements=[],
+                                                   rotation_period=0)

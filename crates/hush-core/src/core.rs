@@ -1110,13 +1110,28 @@ impl Core {
         });
     }
 
-    /// One round of periodic upkeep: rotate the barrier key when its encryption limit is
-    /// reached and save counters and audit chain heads. Runs every [`CHECKPOINT_INTERVAL`].
+    /// One round of periodic upkeep: each mount's scheduled work (`LogicalBackend::periodic`),
+    /// then rotate the barrier key when its encryption limit is reached and save counters and
+    /// audit chain heads. Runs every [`CHECKPOINT_INTERVAL`].
     pub async fn maintenance(&self) -> Result<()> {
-        match self.unsealed() {
-            Some(un) => self.checkpoint_keyring(&un).await,
-            None => Ok(()),
+        let Some(un) = self.unsealed() else {
+            return Ok(());
+        };
+        let empty = serde_json::Map::new();
+        for m in un.mounts.list() {
+            let req = crate::engine::EngineRequest::new(
+                "periodic",
+                crate::logical::Operation::Update,
+                "",
+                &empty,
+                &m.view,
+                &m.entry,
+            );
+            if let Err(e) = m.backend.periodic(&req).await {
+                tracing::warn!(mount = %m.route, error = %e, "a mount's periodic work failed");
+            }
         }
+        self.checkpoint_keyring(&un).await
     }
 
     /// Opens every audit log again at its path, so that logrotate's renamed files are

@@ -166,6 +166,13 @@ pub trait LogicalBackend: Send + Sync + 'static {
     /// Handles a request that already passed every check of the pipeline.
     async fn handle(&self, req: &EngineRequest<'_>) -> Result<Response>;
 
+    /// Called every few seconds (the core's maintenance interval) while the server is
+    /// unsealed, with the mount's view and entry: for work on a schedule, such as rotating a
+    /// password whose period is up. Errors are logged; the next call tries again.
+    async fn periodic(&self, _req: &EngineRequest<'_>) -> Result<()> {
+        Ok(())
+    }
+
     /// Revokes a secret this backend issued with a lease: `internal` is what it returned in
     /// [`crate::logical::LeaseSecret::internal`]. Called by the lease manager when the lease
     /// expires or is revoked; an error keeps the lease and is retried. The default has nothing

@@ -9,6 +9,7 @@
 
 pub mod plugin;
 pub mod postgres;
+mod static_roles;
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -92,6 +93,8 @@ pub struct Role {
 pub struct DatabaseBackend {
     /// Open connections by configuration name; dropped when a configuration changes.
     plugins: Mutex<HashMap<String, Arc<dyn Plugin>>>,
+    /// Serializes static-role rotations (scheduled and asked for) so two never race.
+    rotations: tokio::sync::Mutex<()>,
 }
 
 fn paths() -> &'static Paths<DatabaseBackend> {
@@ -156,6 +159,43 @@ fn paths() -> &'static Paths<DatabaseBackend> {
                         Box::pin(role_delete(req, c.get("name")))
                     })
                     .fields(ROLE_FIELDS),
+                PathSpec::new("static-roles", "The static roles.").op(
+                    List,
+                    "List static roles.",
+                    |_, req, _| Box::pin(list(req, "static-roles/")),
+                ),
+                PathSpec::new(
+                    "static-roles/{name}",
+                    "An existing database user whose password hush rotates.",
+                )
+                .op(Read, "Read a static role.", |_, req, c| {
+                    Box::pin(static_roles::static_role_read(req, c.get("name")))
+                })
+                .op(
+                    Update,
+                    "Write a static role.",
+                    |b: &DatabaseBackend, req, c| Box::pin(b.static_role_write(req, c.get("name"))),
+                )
+                .op(
+                    Delete,
+                    "Delete a static role (the user stays).",
+                    |_, req, c| Box::pin(static_roles::static_role_delete(req, c.get("name"))),
+                )
+                .fields(STATIC_ROLE_FIELDS),
+                PathSpec::new(
+                    "static-creds/{name}",
+                    "The current password of a static role.",
+                )
+                .op(
+                    Read,
+                    "Read the current credentials.",
+                    |b: &DatabaseBackend, req, c| Box::pin(b.static_creds(req, c.get("name"))),
+                ),
+                PathSpec::new("rotate-role/{name}", "Rotate a static role's password now.").op(
+                    Update,
+                    "Rotate now.",
+                    |b: &DatabaseBackend, req, c| Box::pin(b.rotate_role(req, c.get("name"))),
+                ),
                 PathSpec::new("creds/{name}", "New credentials of a role, under a lease.")
                     .op(
                         Read,
@@ -246,6 +286,23 @@ const ROLE_FIELDS: &[Field] = &[
         "max_ttl",
         FieldType::Duration,
         "The credentials' maximum life.",
+    ),
+];
+
+const STATIC_ROLE_FIELDS: &[Field] = &[
+    Field::new("db_name", FieldType::String, "The configuration to use."),
+    Field::new("username", FieldType::String, "The existing database user."),
+    Field::new(
+        "rotation_period",
+        FieldType::Duration,
+        "Time between rotations.",
+    ),
+    Field::new("rotation_schedule", FieldType::String, "Not supported yet."),
+    Field::new("rotation_window", FieldType::Duration, "Not supported yet."),
+    Field::new(
+        "rotation_statements",
+        FieldType::Strings,
+        "What sets the password.",
     ),
 ];
 
@@ -723,6 +780,10 @@ impl LogicalBackend for DatabaseBackend {
 
     fn paths(&self) -> Option<&dyn PathTable> {
         Some(paths())
+    }
+
+    async fn periodic(&self, req: &EngineRequest<'_>) -> Result<()> {
+        self.rotate_due(req).await
     }
 
     async fn revoke_secret(
