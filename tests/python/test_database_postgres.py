@@ -53,7 +53,7 @@ def test_creds_work_until_the_lease_is_revoked(dev_server, postgres):
     user, pw = creds["data"]["username"], creds["data"]["password"]
     assert creds["lease_id"].startswith("database/creds/app/")
     assert creds["lease_duration"] == 3600 and creds["renewable"] is True
-    assert user.startswith("v-hush-app-") and len(user) <= 63 and len(pw) == 20
+    assert user.startswith("v-app-") and len(user) <= 63 and len(pw) == 20
     assert can_login(postgres, user, pw)
 
     lease = client.sys.read_lease(creds["lease_id"])["data"]
@@ -110,7 +110,7 @@ def test_bad_input_is_refused_and_changes_nothing(dev_server, postgres):
     with pytest.raises(hvac.exceptions.InvalidRequest, match="syntax error"):
         client.secrets.database.generate_credentials("app")
     # The transaction was rolled back: no user was left behind.
-    _, n = postgres.psql("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'v-hush-app-%'")
+    _, n = postgres.psql("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'v-app-%'")
     assert n == "0"
 
 

@@ -3,10 +3,11 @@
 //! (`creds/:name`): a new database user with a generated password for each read, under a lease
 //! whose expiry or revocation drops the user.
 //!
-//! Each database kind is a [`plugin::Plugin`]; PostgreSQL (`postgresql-database-plugin`) is
-//! [`postgres`]. The engine keeps connections pooled per configuration, rebuilt when the
+//! Each database kind is a [`plugin::Plugin`]: PostgreSQL (`postgresql-database-plugin`) is
+//! [`postgres`], MySQL and MariaDB (`mysql-database-plugin`) [`mysql`]. The engine keeps connections pooled per configuration, rebuilt when the
 //! configuration changes (or on `reset/:name`).
 
+pub mod mysql;
 pub mod plugin;
 pub mod postgres;
 mod static_roles;
@@ -307,7 +308,7 @@ const STATIC_ROLE_FIELDS: &[Field] = &[
 ];
 
 /// The plugins hush has.
-const PLUGINS: &[&str] = &[postgres::PLUGIN_NAME];
+const PLUGINS: &[&str] = &[postgres::PLUGIN_NAME, mysql::PLUGIN_NAME];
 
 fn check_name(what: &str, name: &str) -> Result<()> {
     hush_core::canonical::check_name(what, name)
@@ -389,8 +390,7 @@ impl DatabaseBackend {
             })?;
         if !PLUGINS.contains(&plugin_name.as_str()) {
             return Err(CoreError::bad(format!(
-                "plugin \"{plugin_name}\" is not available: hush has {} (MySQL/MariaDB and others \
-                 are not built yet)",
+                "plugin \"{plugin_name}\" is not available: hush has {}",
                 PLUGINS.join(", ")
             )));
         }
@@ -529,7 +529,7 @@ impl DatabaseBackend {
         })?;
         check_allowed(&config, &role.db_name, name)?;
         let plugin = self.plugin(&role.db_name, &config).await?;
-        let username = new_username(name)?;
+        let username = new_username(name, plugin.max_username())?;
         let password = generate_password()?;
         let ttl = effective_ttl(req, &role);
         let expiration = chrono::Utc::now()
@@ -593,6 +593,7 @@ impl DatabaseBackend {
 fn open_plugin(config: &DbConfig) -> Result<Arc<dyn Plugin>> {
     match config.plugin_name.as_str() {
         postgres::PLUGIN_NAME => Ok(Arc::new(postgres::Postgres::new(config)?)),
+        mysql::PLUGIN_NAME => Ok(Arc::new(mysql::Mysql::new(config)?)),
         other => Err(CoreError::bad(format!(
             "plugin \"{other}\" is not available"
         ))),
@@ -623,18 +624,18 @@ fn effective_ttl(req: &EngineRequest<'_>, role: &Role) -> Duration {
     Duration::from_secs(ttl)
 }
 
-/// Vault's default user name shape: `v-<role>-<random>-<unix time>`, at most 63 characters
-/// (PostgreSQL's limit).
-fn new_username(role: &str) -> Result<String> {
+/// Vault's default user name shape: `v-hush-<role>-<random>-<unix time>`, at most `max`
+/// characters (63 for PostgreSQL, 32 for MySQL); the random part always fits.
+fn new_username(role: &str, max: usize) -> Result<String> {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let bytes = hush_crypto::random_bytes(20)?;
     let random: String = bytes
         .iter()
         .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
         .collect();
-    let role: String = role.chars().take(8).collect();
-    let mut name = format!("v-hush-{role}-{random}-{}", chrono::Utc::now().timestamp());
-    name.truncate(63);
+    let role: String = role.chars().take(if max < 40 { 4 } else { 8 }).collect();
+    let mut name = format!("v-{role}-{random}-{}", chrono::Utc::now().timestamp());
+    name.truncate(max);
     Ok(name)
 }
 

@@ -27,6 +27,10 @@ pub struct Statements<'a> {
 /// One database kind.
 #[async_trait]
 pub trait Plugin: Send + Sync {
+    /// The longest user name the database takes.
+    fn max_username(&self) -> usize {
+        63
+    }
     /// Connects and checks that the configured user can log in.
     async fn verify(&self) -> Result<(), PluginError>;
     /// Creates a user with `password` valid until `expiration`, running `statements.main`
