@@ -16,6 +16,16 @@ HUSH_BIN = os.path.abspath(os.environ.get("HUSH_BIN") or str(
 ))
 
 
+def wait_for(predicate, seconds: float) -> bool:
+    """Polls `predicate` every 0.2 s until it holds or `seconds` pass; returns its last answer."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return predicate()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

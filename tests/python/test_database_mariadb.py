@@ -1,11 +1,11 @@
 """The database engine's mysql-database-plugin against a real MariaDB, with the seed's example
 (Vault's MySQL walk-through) through hvac."""
 
-import time
 
 import hvac
 import pytest
 
+from conftest import wait_for
 from mariadb_fixture import PASSWORD, SUPERUSER, mariadb  # noqa: F401  (the fixture)
 
 CREATE = ["CREATE USER '{{name}}'@'%' IDENTIFIED BY '{{password}}';",
@@ -16,15 +16,6 @@ def can_login(db, user, password):
     code, out = db.sql("SELECT v FROM app.probe LIMIT 1", user=user, password=password,
                        check=False)
     return code == 0 and out == "42"
-
-
-def wait_for(predicate, seconds):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return predicate()
 
 
 def configure(client, db):

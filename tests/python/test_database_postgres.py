@@ -6,7 +6,7 @@ import time
 import hvac
 import pytest
 
-from conftest import sqlite_server
+from conftest import sqlite_server, wait_for
 from pg_fixture import PASSWORD, SUPERUSER, postgres  # noqa: F401  (the fixture)
 
 CREATE = [
@@ -30,15 +30,6 @@ def can_login(pg, user, password):
     code, out = pg.psql("SELECT v FROM hush_probe LIMIT 1", user=user, password=password,
                         check=False)
     return code == 0 and out == "42"
-
-
-def wait_for(predicate, seconds):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return predicate()
 
 
 def test_creds_work_until_the_lease_is_revoked(dev_server, postgres):

@@ -74,9 +74,30 @@ pub fn random_bytes(n: usize) -> Result<Vec<u8>, CryptoError> {
     Ok(out)
 }
 
+/// A uniform index below `n` (which must be at least 1) from the operating system's CSPRNG:
+/// rejection sampling, so no value is likelier than another (generated passwords).
+pub fn random_below(n: u32) -> Result<u32, CryptoError> {
+    let n = n.max(1);
+    let zone = u32::MAX - (u32::MAX % n);
+    loop {
+        let mut b = [0u8; 4];
+        aws_lc_rs::rand::fill(&mut b).map_err(|_| CryptoError::Random)?;
+        let v = u32::from_be_bytes(b);
+        if v < zone {
+            return Ok(v % n);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn random_below_stays_below() {
+        assert!((0..1000).all(|_| random_below(7).unwrap() < 7));
+        assert_eq!(random_below(1).unwrap(), 0);
+    }
 
     #[test]
     fn debug_is_redacted() {

@@ -19,5 +19,5 @@ pub mod shamir;
 
 pub use barrier::{Barrier, BARRIER_FORMAT_VERSION, BARRIER_HEADER_LEN, BARRIER_OVERHEAD};
 pub use error::CryptoError;
-pub use key::{random_bytes, SecretKey, KEY_LEN};
+pub use key::{random_below, random_bytes, SecretKey, KEY_LEN};
 pub use keyring::{Keyring, TermInfo};

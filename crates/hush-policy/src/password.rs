@@ -235,6 +235,26 @@ impl PasswordPolicy {
         chars.into_iter().collect()
     }
 
+    /// [`PasswordPolicy::generate`] with a source that may fail (the CSPRNG): its first error
+    /// is returned instead of a password.
+    pub fn try_generate<E>(
+        &self,
+        mut random_below: impl FnMut(usize) -> Result<usize, E>,
+    ) -> Result<String, E> {
+        let mut failure = None;
+        let password = self.generate(|n| match random_below(n) {
+            Ok(i) => i,
+            Err(e) => {
+                failure.get_or_insert(e);
+                0
+            }
+        });
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(password),
+        }
+    }
+
     /// Whether `password` meets the policy (length and every rule's minimum).
     pub fn accepts(&self, password: &str) -> bool {
         password.chars().count() == self.length

@@ -20,34 +20,11 @@ fn view(ctx: &Ctx<'_>) -> View {
     ctx.un.view.sub(PREFIX)
 }
 
-/// A uniform index below `n` from the operating system's CSPRNG (rejection sampling, so no
-/// character is likelier than another).
-fn random_below(n: usize) -> Result<usize> {
-    let n = u32::try_from(n).map_err(|_| CoreError::Internal("charset too large".into()))?;
-    let zone = u32::MAX - (u32::MAX % n);
-    loop {
-        let b = hush_crypto::random_bytes(4)?;
-        let v = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-        if v < zone {
-            return Ok((v % n) as usize);
-        }
-    }
-}
-
-/// A password from `policy`.
+/// A password from `policy`, drawn from the CSPRNG.
 pub(crate) fn generate(policy: &hush_policy::PasswordPolicy) -> Result<String> {
-    let mut failure = None;
-    let password = policy.generate(|n| match random_below(n) {
-        Ok(i) => i,
-        Err(e) => {
-            failure = Some(e);
-            0
-        }
-    });
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(password),
-    }
+    Ok(policy.try_generate(|n| {
+        hush_crypto::random_below(u32::try_from(n).unwrap_or(u32::MAX)).map(|i| i as usize)
+    })?)
 }
 
 fn parse(text: &str) -> Result<hush_policy::PasswordPolicy> {

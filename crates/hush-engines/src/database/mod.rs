@@ -653,30 +653,10 @@ fn generate_password() -> Result<Zeroizing<String>> {
         )
         .unwrap_or_else(|_| unreachable!("the default password policy is valid"))
     });
-    let mut failure = None;
-    let pw = policy.generate(|n| match random_below(n) {
-        Ok(i) => i,
-        Err(e) => {
-            failure = Some(e);
-            0
-        }
-    });
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(Zeroizing::new(pw)),
-    }
-}
-
-fn random_below(n: usize) -> Result<usize> {
-    let n = u32::try_from(n).map_err(|_| CoreError::Internal("charset too large".into()))?;
-    let zone = u32::MAX - (u32::MAX % n);
-    loop {
-        let b = hush_crypto::random_bytes(4)?;
-        let v = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-        if v < zone {
-            return Ok((v % n) as usize);
-        }
-    }
+    let password = policy.try_generate(|n| {
+        hush_crypto::random_below(u32::try_from(n).unwrap_or(u32::MAX)).map(|i| i as usize)
+    })?;
+    Ok(Zeroizing::new(password))
 }
 
 async fn role_read(req: &EngineRequest<'_>, name: &str) -> Result<Response> {
