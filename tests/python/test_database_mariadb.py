@@ -1,7 +1,6 @@
 """The database engine's mysql-database-plugin against a real MariaDB, with the seed's example
 (Vault's MySQL walk-through) through hvac."""
 
-
 import hvac
 import pytest
 
