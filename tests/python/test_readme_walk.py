@@ -48,7 +48,10 @@ def test_the_production_walk_works_as_written(tmp_path):
                     'for i in 1 2 3; do hush operator rekey -target=recovery '
                     '"$(awk "/Recovery Key $i:/ {print \\$NF}" init.out)"; done',
                     script, flags=re.M)
+    # The server started in the background is stopped however the script ends, so a failing
+    # step leaves no server behind.
     prelude = f"""set -euo pipefail
+trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
 hush() {{ "{HUSH_BIN}" "$@"; }}
 wait_up() {{ for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null && return; sleep 0.1; done; cat server*.log; exit 1; }}
 mkdir -p {tmp_path / 'backups'}
