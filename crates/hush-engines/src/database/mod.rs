@@ -341,6 +341,15 @@ async fn load_config(req: &EngineRequest<'_>, name: &str) -> Result<Option<DbCon
     req.view.get_json(&format!("config/{name}")).await
 }
 
+/// The configuration `db_name`, or the 400 that says it does not exist.
+async fn require_config(req: &EngineRequest<'_>, db_name: &str) -> Result<DbConfig> {
+    load_config(req, db_name).await?.ok_or_else(|| {
+        CoreError::bad(format!(
+            "database configuration \"{db_name}\" does not exist: write config/{db_name} first"
+        ))
+    })
+}
+
 async fn load_role(req: &EngineRequest<'_>, name: &str) -> Result<Option<Role>> {
     req.view.get_json(&format!("roles/{name}")).await
 }
@@ -644,14 +653,24 @@ fn new_username(role: &str, max: usize) -> Result<String> {
 fn generate_password() -> Result<Zeroizing<String>> {
     static POLICY: OnceLock<hush_policy::PasswordPolicy> = OnceLock::new();
     let policy = POLICY.get_or_init(|| {
-        hush_policy::parse_password_policy(
-            "length = 20\n\
-             rule \"charset\" {\n charset = \"abcdefghijklmnopqrstuvwxyz\"\n min-chars = 1\n}\n\
-             rule \"charset\" {\n charset = \"ABCDEFGHIJKLMNOPQRSTUVWXYZ\"\n min-chars = 1\n}\n\
-             rule \"charset\" {\n charset = \"0123456789\"\n min-chars = 1\n}\n\
-             rule \"charset\" {\n charset = \"-\"\n min-chars = 1\n}\n",
-        )
-        .unwrap_or_else(|_| unreachable!("the default password policy is valid"))
+        let rule = |set: &str| hush_policy::CharsetRule {
+            charset: set.chars().collect(),
+            min_chars: 1,
+        };
+        let rules = vec![
+            rule("abcdefghijklmnopqrstuvwxyz"),
+            rule("ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+            rule("0123456789"),
+            rule("-"),
+        ];
+        hush_policy::PasswordPolicy {
+            length: 20,
+            charset: rules
+                .iter()
+                .flat_map(|r| r.charset.iter().copied())
+                .collect(),
+            rules,
+        }
     });
     let password = policy.try_generate(|n| {
         hush_crypto::random_below(u32::try_from(n).unwrap_or(u32::MAX)).map(|i| i as usize)
@@ -684,11 +703,7 @@ async fn role_write(req: &EngineRequest<'_>, name: &str) -> Result<Response> {
         .or_else(|| existing.as_ref().map(|r| r.db_name.clone()))
         .filter(|n| !n.is_empty())
         .ok_or_else(|| CoreError::bad("'db_name' is required: the configuration to use"))?;
-    let config = load_config(req, &db_name).await?.ok_or_else(|| {
-        CoreError::bad(format!(
-            "database configuration \"{db_name}\" does not exist: write config/{db_name} first"
-        ))
-    })?;
+    let config = require_config(req, &db_name).await?;
     check_allowed(&config, &db_name, name)?;
     let keep = |field: &str, old: Option<&Vec<String>>| -> Result<Vec<String>> {
         match d.get(field) {

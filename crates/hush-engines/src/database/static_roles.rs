@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{
-    check_allowed, check_name, generate_password, load_config, statements, DatabaseBackend,
+    check_allowed, check_name, generate_password, require_config, statements, DatabaseBackend,
 };
 
 /// The shortest rotation period accepted (rotations are checked every few seconds).
@@ -36,6 +36,14 @@ fn key(name: &str) -> String {
     format!("static-roles/{name}")
 }
 
+/// The static role `name`, or the 400 that says there is none.
+async fn load_static(req: &EngineRequest<'_>, name: &str) -> Result<StaticRole> {
+    req.view
+        .get_json(&key(name))
+        .await?
+        .ok_or_else(|| CoreError::bad(format!("unknown static role: \"{name}\"")))
+}
+
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
@@ -48,12 +56,7 @@ impl DatabaseBackend {
         name: &str,
         mut role: StaticRole,
     ) -> Result<StaticRole> {
-        let config = load_config(req, &role.db_name).await?.ok_or_else(|| {
-            CoreError::bad(format!(
-                "database configuration \"{}\" does not exist",
-                role.db_name
-            ))
-        })?;
+        let config = require_config(req, &role.db_name).await?;
         let plugin = self.plugin(&role.db_name, &config).await?;
         let password = generate_password()?;
         plugin
@@ -86,11 +89,7 @@ impl DatabaseBackend {
             .or_else(|| existing.as_ref().map(|r| r.db_name.clone()))
             .filter(|n| !n.is_empty())
             .ok_or_else(|| CoreError::bad("'db_name' is required: the configuration to use"))?;
-        let config = load_config(req, &db_name).await?.ok_or_else(|| {
-            CoreError::bad(format!(
-                "database configuration \"{db_name}\" does not exist: write config/{db_name} first"
-            ))
-        })?;
+        let config = require_config(req, &db_name).await?;
         check_allowed(&config, &db_name, name)?;
         let username = fields::string(d, "username")?
             .or_else(|| existing.as_ref().map(|r| r.username.clone()))
@@ -148,11 +147,7 @@ impl DatabaseBackend {
         name: &str,
     ) -> Result<Response> {
         check_name("static role", name)?;
-        let role: StaticRole = req
-            .view
-            .get_json(&key(name))
-            .await?
-            .ok_or_else(|| CoreError::bad(format!("unknown static role: \"{name}\"")))?;
+        let role = load_static(req, name).await?;
         let next = role.last_rotation + i64::try_from(role.rotation_period).unwrap_or(i64::MAX / 4);
         Ok(Response::data(map(json!({
             "username": role.username,
@@ -170,11 +165,7 @@ impl DatabaseBackend {
     ) -> Result<Response> {
         check_name("static role", name)?;
         let _rotations = self.rotations.lock().await;
-        let role: StaticRole = req
-            .view
-            .get_json(&key(name))
-            .await?
-            .ok_or_else(|| CoreError::bad(format!("unknown static role: \"{name}\"")))?;
+        let role = load_static(req, name).await?;
         self.rotate_static(req, name, role).await?;
         Ok(Response::no_content())
     }
