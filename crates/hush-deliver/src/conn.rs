@@ -163,6 +163,24 @@ impl Conn {
         })
     }
 
+    /// How long until [`Conn::keep_token`] has something to do (renew the token, or log in
+    /// again), for a command that keeps running without a `--watch` ticker (`hush run` holding
+    /// leases, which the server revokes with the token that created them). `None`: the token
+    /// never expires; zero: its lease is not known yet, so look now.
+    pub fn token_check_in(&self) -> Option<Duration> {
+        match self.lease {
+            Lease::Unknown => Some(Duration::ZERO),
+            Lease::Never => None,
+            Lease::Until {
+                expires, granted, ..
+            } => Some(
+                expires
+                    .saturating_duration_since(Instant::now())
+                    .saturating_sub(granted / 3),
+            ),
+        }
+    }
+
     /// The lease of a token from the configuration, from `auth/token/lookup-self`. A token that
     /// may not look itself up is left alone (treated as not expiring).
     async fn look_up(&self) -> Result<Lease, DeliverError> {

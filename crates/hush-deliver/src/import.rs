@@ -206,7 +206,7 @@ pub async fn import(args: ImportArgs, client_cfg: ClientConfig) -> Result<(), De
     for (rel, keys) in plan {
         let path = base.child(&rel);
         let (current, cas) = match source::read_secret(&conn, &path, None).await? {
-            ReadOutcome::Found { data, version } => (data, version.or(Some(0))),
+            ReadOutcome::Found { data, version, .. } => (data, version.or(Some(0))),
             ReadOutcome::Missing => (BTreeMap::new(), Some(0)),
             // The latest version is deleted: writing creates the next one, so check-and-set
             // is against the deleted version's number.

@@ -27,6 +27,7 @@ mod error;
 pub mod export;
 pub mod formats;
 pub mod import;
+pub mod lease;
 pub mod names;
 mod outfile;
 pub mod parse;

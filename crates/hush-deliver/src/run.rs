@@ -33,7 +33,19 @@
 //! and the child keeps running. When the child exits by itself, hush exits with its code.
 //! The token stays valid for as long as hush watches: it is renewed once a third of its TTL is
 //! left, and when it cannot be renewed any more (its maximum TTL), hush logs in again with
-//! `--auth-method` if it was given one.
+//! `--auth-method` if it was given one. Only the sources without a lease are read again:
+//! reading `database/creds/app` creates a new database user each time.
+//!
+//! **Leases.** A `--path` whose answer comes under a lease (dynamic credentials such as
+//! `database/creds/app`) is followed while the child runs, with or without `--watch`: the
+//! lease is renewed at about two thirds of its TTL; once it cannot be extended (its maximum
+//! TTL, or the renewal is refused) new credentials are fetched before it expires, the child is
+//! restarted with them as `--watch` restarts it (SIGTERM, `--grace`, SIGKILL), and the old
+//! lease is revoked once the old child is gone. When hush exits it revokes the leases it
+//! obtained, unless `--keep-leases` is given (then they end at their TTL). The schedule is in
+//! [`crate::lease`]. Failed requests are retried with backoff and reported on standard error,
+//! with paths and key names, never values. The token is kept valid as with `--watch`, since
+//! the server revokes a token's leases with it.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -41,9 +53,9 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use hush_client::ClientConfig;
+use hush_client::{ClientConfig, ClientError};
 use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
@@ -56,9 +68,10 @@ use crate::conn::Conn;
 #[cfg(feature = "cli")]
 use crate::duration::parse_duration;
 use crate::error::DeliverError;
+use crate::lease::{self, Held, Step};
 use crate::names::{self, NameRules};
 use crate::redact::Redactor;
-use crate::source::{self, SourceArgs};
+use crate::source::{self, LeaseInfo, PathRead, SourceArgs};
 
 /// The variables `--reset-env` keeps from hush's environment (when they are set).
 pub const RESET_ENV_KEEP: &[&str] = &[
@@ -136,9 +149,15 @@ pub struct RunArgs {
     #[cfg_attr(feature = "cli", arg(help_heading = "Child process", long, value_name = "DUR", default_value = "30s", value_parser = parse_duration))]
     pub interval: Duration,
 
-    /// With --watch: how long the child may take to exit after SIGTERM before it is killed
+    /// With --watch, and when new dynamic credentials replace old ones: how long the child may
+    /// take to exit after SIGTERM before it is killed
     #[cfg_attr(feature = "cli", arg(help_heading = "Child process", long, value_name = "DUR", default_value = "10s", value_parser = parse_duration))]
     pub grace: Duration,
+
+    /// Leave the leases of dynamic credentials (database/creds/...) to expire at their TTL
+    /// when hush exits, instead of revoking them (also the replaced ones)
+    #[cfg_attr(feature = "cli", arg(help_heading = "Child process", long))]
+    pub keep_leases: bool,
 
     /// How to log in.
     #[cfg_attr(feature = "cli", command(flatten))]
@@ -247,19 +266,23 @@ pub fn changed_names(
     names
 }
 
-/// Reads the secrets and builds the environment.
-async fn load_env(
-    conn: &Conn,
-    args: &RunArgs,
-    base: &BTreeMap<OsString, OsString>,
-) -> Result<ChildEnv, DeliverError> {
-    let set = source::load(conn, &args.source).await?;
-    let rules = NameRules {
+/// The naming rules the arguments ask for.
+fn name_rules(args: &RunArgs) -> NameRules {
+    NameRules {
         prefix: args.prefix.clone(),
         tf_vars: args.tf_vars,
         sanitize: args.sanitize_names,
-    };
-    build_env(base, &set, &rules, args.override_env)
+    }
+}
+
+/// Builds the environment from the reads of the `--path`s, in order.
+fn env_of<'a>(
+    args: &RunArgs,
+    base: &BTreeMap<OsString, OsString>,
+    reads: impl IntoIterator<Item = &'a PathRead>,
+) -> Result<ChildEnv, DeliverError> {
+    let set = source::merge(reads, &args.source)?;
+    build_env(base, &set, &name_rules(args), args.override_env)
 }
 
 /// A running child and the tasks copying its output through the redactor.
@@ -448,59 +471,468 @@ fn validate(args: &RunArgs) -> Result<(), DeliverError> {
 /// Runs `hush run`; returns the exit code hush should exit with.
 pub async fn run(args: RunArgs, client_cfg: ClientConfig) -> Result<i32, DeliverError> {
     validate(&args)?;
-    let mut conn = Conn::connect(client_cfg, &args.auth).await?;
+    let conn = Conn::connect(client_cfg, &args.auth).await?;
     let mut base = base_env(args.reset_env);
     if args.auth.auth_method.is_some() {
         // The secret ID logged hush in; the child has no business with it.
         base.remove(std::ffi::OsStr::new("HUSH_SECRET_ID"));
     }
-    let mut env = load_env(&conn, &args, &base).await?;
+    let mut session = Session {
+        args,
+        conn,
+        base,
+        sources: Vec::new(),
+        retired: Vec::new(),
+        token_next: None,
+        token_failures: 0,
+    };
+    let outcome = session.serve().await;
+    // Whatever ended the run (the child exited, or an error before or after it started), the
+    // leases obtained for it are released: nothing else uses those credentials.
+    session.release().await;
+    outcome
+}
 
-    // Listening before the child starts, so that no signal falls between the two.
-    let mut signals = Forwarded::install()?;
-    let mut running = spawn(&args, &env)?;
-    let mut ticker =
-        tokio::time::interval_at(tokio::time::Instant::now() + args.interval, args.interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+/// One `--path` being delivered: what its last read gave, and the lease held for it.
+struct Source {
+    /// The path as given on the command line, to read it again.
+    raw: String,
+    /// The last read that the child's environment was built from (or will be, on a restart).
+    read: PathRead,
+    /// The lease of that read, with its schedule; `None` for static secrets (KV).
+    held: Option<Held>,
+}
 
-    // Once hush was asked to stop, a secret change must not start a new child.
-    let mut stopping = false;
-    loop {
-        tokio::select! {
-            status = running.child.wait() => {
-                let status = status.map_err(|e| DeliverError::io("wait for", "the child process", e))?;
-                running.drain().await;
-                return Ok(exit_code(status));
+/// New secrets to restart the child with.
+struct Replacement {
+    /// The environment with them.
+    env: ChildEnv,
+    /// What to tell on standard error (paths and names, never values).
+    message: String,
+}
+
+/// The state of one `hush run`: the sources, the leases it holds, and the token's upkeep.
+struct Session {
+    args: RunArgs,
+    conn: Conn,
+    base: BTreeMap<OsString, OsString>,
+    sources: Vec<Source>,
+    /// Leases replaced by newer ones, revoked once the child that used them is gone: (path,
+    /// lease).
+    retired: Vec<(String, LeaseInfo)>,
+    /// When to see to the token next, while leases are held (they die with it).
+    token_next: Option<Instant>,
+    /// Failed attempts in a row to keep the token, for the backoff.
+    token_failures: u32,
+}
+
+/// Whether a failed request may succeed if tried again later: the server could not be reached,
+/// was too slow, or had a problem of its own. Anything else it answered (refused, not found,
+/// not allowed) will not change by waiting.
+fn transient(err: &ClientError) -> bool {
+    match err {
+        ClientError::Connect { .. } | ClientError::Timeout { .. } | ClientError::Request { .. } => {
+            true
+        }
+        ClientError::Api { status, .. } => *status >= 500 || *status == 429,
+        _ => false,
+    }
+}
+
+/// A duration for messages, to a tenth of a second.
+fn shown(d: Duration) -> String {
+    format!("{:.1}s", d.as_secs_f64())
+}
+
+/// A sleep until `at`, or a long one for a branch that is disabled anyway (`select!` builds
+/// the future of a disabled branch too).
+fn sleep_until(at: Option<Instant>) -> tokio::time::Sleep {
+    let at = at.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
+    tokio::time::sleep_until(tokio::time::Instant::from_std(at))
+}
+
+impl Session {
+    /// Reads the sources, starts the child and keeps it supplied until it exits.
+    async fn serve(&mut self) -> Result<i32, DeliverError> {
+        for raw in self.args.source.paths.clone() {
+            let read = source::read_path(&self.conn, &self.args.source, &raw).await?;
+            let held = read
+                .lease
+                .clone()
+                .map(|l| Held::new(l, Instant::now(), lease::jitter()));
+            // Kept as soon as it is read, so that a failure reading a later path still
+            // releases this one's lease.
+            self.sources.push(Source { raw, read, held });
+        }
+        let mut env = env_of(&self.args, &self.base, self.sources.iter().map(|s| &s.read))?;
+
+        // Listening before the child starts, so that no signal falls between the two.
+        let mut signals = Forwarded::install()?;
+        let mut running = spawn(&self.args, &env)?;
+        let interval = self.args.interval;
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
+        // Once hush was asked to stop, a secret change must not start a new child.
+        let mut stopping = false;
+        loop {
+            let lease_at = self.next_lease();
+            if lease_at.is_none() {
+                self.token_next = None;
+            } else if self.token_next.is_none() {
+                self.token_next = self.conn.token_check_in().map(|d| Instant::now() + d);
             }
-            sig = signals.recv() => {
-                let keyboard = matches!(sig, Signal::SIGINT | Signal::SIGQUIT);
-                if !(keyboard && terminal_foreground()) {
-                    running.signal(sig);
+            let token_at = self.token_next;
+            let replacement = tokio::select! {
+                status = running.child.wait() => {
+                    let status = status
+                        .map_err(|e| DeliverError::io("wait for", "the child process", e))?;
+                    running.drain().await;
+                    return Ok(exit_code(status));
                 }
-                // SIGHUP conventionally means "reload"; the others mean "stop".
-                stopping |= sig != Signal::SIGHUP;
-            }
-            _ = ticker.tick(), if args.watch && !stopping => {
-                if let Err(err) = conn.keep_token(args.interval).await {
-                    eprintln!("hush: {err}");
-                }
-                let fresh = match load_env(&conn, &args, &base).await {
-                    Ok(fresh) => fresh,
-                    Err(err) => {
-                        eprintln!("hush: could not refresh the secrets, the child keeps running: {err}");
-                        continue;
+                sig = signals.recv() => {
+                    let keyboard = matches!(sig, Signal::SIGINT | Signal::SIGQUIT);
+                    if !(keyboard && terminal_foreground()) {
+                        running.signal(sig);
                     }
-                };
-                let changed = changed_names(&env.secrets, &fresh.secrets);
-                if changed.is_empty() {
-                    continue;
+                    // SIGHUP conventionally means "reload"; the others mean "stop".
+                    stopping |= sig != Signal::SIGHUP;
+                    None
                 }
-                eprintln!("hush: secrets changed ({}); restarting", changed.join(", "));
-                running.stop(args.grace).await;
-                env = fresh;
-                running = spawn(&args, &env)?;
+                _ = ticker.tick(), if self.args.watch && !stopping => {
+                    if let Err(err) = self.conn.keep_token(interval).await {
+                        eprintln!("hush: {err}");
+                    }
+                    match self.refresh_static(&env).await {
+                        Ok(found) => found,
+                        Err(err) => {
+                            eprintln!(
+                                "hush: could not refresh the secrets, the child keeps running: {err}"
+                            );
+                            None
+                        }
+                    }
+                }
+                _ = sleep_until(lease_at), if lease_at.is_some() => {
+                    self.lease_step(&env, stopping).await
+                }
+                _ = sleep_until(token_at), if token_at.is_some() => {
+                    self.token_step().await;
+                    None
+                }
+            };
+            let Some(replacement) = replacement else {
+                continue;
+            };
+            if stopping {
+                continue;
+            }
+            eprintln!("{}", replacement.message);
+            running.stop(self.args.grace).await;
+            env = replacement.env;
+            running = spawn(&self.args, &env)?;
+            // The child that used the replaced credentials is gone.
+            self.revoke_retired().await;
+        }
+    }
+
+    /// When the next lease needs attention, if hush holds any.
+    fn next_lease(&self) -> Option<Instant> {
+        self.sources
+            .iter()
+            .filter_map(|s| s.held.as_ref().map(|h| h.next))
+            .min()
+    }
+
+    /// `--watch`: reads the static sources again (never the leased ones: each read of
+    /// `database/creds/...` creates a new user) and returns the new environment when a value
+    /// changed.
+    async fn refresh_static(
+        &mut self,
+        env: &ChildEnv,
+    ) -> Result<Option<Replacement>, DeliverError> {
+        for i in 0..self.sources.len() {
+            if self.sources[i].held.is_some() {
+                continue;
+            }
+            let read =
+                source::read_path(&self.conn, &self.args.source, &self.sources[i].raw).await?;
+            let source = &mut self.sources[i];
+            // A path that answers under a lease now is followed from now on (and no longer
+            // read on every interval).
+            source.held = read
+                .lease
+                .clone()
+                .map(|l| Held::new(l, Instant::now(), lease::jitter()));
+            source.read = read;
+        }
+        let fresh = env_of(&self.args, &self.base, self.sources.iter().map(|s| &s.read))?;
+        let changed = changed_names(&env.secrets, &fresh.secrets);
+        if changed.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Replacement {
+            env: fresh,
+            message: format!("hush: secrets changed ({}); restarting", changed.join(", ")),
+        }))
+    }
+
+    /// Renews or replaces the leases that are due; returns new credentials to restart the
+    /// child with.
+    async fn lease_step(&mut self, env: &ChildEnv, stopping: bool) -> Option<Replacement> {
+        let now = Instant::now();
+        for i in 0..self.sources.len() {
+            let Some(held) = &mut self.sources[i].held else {
+                continue;
+            };
+            if held.next > now {
+                continue;
+            }
+            match held.step {
+                Step::Renew => self.renew(i).await,
+                Step::Refetch if stopping => {
+                    // The child is on its way out: new credentials would start nothing.
+                    held.next = now + Duration::from_secs(86_400);
+                }
+                Step::Refetch => {
+                    if let Some(replacement) = self.refetch(i, env).await {
+                        return Some(replacement);
+                    }
+                }
             }
         }
+        None
+    }
+
+    /// `PUT sys/leases/renew` for the lease of source `i`, asking for its full duration again.
+    async fn renew(&mut self, i: usize) {
+        let source = &mut self.sources[i];
+        let Some(held) = &mut source.held else {
+            return;
+        };
+        let path = &source.read.path;
+        let api = "sys/leases/renew";
+        let body = serde_json::json!({
+            "lease_id": held.lease.id,
+            "increment": held.lease.duration.as_secs(),
+        });
+        // The expiry is counted from before the request: the server's is a little later.
+        let sent = Instant::now();
+        match self.conn.write(api, body).await {
+            Ok(answer) => {
+                let granted = answer
+                    .as_ref()
+                    .and_then(|a| a.get("lease_duration"))
+                    .and_then(serde_json::Value::as_u64)
+                    .unwrap_or(0);
+                if !held.renewed(Duration::from_secs(granted), sent, lease::jitter()) {
+                    eprintln!(
+                        "hush: the lease of {path} cannot be extended any more (its maximum TTL \
+                         is near: {granted}s granted of the {}s asked); fetching new credentials \
+                         in {}",
+                        held.lease.duration.as_secs(),
+                        shown(held.next.saturating_duration_since(Instant::now()))
+                    );
+                }
+            }
+            Err(err) if transient(&err) => {
+                let now = Instant::now();
+                let wait = held.failed(now, lease::jitter());
+                let err = scrub(&self.conn.error(path, api, "update", err), &held.lease);
+                eprintln!(
+                    "hush: could not renew the lease of {path} (attempt {}, next in {}; the \
+                     credentials expire in {}): {err}",
+                    held.failures,
+                    shown(wait),
+                    shown(held.remaining(now))
+                );
+                report_expiry(path, held, now);
+            }
+            Err(err) => {
+                let now = Instant::now();
+                held.refused(now, lease::jitter());
+                let err = scrub(&self.conn.error(path, api, "update", err), &held.lease);
+                eprintln!(
+                    "hush: the server refused to renew the lease of {path}: {err}; fetching new \
+                     credentials in {}",
+                    shown(held.next.saturating_duration_since(now))
+                );
+                report_expiry(path, held, now);
+            }
+        }
+    }
+
+    /// Reads source `i` again for new credentials. Returns them when they differ from the
+    /// child's; the old lease is then retired (revoked after the restart).
+    async fn refetch(&mut self, i: usize, env: &ChildEnv) -> Option<Replacement> {
+        let raw = self.sources[i].raw.clone();
+        let outcome = source::read_path(&self.conn, &self.args.source, &raw).await;
+        let now = Instant::now();
+        let read = match outcome {
+            Ok(read) => read,
+            Err(err) => {
+                let source = &mut self.sources[i];
+                if let Some(held) = &mut source.held {
+                    let wait = held.failed(now, lease::jitter());
+                    eprintln!(
+                        "hush: could not fetch new credentials from {} (attempt {}, next in {}; \
+                         the current ones expire in {}): {err}",
+                        source.read.path,
+                        held.failures,
+                        shown(wait),
+                        shown(held.remaining(now))
+                    );
+                    report_expiry(&source.read.path, held, now);
+                }
+                return None;
+            }
+        };
+        let fresh = env_of(
+            &self.args,
+            &self.base,
+            self.sources
+                .iter()
+                .enumerate()
+                .map(|(j, s)| if j == i { &read } else { &s.read }),
+        );
+        let fresh = match fresh {
+            Ok(fresh) => fresh,
+            Err(err) => {
+                // The new answer cannot make an environment (a key went missing): give its
+                // lease back at once, keep the child on the old one and try again later.
+                if let Some(new_lease) = &read.lease {
+                    self.revoke(&read.path, new_lease).await;
+                }
+                let source = &mut self.sources[i];
+                if let Some(held) = &mut source.held {
+                    let wait = held.failed(now, lease::jitter());
+                    eprintln!(
+                        "hush: the new credentials from {} cannot be delivered (next attempt in \
+                         {}): {err}",
+                        source.read.path,
+                        shown(wait)
+                    );
+                    report_expiry(&source.read.path, held, now);
+                }
+                return None;
+            }
+        };
+        let held = read
+            .lease
+            .clone()
+            .map(|l| Held::new(l, Instant::now(), lease::jitter()));
+        let message = format!(
+            "hush: new credentials from {} ({}); restarting",
+            read.path,
+            changed_names(&env.secrets, &fresh.secrets).join(", ")
+        );
+        let old = std::mem::replace(&mut self.sources[i], Source { raw, read, held });
+        if changed_names(&env.secrets, &fresh.secrets).is_empty() {
+            // The same credentials under a new lease: the old lease may guard the very
+            // credential the child uses, so it is left to expire rather than revoked.
+            return None;
+        }
+        // An old lease that has already run out needs no revocation: the server ended it.
+        if let Some(old_held) = old.held.filter(|h| !h.expired(Instant::now())) {
+            self.retired.push((old.read.path, old_held.lease));
+        }
+        Some(Replacement {
+            env: fresh,
+            message,
+        })
+    }
+
+    /// Keeps the token valid while leases are held: the server revokes a token's leases when
+    /// the token ends.
+    async fn token_step(&mut self) {
+        match self.conn.keep_token(Duration::ZERO).await {
+            Ok(()) => {
+                self.token_failures = 0;
+                self.token_next = self.conn.token_check_in().map(|d| Instant::now() + d);
+            }
+            Err(err) => {
+                self.token_failures = self.token_failures.saturating_add(1);
+                let wait = lease::retry_delay(self.token_failures, None, lease::jitter());
+                eprintln!(
+                    "hush: {err} (the server revokes the leases of the dynamic credentials with \
+                     the token; next attempt in {})",
+                    shown(wait)
+                );
+                self.token_next = Some(Instant::now() + wait);
+            }
+        }
+    }
+
+    /// `PUT sys/leases/revoke` for one lease, unless `--keep-leases`; a failure is reported
+    /// (the lease then ends at its TTL).
+    async fn revoke(&self, path: &str, lease: &LeaseInfo) {
+        if self.args.keep_leases {
+            return;
+        }
+        let api = "sys/leases/revoke";
+        let body = serde_json::json!({ "lease_id": lease.id });
+        if let Err(err) = self.conn.write(api, body).await {
+            // Gone already (ended by the server, or by an operator): what was wanted.
+            if err.status() == Some(400) && err.to_string().contains("not found") {
+                return;
+            }
+            let err = self.conn.error(path, api, "update", err);
+            eprintln!(
+                "hush: could not revoke the lease of {path}: {}. It ends by itself at its TTL \
+                 ({}s from its last renewal); an operator can find it with `hush lease list \
+                 {path}` and revoke it",
+                scrub(&err, lease),
+                lease.duration.as_secs()
+            );
+        }
+    }
+
+    /// Revokes the leases replaced by newer ones.
+    async fn revoke_retired(&mut self) {
+        for (path, lease) in std::mem::take(&mut self.retired) {
+            self.revoke(&path, &lease).await;
+        }
+    }
+
+    /// At the end of the run: revokes every lease obtained for it (see `--keep-leases`).
+    async fn release(&mut self) {
+        self.revoke_retired().await;
+        let now = Instant::now();
+        let held: Vec<(String, LeaseInfo)> = self
+            .sources
+            .iter_mut()
+            .filter_map(|s| s.held.take().map(|h| (s, h)))
+            // One that ran out was ended by the server already.
+            .filter(|(_, h)| !h.expired(now))
+            .map(|(s, h)| (s.read.path.clone(), h.lease))
+            .collect();
+        for (path, lease) in held {
+            self.revoke(&path, &lease).await;
+        }
+    }
+}
+
+/// The text of `err` without the lease ID, which the server's messages may quote: whoever
+/// holds a lease ID can renew or revoke the credentials (with a token allowed to), so Vault
+/// treats lease IDs as sensitive, and so does hush's output.
+fn scrub(err: &dyn std::fmt::Display, lease: &LeaseInfo) -> String {
+    let text = err.to_string();
+    if lease.id.is_empty() {
+        return text;
+    }
+    text.replace(&lease.id, "<lease ID>")
+}
+
+/// Says once, clearly, that a lease ran out with no replacement: the child's credentials no
+/// longer work.
+fn report_expiry(path: &str, held: &mut Held, now: Instant) {
+    if held.expired(now) && !held.expiry_reported {
+        held.expiry_reported = true;
+        eprintln!(
+            "hush: the lease of {path} has EXPIRED and no new credentials could be fetched: the \
+             credentials the child has from {path} no longer work. hush keeps trying and \
+             restarts the child when it gets new ones"
+        );
     }
 }
 

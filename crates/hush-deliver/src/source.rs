@@ -1,10 +1,17 @@
-//! Reading secrets from KV paths, shared by `hush run` and `hush export`.
+//! Reading secrets, shared by `hush run` and `hush export`.
 //!
 //! A path such as `secret/app/db` is resolved to its mount and KV version with
 //! `GET sys/internal/ui/mounts/<path>` (`data.options.version == "2"` means KV v2; a 403 or 404
 //! there means the token may not see the mount table, and the path is treated as KV v1, as the
 //! vault CLI does). KV v2 secrets are read from `<mount>/data/<rest>`, KV v1 secrets from the path
 //! itself.
+//!
+//! A path on a mount of another engine (its `type` is neither `kv` nor `generic`), such as
+//! `database/creds/app`, is read as `vault read` reads it: `GET <path>`, whose `data` fields
+//! (`username`, `password`) are the keys. Such an answer may come under a lease (a non-empty
+//! `lease_id` with a `lease_duration`): [`LeaseInfo`] records it, for `hush run` to renew and
+//! replace ([`crate::lease`]), as Vault Agent, envconsul and consul-template do with the same
+//! kind of path.
 //!
 //! Several `--path`s are read in order and merged: a key in a later path overrides the same key
 //! in an earlier one. With `--recursive`, a path is also a folder: the secret at the path (if
@@ -14,6 +21,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
@@ -31,8 +39,9 @@ pub const MAX_RECURSIVE_SECRETS: usize = 10_000;
 #[cfg_attr(feature = "cli", derive(clap::Args))]
 #[cfg_attr(feature = "cli", command(next_help_heading = "Secrets"))]
 pub struct SourceArgs {
-    /// Secret path to read, e.g. secret/app (KV v1 or v2). Repeatable: keys of later paths
-    /// override the same keys of earlier ones
+    /// Secret path to read: a KV v1 or v2 secret (secret/app), or any path another engine
+    /// serves on a read (database/creds/app: dynamic credentials, renewed while `hush run`
+    /// runs). Repeatable: keys of later paths override the same keys of earlier ones
     #[cfg_attr(
         feature = "cli",
         arg(long = "path", value_name = "PATH", required = true)
@@ -168,7 +177,7 @@ pub struct SecretSet {
     pub entries: BTreeMap<String, Secret>,
 }
 
-/// A KV path resolved to its mount and version.
+/// A path resolved to its mount and, on KV, its version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KvPath {
     /// The mount, without slashes (e.g. `secret`).
@@ -177,6 +186,9 @@ pub struct KvPath {
     pub rel: String,
     /// Whether the mount is KV version 2.
     pub v2: bool,
+    /// The engine type of a mount that is not KV (`database`), read as a plain `GET` of the
+    /// path; `None` for KV (and for a mount the token may not look up, read as KV v1).
+    pub engine: Option<String>,
 }
 
 impl KvPath {
@@ -187,7 +199,7 @@ impl KvPath {
 
     /// The API path to read or write the secret (`mount/data/rel` on KV v2).
     pub fn data_path(&self) -> String {
-        if self.v2 {
+        if self.v2 && self.engine.is_none() {
             join(&[&self.mount, "data", &self.rel])
         } else {
             self.display()
@@ -210,6 +222,7 @@ impl KvPath {
             mount: self.mount.clone(),
             rel: join(&[&self.rel, name]),
             v2: self.v2,
+            engine: self.engine.clone(),
         }
     }
 }
@@ -224,6 +237,41 @@ pub(crate) fn join(parts: &[&str]) -> String {
         .join("/")
 }
 
+/// The lease a secret was issued under: what `sys/leases/renew` and `sys/leases/revoke` need.
+///
+/// Only an answer with a non-empty `lease_id` and a `lease_duration` above zero has one: KV v1
+/// answers carry a `lease_duration` (a refresh hint) with an empty `lease_id`, and those are
+/// not leases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseInfo {
+    /// The lease ID (`database/creds/app/<id>`); not a credential, but the handle to renew or
+    /// revoke it with.
+    pub id: String,
+    /// How long the secret is valid from when it was issued.
+    pub duration: Duration,
+    /// Whether the server accepts renewals of it.
+    pub renewable: bool,
+}
+
+impl LeaseInfo {
+    /// The lease of a read's answer, if it has one.
+    pub fn of_answer(answer: &Value) -> Option<LeaseInfo> {
+        let id = answer.get("lease_id").and_then(Value::as_str)?.trim();
+        let seconds = answer.get("lease_duration").and_then(Value::as_u64)?;
+        if id.is_empty() || seconds == 0 {
+            return None;
+        }
+        Some(LeaseInfo {
+            id: id.to_owned(),
+            duration: Duration::from_secs(seconds),
+            renewable: answer
+                .get("renewable")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        })
+    }
+}
+
 /// What reading one secret found.
 #[derive(Debug)]
 pub enum ReadOutcome {
@@ -233,6 +281,8 @@ pub enum ReadOutcome {
         data: BTreeMap<String, SecretValue>,
         /// The KV v2 version (None on KV v1).
         version: Option<u64>,
+        /// The lease the answer came under (dynamic credentials); None for KV.
+        lease: Option<LeaseInfo>,
     },
     /// Nothing is stored there.
     Missing,
@@ -266,6 +316,13 @@ pub async fn resolve(conn: &Conn, path: &str) -> Result<KvPath, DeliverError> {
         .and_then(|d| d.pointer("/options/version"))
         .and_then(Value::as_str)
         == Some("2");
+    // `generic` is Vault's old name of KV version 1; an empty type is a server that does not
+    // say, read as KV as before.
+    let engine = data
+        .and_then(|d| d.get("type"))
+        .and_then(Value::as_str)
+        .filter(|t| !matches!(*t, "" | "kv" | "generic"))
+        .map(str::to_owned);
     let mount = match data.and_then(|d| d.get("path")).and_then(Value::as_str) {
         Some(found) if !found.trim_matches('/').is_empty() => found.trim_matches('/').to_owned(),
         _ => path.split('/').next().unwrap_or(path).to_owned(),
@@ -275,7 +332,12 @@ pub async fn resolve(conn: &Conn, path: &str) -> Result<KvPath, DeliverError> {
         .unwrap_or(path)
         .trim_matches('/')
         .to_owned();
-    Ok(KvPath { mount, rel, v2 })
+    Ok(KvPath {
+        mount,
+        rel,
+        v2,
+        engine,
+    })
 }
 
 /// Reads one secret (a given KV v2 version, or the latest).
@@ -285,6 +347,12 @@ pub async fn read_secret(
     version: Option<u64>,
 ) -> Result<ReadOutcome, DeliverError> {
     let shown = path.display();
+    if let (Some(_), Some(engine)) = (version, &path.engine) {
+        return Err(DeliverError::Usage(format!(
+            "--version was given but {shown} is on a {engine} mount, not KV version 2; only KV \
+             version 2 keeps versions: leave --version out"
+        )));
+    }
     if version.is_some() && !path.v2 {
         return Err(DeliverError::Usage(format!(
             "--version was given but {shown} is on a KV version 1 mount, which keeps no \
@@ -305,6 +373,7 @@ pub async fn read_secret(
         path: shown.clone(),
         reason: reason.to_owned(),
     };
+    let lease = LeaseInfo::of_answer(&answer);
     // Taken apart by value so that the secret strings are moved, not copied.
     let Some(Value::Object(mut top)) = (match answer {
         Value::Object(mut answer) => answer.remove("data"),
@@ -312,7 +381,7 @@ pub async fn read_secret(
     }) else {
         return Err(unexpected("it has no \"data\" object"));
     };
-    let (data, version) = if path.v2 {
+    let (data, version) = if path.v2 && path.engine.is_none() {
         let version = top
             .get("metadata")
             .and_then(|m| m.get("version"))
@@ -333,7 +402,11 @@ pub async fn read_secret(
         .into_iter()
         .map(|(k, v)| (k, SecretValue::from_json(v)))
         .collect();
-    Ok(ReadOutcome::Found { data, version })
+    Ok(ReadOutcome::Found {
+        data,
+        version,
+        lease,
+    })
 }
 
 /// Lists the entries of a folder: names of secrets, and of sub-folders ending in `/`.
@@ -357,18 +430,19 @@ pub async fn list_folder(conn: &Conn, path: &KvPath) -> Result<Vec<String>, Deli
     Ok(keys)
 }
 
-/// Reads a path as a secret, failing on anything but a non-empty secret.
+/// Reads a path as a secret, failing on anything but a non-empty secret; returns its keys and
+/// the lease it came under, if any.
 async fn read_required(
     conn: &Conn,
     path: &KvPath,
     version: Option<u64>,
-) -> Result<BTreeMap<String, SecretValue>, DeliverError> {
+) -> Result<(BTreeMap<String, SecretValue>, Option<LeaseInfo>), DeliverError> {
     let shown = path.display();
     match read_secret(conn, path, version).await? {
         ReadOutcome::Found { data, .. } if data.is_empty() => {
             Err(DeliverError::EmptySecret { path: shown })
         }
-        ReadOutcome::Found { data, .. } => Ok(data),
+        ReadOutcome::Found { data, lease, .. } => Ok((data, lease)),
         ReadOutcome::Missing => match version {
             // The secret may well exist; the version does not.
             Some(version) => Err(DeliverError::NoSuchVersion {
@@ -519,43 +593,92 @@ pub fn validate(args: &SourceArgs) -> Result<(), DeliverError> {
     Ok(())
 }
 
-/// Reads all the secrets `args` names and merges them.
-pub async fn load(conn: &Conn, args: &SourceArgs) -> Result<SecretSet, DeliverError> {
-    validate(args)?;
-    let mut merged: BTreeMap<String, Secret> = BTreeMap::new();
-    for raw in &args.paths {
-        let path = resolve(conn, raw).await?;
-        let secrets = if args.recursive {
-            read_recursive(conn, &path).await?
-        } else {
-            vec![(
-                path.display(),
-                read_required(conn, &path, args.version).await?,
-            )]
-        };
-        let mut this_path: BTreeMap<String, Secret> = BTreeMap::new();
-        for (origin, data) in secrets {
-            let entries = if args.flatten_json {
-                flatten_json(&origin, data)?
-            } else {
-                plain(&origin, data)
-            };
-            for (key, secret) in entries {
-                if let Some(first) = this_path.get(&key) {
-                    return Err(DeliverError::DuplicateKey {
-                        key,
-                        first: first.origin.clone(),
-                        second: secret.origin,
-                    });
-                }
-                this_path.insert(key, secret);
-            }
+/// What one `--path` delivered: its keys (after `--flatten-json`) and, for dynamic
+/// credentials, the lease they came under.
+#[derive(Debug, Clone)]
+pub struct PathRead {
+    /// The path as resolved (`mount/rel`), for messages.
+    pub path: String,
+    /// Key to secret (with `--recursive`, of every secret below the path).
+    pub entries: BTreeMap<String, Secret>,
+    /// The lease of the answer; `None` for KV and other answers without one.
+    pub lease: Option<LeaseInfo>,
+}
+
+/// Reads the one `--path` `raw` as `args` asks (recursively, a version, flattened).
+pub async fn read_path(
+    conn: &Conn,
+    args: &SourceArgs,
+    raw: &str,
+) -> Result<PathRead, DeliverError> {
+    let path = resolve(conn, raw).await?;
+    let (secrets, lease) = if args.recursive {
+        if let Some(engine) = &path.engine {
+            // Listing a dynamic engine's paths reads nothing useful (database/creds/ lists
+            // nothing) and reading each entry would create a credential per entry.
+            return Err(DeliverError::Usage(format!(
+                "--recursive reads KV folders, but {} is on a {engine} mount: give each of its \
+                 secrets its own --path, without --recursive",
+                path.display()
+            )));
         }
-        // Later paths override earlier ones, key by key.
-        merged.extend(this_path);
+        (read_recursive(conn, &path).await?, None)
+    } else {
+        let (data, lease) = read_required(conn, &path, args.version).await?;
+        (vec![(path.display(), data)], lease)
+    };
+    let mut entries: BTreeMap<String, Secret> = BTreeMap::new();
+    for (origin, data) in secrets {
+        let these = if args.flatten_json {
+            flatten_json(&origin, data)?
+        } else {
+            plain(&origin, data)
+        };
+        for (key, secret) in these {
+            if let Some(first) = entries.get(&key) {
+                return Err(DeliverError::DuplicateKey {
+                    key,
+                    first: first.origin.clone(),
+                    second: secret.origin,
+                });
+            }
+            entries.insert(key, secret);
+        }
+    }
+    Ok(PathRead {
+        path: path.display(),
+        entries,
+        lease,
+    })
+}
+
+/// Merges the reads of the `--path`s, in order (a key of a later path overrides the same key
+/// of an earlier one), then applies `--only` and `--except`.
+pub fn merge<'a>(
+    reads: impl IntoIterator<Item = &'a PathRead>,
+    args: &SourceArgs,
+) -> Result<SecretSet, DeliverError> {
+    let mut merged: BTreeMap<String, Secret> = BTreeMap::new();
+    for read in reads {
+        merged.extend(
+            read.entries
+                .iter()
+                .map(|(k, secret)| (k.clone(), secret.clone())),
+        );
     }
     select(&mut merged, &args.only, &args.except)?;
     Ok(SecretSet { entries: merged })
+}
+
+/// Reads all the secrets `args` names and merges them. A lease an answer came under is not
+/// followed here (see [`read_path`] for callers that keep it); it ends at its TTL.
+pub async fn load(conn: &Conn, args: &SourceArgs) -> Result<SecretSet, DeliverError> {
+    validate(args)?;
+    let mut reads = Vec::with_capacity(args.paths.len());
+    for raw in &args.paths {
+        reads.push(read_path(conn, args, raw).await?);
+    }
+    merge(&reads, args)
 }
 
 /// Applies `--only` and `--except`; a key named there that no path has is an error (a typo
@@ -608,6 +731,7 @@ mod tests {
             mount: "secret".into(),
             rel: "app/db".into(),
             v2: true,
+            engine: None,
         };
         assert_eq!(v2.display(), "secret/app/db");
         assert_eq!(v2.data_path(), "secret/data/app/db");
@@ -616,6 +740,7 @@ mod tests {
             mount: "kv".into(),
             rel: String::new(),
             v2: false,
+            engine: None,
         };
         assert_eq!(v1.data_path(), "kv");
         assert_eq!(v1.list_path(), "kv/");

@@ -21,6 +21,11 @@
 //! a server reload its configuration. `--exec` also runs after the first render. A failed
 //! re-render keeps the previous file and is reported; hush keeps watching until it receives
 //! SIGINT or SIGTERM. The token is kept valid meanwhile, as `hush run --watch` does.
+//!
+//! `secret(path)` also reads paths of other engines (`database/creds/app`). Their leases are
+//! not followed here: a single render leaves its lease to end at its TTL, and `--watch` refuses
+//! such a path (re-rendering would create new credentials every interval); `hush run` is the
+//! command that renews and replaces them.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -40,7 +45,7 @@ use crate::conn::Conn;
 use crate::duration::parse_duration;
 use crate::error::DeliverError;
 use crate::outfile;
-use crate::source::{self, ReadOutcome};
+use crate::source::{self, LeaseInfo, ReadOutcome};
 
 /// Arguments of `hush template`.
 #[derive(Debug, Clone)]
@@ -152,6 +157,9 @@ pub struct Renderer {
     name: String,
     source: Arc<Zeroizing<String>>,
     conn: Conn,
+    /// The paths whose answers came under a lease (dynamic credentials), with the lease, from
+    /// the renders so far; `--watch` refuses them (see [`template`]).
+    leased: Arc<Mutex<Vec<(String, LeaseInfo)>>>,
 }
 
 impl std::fmt::Debug for Renderer {
@@ -287,6 +295,7 @@ impl Renderer {
             name,
             source: Arc::new(Zeroizing::new(source)),
             conn,
+            leased: Arc::default(),
         })
     }
 
@@ -296,15 +305,24 @@ impl Renderer {
         let source = Arc::clone(&self.source);
         let conn = self.conn.clone();
         let handle = Handle::current();
+        let leased = Arc::clone(&self.leased);
         // minijinja calls `secret()` synchronously; rendering on a blocking thread lets the
         // function wait for the HTTP request on the runtime without stalling it.
-        tokio::task::spawn_blocking(move || render_blocking(&name, &source, conn, handle))
+        tokio::task::spawn_blocking(move || render_blocking(&name, &source, conn, handle, leased))
             .await
             .map_err(|e| DeliverError::Template {
                 file: self.name.clone(),
                 line: 0,
                 message: format!("rendering stopped unexpectedly: {e}"),
             })?
+    }
+
+    /// Takes the leases the renders so far came under.
+    fn take_leased(&self) -> Vec<(String, LeaseInfo)> {
+        self.leased
+            .lock()
+            .map(|mut l| std::mem::take(&mut *l))
+            .unwrap_or_default()
     }
 }
 
@@ -313,11 +331,16 @@ fn render_blocking(
     source: &str,
     conn: Conn,
     handle: Handle,
+    leased: Arc<Mutex<Vec<(String, LeaseInfo)>>>,
 ) -> Result<Zeroizing<String>, DeliverError> {
     render_with(name, source, move |path| {
-        handle
+        let (data, lease) = handle
             .block_on(read_for_template(&conn, path))
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        if let (Some(lease), Ok(mut held)) = (lease, leased.lock()) {
+            held.push((path.to_owned(), lease));
+        }
+        Ok(data)
     })
 }
 
@@ -362,24 +385,26 @@ where
 }
 
 /// Reads a secret for `secret(path)`: values as template values (strings stay strings, other
-/// JSON keeps its structure).
+/// JSON keeps its structure), and the lease the answer came under, if any.
 async fn read_for_template(
     conn: &Conn,
     path: &str,
-) -> Result<BTreeMap<String, Value>, DeliverError> {
+) -> Result<(BTreeMap<String, Value>, Option<LeaseInfo>), DeliverError> {
     let kv = source::resolve(conn, path).await?;
     match source::read_secret(conn, &kv, None).await? {
-        ReadOutcome::Found { data, .. } => Ok(data
-            .into_iter()
-            .map(|(k, v)| {
-                let value = if v.is_json() {
-                    Value::from_serialize(v.to_json())
-                } else {
-                    Value::from(v.as_str())
-                };
-                (k, value)
-            })
-            .collect()),
+        ReadOutcome::Found { data, lease, .. } => Ok((
+            data.into_iter()
+                .map(|(k, v)| {
+                    let value = if v.is_json() {
+                        Value::from_serialize(v.to_json())
+                    } else {
+                        Value::from(v.as_str())
+                    };
+                    (k, value)
+                })
+                .collect(),
+            lease,
+        )),
         ReadOutcome::Missing => Err(DeliverError::TemplateSecretNotFound { path: kv.display() }),
         ReadOutcome::Deleted { version } => Err(DeliverError::VersionDeleted {
             path: kv.display(),
@@ -413,6 +438,31 @@ pub async fn template(args: TemplateArgs, client_cfg: ClientConfig) -> Result<()
     let mut renderer = Renderer::load(&args.input, conn)?;
 
     let mut last = renderer.render().await?;
+    let leased = renderer.take_leased();
+    if args.watch && !leased.is_empty() {
+        // Every render reads each secret again, and every read of dynamic credentials creates
+        // new ones (a database user per --interval): refuse before writing anything, and give
+        // back what this render obtained.
+        for (_, lease) in &leased {
+            let body = serde_json::json!({ "lease_id": lease.id });
+            if let Err(err) = renderer.conn.write("sys/leases/revoke", body).await {
+                eprintln!(
+                    "hush: could not revoke a lease this render obtained ({}); it ends at its TTL",
+                    renderer
+                        .conn
+                        .error("sys/leases/revoke", "sys/leases/revoke", "update", err)
+                );
+            }
+        }
+        let paths: Vec<&str> = leased.iter().map(|(p, _)| p.as_str()).collect();
+        return Err(DeliverError::Usage(format!(
+            "{} answered with dynamic credentials under a lease, which hush template --watch \
+             does not follow: each render would create new ones. Render without --watch (the \
+             lease then ends at its TTL), or give the credentials to the program with hush run \
+             --path, which renews and replaces them",
+            paths.join(", ")
+        )));
+    }
     outfile::replace_atomically(&args.output, last.as_bytes())?;
     if let Some(cmd) = &args.exec {
         let code = run_exec(cmd).await?;
