@@ -221,3 +221,26 @@ def test_an_outage_is_retried_reported_and_survived(tmp_path, servers, postgres)
     assert init["root_token"] not in err
     assert "database/creds/outage/" not in err, "no lease ID on stderr"
     print(f"stderr through the outage:\n{err}")
+
+
+def test_template_watch_refuses_dynamic_credentials(dev_server, postgres, tmp_path):
+    client = hvac.Client(url=dev_server.url, token="root")
+    setup_role(client, postgres, "tmpl", ttl="1h", max_ttl="2h")
+    tmpl = tmp_path / "app.conf.tmpl"
+    tmpl.write_text('user = {{ secret("database/creds/tmpl").username }}\n')
+    out = tmp_path / "app.conf"
+    env = dict(os.environ, HUSH_ADDR=dev_server.url, HUSH_TOKEN="root")
+    cmd = [HUSH_BIN, "template", "-i", str(tmpl), "-o", str(out)]
+    # --watch would create a user per interval: refused before writing, its lease given back.
+    r = subprocess.run([*cmd, "--watch", "--interval", "1s"], env=env, capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode != 0 and "database/creds/tmpl" in r.stderr, r.stderr
+    assert "does not follow" in r.stderr and "hush run" in r.stderr
+    assert not out.exists()
+    assert leases(client, "tmpl") == []
+    # A single render is fine: the lease ends at its TTL.
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    user = out.read_text().split("=", 1)[1].strip()
+    assert user_exists(postgres, user)
+    client.sys.revoke_prefix("database/creds/tmpl")

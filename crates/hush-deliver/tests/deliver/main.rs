@@ -4,5 +4,6 @@
 mod common;
 mod export;
 mod import;
+mod leases;
 mod run;
 mod template;
