@@ -1,6 +1,10 @@
 """A real MariaDB server (Debian's mariadb-server) on a port of its own, for the database
 engine's tests: a fresh data directory, superuser `hush` with a password, stopped at the end of
-the session. It runs as the `mysql` user, as the package does."""
+the session. It runs as the `mysql` user, as the package does.
+
+`tls_mariadb` is a second server that takes TLS connections only (`require_secure_transport`),
+with a certificate for `localhost` from a test CA, so the shared server's tests stay as they
+are."""
 
 import os
 import shutil
@@ -22,7 +26,8 @@ def _free_port():
 
 
 class MariaDB:
-    def __init__(self):
+    def __init__(self, tls=None):
+        """`tls`: {"cert", "key", "ca": paths} to take TLS connections only."""
         if shutil.which("mariadbd", path="/usr/sbin:/usr/bin") is None:
             raise RuntimeError("MariaDB is not installed: scripts/test installs mariadb-server")
         self.dir = tempfile.mkdtemp(prefix="hush-maria-")
@@ -35,12 +40,22 @@ class MariaDB:
         subprocess.run(["mariadb-install-db", f"--datadir={self.data}", *user,
                         "--auth-root-authentication-method=normal", "--skip-test-db"],
                        check=True, capture_output=True, text=True)
+        self.tls = tls
+        tls_args = []
+        if tls:
+            for name in ("cert", "key", "ca"):
+                dst = os.path.join(self.dir, f"{name}.pem")
+                shutil.copyfile(tls[name], dst)
+                if os.geteuid() == 0:
+                    shutil.chown(dst, "mysql", "mysql")
+            tls_args = [f"--ssl-cert={self.dir}/cert.pem", f"--ssl-key={self.dir}/key.pem",
+                        f"--ssl-ca={self.dir}/ca.pem", "--require-secure-transport=ON"]
         self.log = open(os.path.join(self.dir, "log"), "wb")
         self.proc = subprocess.Popen(
             ["/usr/sbin/mariadbd", "--no-defaults", f"--datadir={self.data}", *user,
              f"--socket={self.sock}", f"--port={self.port}", "--bind-address=127.0.0.1",
              f"--pid-file={os.path.join(self.dir, 'pid')}", "--skip-log-bin",
-             "--innodb-flush-log-at-trx-commit=0"],
+             "--innodb-flush-log-at-trx-commit=0", *tls_args],
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -67,6 +82,8 @@ class MariaDB:
         else:
             args = ["mariadb", "-h", "127.0.0.1", "-P", str(self.port), f"-u{user}",
                     f"-p{password}", "--protocol=tcp"]
+            if self.tls:
+                args.append("--ssl")
         r = subprocess.run([*args, "-N", "-B", "-e", statement], capture_output=True, text=True,
                            timeout=30)
         if check and r.returncode != 0:
@@ -81,6 +98,30 @@ class MariaDB:
             self.proc.kill()
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def tls_mariadb(tmp_path_factory):
+    """A MariaDB that takes TLS connections only; `.ca_pem` is its CA, `.other_ca_pem` one that
+    did not sign its certificate (for `localhost` only)."""
+    import trustme
+    d = tmp_path_factory.mktemp("maria-tls")
+    ca, other = trustme.CA(), trustme.CA()
+    # mysql_async reads RSA keys only (for client certificates); the server's may be any kind.
+    cert = ca.issue_cert("localhost")
+    paths = {k: str(d / f"{k}.pem") for k in ("ca", "cert", "key")}
+    ca.cert_pem.write_to_path(paths["ca"])
+    cert.private_key_pem.write_to_path(paths["key"])
+    with open(paths["cert"], "wb") as f:
+        for blob in cert.cert_chain_pems:
+            f.write(blob.bytes())
+    for p in paths.values():
+        os.chmod(p, 0o644)
+    db = MariaDB(tls=paths)
+    db.ca_pem = ca.cert_pem.bytes().decode()
+    db.other_ca_pem = other.cert_pem.bytes().decode()
+    yield db
+    db.stop()
 
 
 @pytest.fixture(scope="session")

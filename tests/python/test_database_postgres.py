@@ -1,13 +1,14 @@
 """The database secrets engine against a real PostgreSQL (Debian's package, started on a port of
 its own by pg_fixture), through hvac's database and lease calls."""
 
+import re
 import time
 
 import hvac
 import pytest
 
 from conftest import sqlite_server, wait_for
-from pg_fixture import PASSWORD, SUPERUSER, postgres  # noqa: F401  (the fixture)
+from pg_fixture import PASSWORD, SUPERUSER, postgres, tls_postgres  # noqa: F401  (fixtures)
 
 CREATE = [
     "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';",
@@ -184,3 +185,160 @@ def test_static_role_rotates_the_real_password_on_its_period(dev_server, postgre
         client.secrets.database.create_static_role(name="bad", db_name="pg",
                                                    username="app_static", rotation_statements=[],
                                                    rotation_period=0)
+
+
+def test_tls_verify_full_verify_ca_require_and_disable(dev_server, tls_postgres):
+    pg = tls_postgres
+    client = hvac.Client(url=dev_server.url, token="root")
+    client.sys.enable_secrets_engine("database", path="database")
+    pg.psql("CREATE TABLE IF NOT EXISTS hush_probe (v int); INSERT INTO hush_probe VALUES (42)")
+
+    def configure(url, name="pg"):
+        client.secrets.database.configure(
+            name=name, plugin_name="postgresql-database-plugin", allowed_roles=["*"],
+            connection_url=url, username=SUPERUSER, password=PASSWORD)
+
+    def url(host, query):
+        return f"postgresql://{{{{username}}}}:{{{{password}}}}@{host}:{pg.port}/postgres?{query}"
+
+    # verify-full with the CA, by the name the certificate holds: connects, and creds work.
+    configure(url("localhost", f"sslmode=verify-full&sslrootcert={pg.ca}"))
+    client.secrets.database.create_role(name="app", db_name="pg", creation_statements=CREATE)
+    creds = client.secrets.database.generate_credentials("app")["data"]
+    assert can_login(pg, creds["username"], creds["password"])
+    assert client.secrets.database.read_connection("pg")["data"]["connection_details"][
+        "connection_url"].endswith(f"sslmode=verify-full&sslrootcert={pg.ca}")
+
+    # The CA that did not sign it: refused, naming the server and the certificate.
+    with pytest.raises(hvac.exceptions.InvalidRequest) as e:
+        configure(url("localhost", f"sslmode=verify-full&sslrootcert={pg.other_ca}"), "bad")
+    msg = str(e.value)
+    assert f"localhost:{pg.port}" in msg and "certificate did not verify" in msg, msg
+    assert PASSWORD not in msg and "not saved" in msg
+    # verify-full checks the name (the certificate is for localhost, not 127.0.0.1) ...
+    with pytest.raises(hvac.exceptions.InvalidRequest) as e:
+        configure(url("127.0.0.1", f"sslmode=verify-full&sslrootcert={pg.ca}"), "bad")
+    assert f"127.0.0.1:{pg.port}" in str(e.value) and "certificate" in str(e.value)
+    # ... verify-ca the chain only, and require (no CA) encrypts without checking, as libpq.
+    configure(url("127.0.0.1", f"sslmode=verify-ca&sslrootcert={pg.ca}"), "ca")
+    configure(url("127.0.0.1", "sslmode=require"), "req")
+    # require with a root file is verify-ca (libpq's rule): the wrong CA is refused.
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="did not verify"):
+        configure(url("127.0.0.1", f"sslmode=require&sslrootcert={pg.other_ca}"), "bad")
+    # libpq's key=value form.
+    configure(f"host=localhost port={pg.port} dbname=postgres user={{{{username}}}} "
+              f"password={{{{password}}}} sslmode=verify-full sslrootcert='{pg.ca}'", "words")
+    # No TLS against a server that takes TLS only: the server's own refusal.
+    with pytest.raises(hvac.exceptions.InvalidRequest) as e:
+        configure(url("127.0.0.1", "sslmode=disable"), "bad")
+    assert "no pg_hba.conf entry" in str(e.value) and "no encryption" in str(e.value)
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="sslmode=sometimes"):
+        configure(url("127.0.0.1", "sslmode=sometimes"), "bad")
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="cannot be read"):
+        configure(url("127.0.0.1", "sslmode=verify-ca&sslrootcert=/nonexistent/ca.pem"), "bad")
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="mysql-database-plugin settings"):
+        client.secrets.database.configure(
+            name="bad", plugin_name="postgresql-database-plugin", allowed_roles=["*"],
+            connection_url=url("localhost", "sslmode=require"), username=SUPERUSER,
+            password=PASSWORD, tls_ca="x")
+    assert sorted(client.secrets.database.list_connections()["data"]["keys"]) == [
+        "ca", "pg", "req", "words"]
+
+
+def test_username_template(dev_server, postgres):
+    client = hvac.Client(url=dev_server.url, token="root")
+    setup_engine(client, postgres)
+    client.secrets.database.configure(
+        name="pg", plugin_name="postgresql-database-plugin", allowed_roles=["app"],
+        connection_url=postgres.url(), username=SUPERUSER, password=PASSWORD,
+        username_template='{{ .RoleName | uppercase }}_{{ random 8 }}_{{ unix_time | truncate 4 }}')
+    details = client.secrets.database.read_connection("pg")["data"]["connection_details"]
+    assert details["username_template"].startswith("{{ .RoleName")
+    creds = client.secrets.database.generate_credentials("app")["data"]
+    user = creds["username"]
+    assert re.fullmatch(r"APP_[A-Za-z0-9]{8}_\d{4}", user), user
+    assert can_login(postgres, user, creds["password"])
+
+    # A template that does not parse is refused, naming the problem; nothing changes.
+    for bad, why in [("{{ .Nope }}", "no field .Nope"), ("{{ random }}", "random takes 1"),
+                     ("{{ if .RoleName }}x{{ end }}", "'if' is not supported"),
+                     ("v-{{ .RoleName", "not closed")]:
+        with pytest.raises(hvac.exceptions.InvalidRequest, match="username_template") as e:
+            client.secrets.database.configure(
+                name="pg", plugin_name="postgresql-database-plugin", allowed_roles=["app"],
+                connection_url=postgres.url(), username=SUPERUSER, password=PASSWORD,
+                username_template=bad)
+        assert why in str(e.value), str(e.value)
+    assert client.secrets.database.read_connection("pg")["data"]["connection_details"][
+        "username_template"] == details["username_template"]
+
+    # Too long for PostgreSQL: a 400 at creds time that says how to fix it.
+    client.secrets.database.configure(
+        name="pg", plugin_name="postgresql-database-plugin", allowed_roles=["app"],
+        connection_url=postgres.url(), username=SUPERUSER, password=PASSWORD,
+        username_template="{{ random 70 }}")
+    with pytest.raises(hvac.exceptions.InvalidRequest, match=r"truncate 63"):
+        client.secrets.database.generate_credentials("app")
+
+
+def test_password_policy_is_refused_until_the_engine_can_read_it(dev_server, postgres):
+    client = hvac.Client(url=dev_server.url, token="root")
+    setup_engine(client, postgres)
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="password_policy"):
+        client.secrets.database.configure(
+            name="pg", plugin_name="postgresql-database-plugin", allowed_roles=["app"],
+            connection_url=postgres.url(), username=SUPERUSER, password=PASSWORD,
+            password_policy="some-policy")
+
+
+def test_static_role_on_a_cron_schedule(dev_server, postgres):
+    client = hvac.Client(url=dev_server.url, token="root")
+    setup_engine(client, postgres)
+    postgres.psql("DROP ROLE IF EXISTS app_cron")
+    postgres.psql("CREATE ROLE app_cron WITH LOGIN PASSWORD 'set-by-hand'")
+    postgres.psql("GRANT SELECT ON hush_probe TO app_cron")
+    client.secrets.database.configure(
+        name="pg", plugin_name="postgresql-database-plugin", allowed_roles=["*"],
+        connection_url=postgres.url(), username=SUPERUSER, password=PASSWORD)
+    adapter = client.adapter
+
+    def write(**fields):
+        return adapter.post("/v1/database/static-roles/cron",
+                            json={"db_name": "pg", "username": "app_cron", **fields})
+
+    # Bad input: refused with the reason, nothing made.
+    for fields, why in [
+        ({"rotation_schedule": "61 * * * *"}, "minute 61 is out of range 0-59"),
+        ({"rotation_schedule": "* * * *"}, "4 fields, not 5"),
+        ({"rotation_schedule": "0 0 30 2 *"}, "never occurs"),
+        ({"rotation_schedule": "* * * * *", "rotation_period": 3600}, "mutually exclusive"),
+        ({"rotation_schedule": "* * * * *", "rotation_window": 60}, "3600 seconds or more"),
+        ({"rotation_period": 3600, "rotation_window": 3600}, "invalid with use of rotation_period"),
+        ({}, "one of 'rotation_period'"),
+    ]:
+        with pytest.raises(hvac.exceptions.InvalidRequest) as e:
+            write(**fields)
+        assert why in str(e.value), (fields, str(e.value))
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="unknown static role"):
+        client.secrets.database.get_static_credentials("cron")
+    assert can_login(postgres, "app_cron", "set-by-hand")
+
+    # Every minute: set at creation, then rotated at the next minute (checked every 5 s).
+    write(rotation_schedule="* * * * *", rotation_window="1h")
+    role = client.secrets.database.read_static_role("cron")["data"]
+    assert role["rotation_schedule"] == "* * * * *" and role["rotation_window"] == 3600
+    assert "rotation_period" not in role
+    first = client.secrets.database.get_static_credentials("cron")["data"]
+    assert first["rotation_schedule"] == "* * * * *" and 0 <= first["ttl"] <= 60
+    assert can_login(postgres, "app_cron", first["password"])
+    assert not can_login(postgres, "app_cron", "set-by-hand")
+    assert wait_for(lambda: client.secrets.database.get_static_credentials("cron")["data"]
+                    ["password"] != first["password"], 75)
+    # Back to a period: the schedule and its window are gone.
+    write(rotation_period=3600)
+    role = client.secrets.database.read_static_role("cron")["data"]
+    assert role["rotation_period"] == 3600 and "rotation_schedule" not in role
+    now = client.secrets.database.get_static_credentials("cron")["data"]
+    assert can_login(postgres, "app_cron", now["password"])
+    assert not can_login(postgres, "app_cron", first["password"])
+    assert 3500 < now["ttl"] <= 3600

@@ -23,6 +23,7 @@ pub mod mounts;
 pub mod pipeline;
 pub mod policy_store;
 pub mod quotas;
+pub mod schedule;
 pub mod seal;
 pub mod snapshot;
 pub mod sys;

@@ -11,6 +11,8 @@ pub mod mysql;
 pub mod plugin;
 pub mod postgres;
 mod static_roles;
+pub mod tls;
+pub mod username;
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -41,7 +43,7 @@ pub fn register(registry: &mut Registry) {
 }
 
 /// A connection configuration as stored (inside the barrier).
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Default, Serialize, Deserialize)]
 pub struct DbConfig {
     /// The plugin, e.g. `postgresql-database-plugin`.
     pub plugin_name: String,
@@ -59,6 +61,24 @@ pub struct DbConfig {
     pub root_rotation_statements: Vec<String>,
     /// Whether the connection was checked when the configuration was written.
     pub verify_connection: bool,
+    /// MySQL: the PEM CA the server's certificate must chain to.
+    #[serde(default)]
+    pub tls_ca: String,
+    /// MySQL: the PEM client certificate and key (never returned).
+    #[serde(default)]
+    pub tls_certificate_key: String,
+    /// MySQL: the name the server's certificate must hold.
+    #[serde(default)]
+    pub tls_server_name: String,
+    /// MySQL: encrypt without checking the certificate.
+    #[serde(default)]
+    pub tls_skip_verify: bool,
+    /// How user names are made (Vault's username template); empty: the plugin's default.
+    #[serde(default)]
+    pub username_template: String,
+    /// The password policy (sys/policies/password) passwords follow; empty: Vault's default.
+    #[serde(default)]
+    pub password_policy: String,
 }
 
 impl std::fmt::Debug for DbConfig {
@@ -256,8 +276,36 @@ const CONFIG_FIELDS: &[Field] = &[
         FieldType::Strings,
         "Statements that change hush's own password.",
     ),
-    Field::new("password_policy", FieldType::String, "Not supported yet."),
-    Field::new("username_template", FieldType::String, "Not supported yet."),
+    Field::new(
+        "password_policy",
+        FieldType::String,
+        "A password policy of sys/policies/password for generated passwords.",
+    ),
+    Field::new(
+        "username_template",
+        FieldType::String,
+        "How user names are made, e.g. {{.RoleName}}-{{random 8}}.",
+    ),
+    Field::new(
+        "tls_ca",
+        FieldType::String,
+        "MySQL: PEM CA for the server's certificate.",
+    ),
+    Field::new(
+        "tls_certificate_key",
+        FieldType::String,
+        "MySQL: PEM client certificate and RSA key.",
+    ),
+    Field::new(
+        "tls_server_name",
+        FieldType::String,
+        "MySQL: the name the server's certificate holds.",
+    ),
+    Field::new(
+        "tls_skip_verify",
+        FieldType::Bool,
+        "MySQL: do not check the server's certificate.",
+    ),
 ];
 
 const ROLE_FIELDS: &[Field] = &[
@@ -298,14 +346,28 @@ const STATIC_ROLE_FIELDS: &[Field] = &[
         FieldType::Duration,
         "Time between rotations.",
     ),
-    Field::new("rotation_schedule", FieldType::String, "Not supported yet."),
-    Field::new("rotation_window", FieldType::Duration, "Not supported yet."),
+    Field::new(
+        "rotation_schedule",
+        FieldType::String,
+        "Cron schedule of rotations (UTC), e.g. 0 0 * * SAT; instead of rotation_period.",
+    ),
+    Field::new(
+        "rotation_window",
+        FieldType::Duration,
+        "How late a scheduled rotation may start (at least 1h).",
+    ),
     Field::new(
         "rotation_statements",
         FieldType::Strings,
         "What sets the password.",
     ),
 ];
+
+/// Why `password_policy` is refused: the engine-facing API gives a secrets engine no way to
+/// read the policies stored under `sys/policies/password`.
+const PASSWORD_POLICY_UNAVAILABLE: &str =
+    "'password_policy' is not available yet: hush's database engine cannot read \
+     sys/policies/password; leave it out (passwords follow Vault's default policy)";
 
 /// The plugins hush has.
 const PLUGINS: &[&str] = &[postgres::PLUGIN_NAME, mysql::PLUGIN_NAME];
@@ -370,16 +432,26 @@ impl DatabaseBackend {
         let c = load_config(req, name)
             .await?
             .ok_or_else(|| CoreError::NotFound(format!("no database configuration \"{name}\"")))?;
+        let mut details = json!({
+            "connection_url": c.connection_url,
+            "username": c.username,
+            "max_open_connections": c.max_open_connections,
+        });
+        if !c.username_template.is_empty() {
+            details["username_template"] = json!(c.username_template);
+        }
+        if c.plugin_name == mysql::PLUGIN_NAME {
+            // tls_certificate_key holds a private key: never returned, like the password.
+            details["tls_ca"] = json!(c.tls_ca);
+            details["tls_server_name"] = json!(c.tls_server_name);
+            details["tls_skip_verify"] = json!(c.tls_skip_verify);
+        }
         Ok(Response::data(map(json!({
             "plugin_name": c.plugin_name,
-            "connection_details": {
-                "connection_url": c.connection_url,
-                "username": c.username,
-                "max_open_connections": c.max_open_connections,
-            },
+            "connection_details": details,
             "allowed_roles": c.allowed_roles,
             "root_credentials_rotate_statements": c.root_rotation_statements,
-            "password_policy": "",
+            "password_policy": c.password_policy,
             "verify_connection": c.verify_connection,
         }))))
     }
@@ -403,12 +475,54 @@ impl DatabaseBackend {
                 PLUGINS.join(", ")
             )));
         }
-        for unsupported in ["password_policy", "username_template"] {
-            if fields::string(d, unsupported)?.is_some_and(|v| !v.is_empty()) {
-                return Err(CoreError::bad(format!(
-                    "'{unsupported}' is not supported by hush's database engine yet: leave it out"
-                )));
-            }
+        let kept = |field: &str, old: Option<&str>| -> Result<String> {
+            Ok(fields::string(d, field)?
+                .or_else(|| old.map(str::to_string))
+                .unwrap_or_default())
+        };
+        let old = existing.as_ref();
+        let tls_ca = kept("tls_ca", old.map(|e| e.tls_ca.as_str()))?;
+        let tls_certificate_key = kept(
+            "tls_certificate_key",
+            old.map(|e| e.tls_certificate_key.as_str()),
+        )?;
+        let tls_server_name = kept("tls_server_name", old.map(|e| e.tls_server_name.as_str()))?;
+        let tls_skip_verify = fields::bool(d, "tls_skip_verify")?
+            .or_else(|| old.map(|e| e.tls_skip_verify))
+            .unwrap_or(false);
+        if plugin_name == postgres::PLUGIN_NAME
+            && (!tls_ca.is_empty()
+                || !tls_certificate_key.is_empty()
+                || !tls_server_name.is_empty()
+                || tls_skip_verify)
+        {
+            return Err(CoreError::bad(
+                "tls_ca, tls_certificate_key, tls_server_name and tls_skip_verify are \
+                 mysql-database-plugin settings: for PostgreSQL put libpq's settings in \
+                 'connection_url', e.g. ?sslmode=verify-full&sslrootcert=/path/ca.pem",
+            ));
+        }
+        let username_template = kept(
+            "username_template",
+            old.map(|e| e.username_template.as_str()),
+        )?;
+        if !username_template.is_empty() {
+            // Parsed and tried once, as Vault does, so a template that cannot make a name is
+            // refused now rather than at every creds call.
+            username::Template::parse(&username_template)
+                .and_then(|t| {
+                    t.render(&username::Metadata {
+                        display_name: "token".into(),
+                        role_name: "role".into(),
+                    })
+                })
+                .map_err(|e| {
+                    CoreError::bad(format!("'username_template' is not a valid template: {e}"))
+                })?;
+        }
+        let password_policy = kept("password_policy", old.map(|e| e.password_policy.as_str()))?;
+        if !password_policy.is_empty() {
+            return Err(CoreError::bad(PASSWORD_POLICY_UNAVAILABLE));
         }
         let connection_url = fields::string(d, "connection_url")?
             .or_else(|| existing.as_ref().map(|e| e.connection_url.clone()))
@@ -450,6 +564,12 @@ impl DatabaseBackend {
                     .unwrap_or_default(),
             },
             verify_connection: fields::bool(d, "verify_connection")?.unwrap_or(true),
+            tls_ca,
+            tls_certificate_key,
+            tls_server_name,
+            tls_skip_verify,
+            username_template,
+            password_policy,
         };
         let plugin = open_plugin(&config)?;
         if config.verify_connection {
@@ -538,7 +658,7 @@ impl DatabaseBackend {
         })?;
         check_allowed(&config, &role.db_name, name)?;
         let plugin = self.plugin(&role.db_name, &config).await?;
-        let username = new_username(name, plugin.max_username())?;
+        let username = new_username(&config, name, plugin.max_username())?;
         let password = generate_password()?;
         let ttl = effective_ttl(req, &role);
         let expiration = chrono::Utc::now()
@@ -633,18 +753,45 @@ fn effective_ttl(req: &EngineRequest<'_>, role: &Role) -> Duration {
     Duration::from_secs(ttl)
 }
 
-/// Vault's default user name shape: `v-hush-<role>-<random>-<unix time>`, at most `max`
-/// characters (63 for PostgreSQL, 32 for MySQL); the random part always fits.
-fn new_username(role: &str, max: usize) -> Result<String> {
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    let bytes = hush_crypto::random_bytes(20)?;
-    let random: String = bytes
-        .iter()
-        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
-        .collect();
-    let role: String = role.chars().take(if max < 40 { 4 } else { 8 }).collect();
-    let mut name = format!("v-{role}-{random}-{}", chrono::Utc::now().timestamp());
-    name.truncate(max);
+/// The default user name template when the requester's display name is not known: Vault's
+/// default without its `DisplayName` part (hush's engines are not told the token's display
+/// name), so `v-<role>-<random>-<unix time>`, at most 63 characters for PostgreSQL and 32 for
+/// MySQL (whose role part is shorter so that the random part always fits).
+fn default_template(plugin_name: &str) -> &'static str {
+    if plugin_name == mysql::PLUGIN_NAME {
+        r#"{{ printf "v-%s-%s-%s" (.RoleName | truncate 4) (random 20) (unix_time) | truncate 32 }}"#
+    } else {
+        r#"{{ printf "v-%s-%s-%s" (.RoleName | truncate 8) (random 20) (unix_time) | truncate 63 }}"#
+    }
+}
+
+/// A new user name for role `role` from the configuration's `username_template` (or the
+/// plugin's default), at most `max` characters.
+fn new_username(config: &DbConfig, role: &str, max: usize) -> Result<String> {
+    let text = if config.username_template.is_empty() {
+        default_template(&config.plugin_name)
+    } else {
+        config.username_template.as_str()
+    };
+    let meta = username::Metadata {
+        display_name: String::new(),
+        role_name: role.to_string(),
+    };
+    let name = username::Template::parse(text)
+        .and_then(|t| t.render(&meta))
+        .map_err(|e| CoreError::bad(format!("'username_template' cannot make a user name: {e}")))?;
+    let length = name.chars().count();
+    if name.trim().is_empty() {
+        return Err(CoreError::bad(
+            "'username_template' made an empty user name: give it a {{random 20}} part",
+        ));
+    }
+    if length > max {
+        return Err(CoreError::bad(format!(
+            "'username_template' made \"{name}\" ({length} characters), longer than the {max} \
+             the database takes: end the template with | truncate {max}"
+        )));
+    }
     Ok(name)
 }
 

@@ -33,6 +33,12 @@ pub trait Plugin: Send + Sync {
     }
     /// Connects and checks that the configured user can log in.
     async fn verify(&self) -> Result<(), PluginError>;
+    /// Opens one connection of its own (the configuration's host, port, database and TLS
+    /// settings) as `username` with `password`, runs `SELECT 1` and closes it: whether those
+    /// credentials log in, e.g. a new password before it is handed out. Never pooled, so the
+    /// pool keeps the configured user's connections only. A refusal is
+    /// [`PluginError::Connect`] in the database's words, which never hold the password.
+    async fn check_login(&self, username: &str, password: &str) -> Result<(), PluginError>;
     /// Creates a user with `password` valid until `expiration`, running `statements.main`
     /// (with `{{name}}`, `{{username}}`, `{{password}}`, `{{expiration}}` filled in) in one
     /// transaction; on failure runs the rollback statements and reports the database's error.
