@@ -1118,6 +1118,7 @@ impl Core {
             return Ok(());
         };
         let empty = serde_json::Map::new();
+        let peers = crate::peers::UnsealedPeers { un: &un };
         for m in un.mounts.list() {
             let req = crate::engine::EngineRequest::new(
                 "periodic",
@@ -1126,7 +1127,8 @@ impl Core {
                 &empty,
                 &m.view,
                 &m.entry,
-            );
+            )
+            .with_peers(&peers);
             if let Err(e) = m.backend.periodic(&req).await {
                 tracing::warn!(mount = %m.route, error = %e, "a mount's periodic work failed");
             }

@@ -97,6 +97,9 @@ pub struct EngineRequest<'a> {
     pub client_addr: Option<IpAddr>,
     /// The core's view of the request, for the core's own backends only.
     pub(crate) ctx: Option<&'a Ctx<'a>>,
+    /// What the core lends the engine beyond its own mount (other mounts' credentials, the
+    /// audit log, password policies); `None` outside the core (engine unit tests).
+    pub peers: Option<&'a dyn Peers>,
 }
 
 impl<'a> EngineRequest<'a> {
@@ -119,7 +122,27 @@ impl<'a> EngineRequest<'a> {
             mount,
             client_addr: None,
             ctx: None,
+            peers: None,
         }
+    }
+
+    /// The same request, with the core's [`Peers`].
+    pub fn with_peers(mut self, peers: &'a dyn Peers) -> Self {
+        self.peers = Some(peers);
+        self
+    }
+
+    /// The core's [`Peers`], or an error naming `what` needed them.
+    ///
+    /// # Errors
+    ///
+    /// An internal error when the engine runs outside the core.
+    pub fn peers(&self, what: &str) -> Result<&'a dyn Peers> {
+        self.peers.ok_or_else(|| {
+            CoreError::Internal(format!(
+                "{what} needs the core, but the engine runs without it"
+            ))
+        })
     }
 
     /// The same request, from `addr`.
@@ -160,6 +183,54 @@ pub fn same_policies(configured: &[String], token: &[String]) -> bool {
     set(configured) == set(token)
 }
 
+/// What an engine that rotates a secret asks of the backend that manages the credential in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialOp {
+    /// Make `password` the user's password.
+    Set,
+    /// Log in as the user with `password`, to prove it works.
+    Test,
+    /// Check that the target exists and the user may be rotated through it (a rotation's
+    /// settings are being written; `password` is empty).
+    Check,
+}
+
+/// A credential that another mount's backend manages (a database user of the database engine),
+/// to be changed or tested for an engine that rotates a secret holding it.
+pub struct CredentialChange<'a> {
+    /// What to do.
+    pub op: CredentialOp,
+    /// Which of the backend's connections (the database engine: a `config/:name`).
+    pub target: &'a str,
+    /// The user.
+    pub username: &'a str,
+    /// The password to set or test.
+    pub password: &'a str,
+}
+
+/// What the core lends an engine for work that reaches beyond its own mount. Engines never
+/// see the core itself: only these calls, each checked and recorded by the core.
+#[async_trait]
+pub trait Peers: Send + Sync {
+    /// Asks the backend mounted at `mount` (e.g. `database/`) to set or test a credential it
+    /// manages ([`LogicalBackend::change_credential`]).
+    async fn change_credential(&self, mount: &str, change: &CredentialChange<'_>) -> Result<()>;
+
+    /// Records work an engine did on its own (a scheduled rotation step) in the audit log, as
+    /// an `update` of `path` (relative to `mount`'s route) with `data` and the outcome. Fails
+    /// when audit devices are enabled and none could record it: the work must then not go on.
+    async fn audit_event(
+        &self,
+        mount: &MountEntry,
+        path: &str,
+        data: &Map<String, Value>,
+        outcome: std::result::Result<&Map<String, Value>, &str>,
+    ) -> Result<()>;
+
+    /// The password policy `name` of `sys/policies/password` (`None`: no such policy).
+    async fn password_policy(&self, name: &str) -> Result<Option<hush_policy::PasswordPolicy>>;
+}
+
 /// A secrets engine or auth method.
 #[async_trait]
 pub trait LogicalBackend: Send + Sync + 'static {
@@ -194,6 +265,20 @@ pub trait LogicalBackend: Send + Sync + 'static {
         _internal: &Map<String, Value>,
     ) -> Result<()> {
         Ok(())
+    }
+
+    /// Sets or tests a credential this backend manages, for another mount's rotation of a secret
+    /// that holds it (`req` carries this mount's view and entry). The default manages none.
+    async fn change_credential(
+        &self,
+        req: &EngineRequest<'_>,
+        _change: &CredentialChange<'_>,
+    ) -> Result<()> {
+        Err(CoreError::bad(format!(
+            "the {} mount at {} manages no credentials that a rotation could change: use a \
+             database mount",
+            req.mount.kind, req.mount.path
+        )))
     }
 
     /// Whether the target of a write exists, so that the core can ask the ACL for `update`

@@ -20,6 +20,7 @@ pub mod lockout;
 pub mod logical;
 pub mod metrics;
 pub mod mounts;
+mod peers;
 pub mod pipeline;
 pub mod policy_store;
 pub mod quotas;

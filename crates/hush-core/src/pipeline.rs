@@ -421,6 +421,7 @@ fn engine_request<'a>(
         mount: &m.entry,
         client_addr: req.client_addr,
         ctx: Some(ctx),
+        peers: Some(ctx),
     }
 }
 

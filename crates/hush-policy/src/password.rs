@@ -214,6 +214,30 @@ fn parse_rule(body: &hcl::Body) -> Result<CharsetRule, PolicyError> {
 }
 
 impl PasswordPolicy {
+    /// Vault's default password policy: 20 characters with at least one lower-case letter, one
+    /// upper-case letter, one digit and one dash (what a database engine generates when no
+    /// policy is named).
+    pub fn vault_default() -> PasswordPolicy {
+        let rule = |set: &str| CharsetRule {
+            charset: set.chars().collect(),
+            min_chars: 1,
+        };
+        let rules = vec![
+            rule("abcdefghijklmnopqrstuvwxyz"),
+            rule("ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+            rule("0123456789"),
+            rule("-"),
+        ];
+        PasswordPolicy {
+            length: DEFAULT_LENGTH,
+            charset: rules
+                .iter()
+                .flat_map(|r| r.charset.iter().copied())
+                .collect(),
+            rules,
+        }
+    }
+
     /// A password: each rule's `min-chars` from its set, the rest from the whole charset, in
     /// an order shuffled by `random_below(n)`, which must return a uniform value below `n`
     /// from a cryptographic source.

@@ -103,6 +103,8 @@ pub enum Command {
     Import(hush_deliver::import::ImportArgs),
     /// Render a template with secrets into a file
     Template(hush_deliver::template::TemplateArgs),
+    /// Rotate a KV v2 secret now, or show its rotation (hush rotate status PATH)
+    Rotate(crate::commands::rotate::RotateArgs),
     /// Renew, revoke, look up and list the leases of issued secrets
     Lease {
         /// The lease command.

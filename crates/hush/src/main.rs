@@ -187,6 +187,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Login(args) => login::run(&cli.connection, args),
+        Command::Rotate(args) => with_client(&cli.connection, |client| {
+            commands::rotate::run(client, args)
+        }),
         Command::Lease { command } => with_client(&cli.connection, |client| {
             commands::lease::run(client, command)
         }),

@@ -11,7 +11,7 @@ mod leases;
 mod locked_users;
 pub mod metrics;
 mod mounts;
-mod password;
+pub(crate) mod password;
 mod policy;
 mod quotas;
 pub mod seal;

@@ -27,6 +27,14 @@ pub(crate) fn generate(policy: &hush_policy::PasswordPolicy) -> Result<String> {
     })?)
 }
 
+/// The stored policy `name`, parsed (`None`: no such policy). `root` is the whole barrier.
+pub(crate) async fn load(root: &View, name: &str) -> Result<Option<hush_policy::PasswordPolicy>> {
+    match root.sub(PREFIX).get_json::<Stored>(name).await? {
+        Some(s) => Ok(Some(parse(&s.policy)?)),
+        None => Ok(None),
+    }
+}
+
 fn parse(text: &str) -> Result<hush_policy::PasswordPolicy> {
     hush_policy::parse_password_policy(text).map_err(|e| CoreError::bad(e.to_string()))
 }

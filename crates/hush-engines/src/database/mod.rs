@@ -10,6 +10,7 @@
 pub mod mysql;
 pub mod plugin;
 pub mod postgres;
+mod rotator;
 mod static_roles;
 pub mod tls;
 pub mod username;
@@ -927,6 +928,14 @@ impl LogicalBackend for DatabaseBackend {
 
     async fn periodic(&self, req: &EngineRequest<'_>) -> Result<()> {
         self.rotate_due(req).await
+    }
+
+    async fn change_credential(
+        &self,
+        req: &EngineRequest<'_>,
+        change: &hush_core::engine::CredentialChange<'_>,
+    ) -> Result<()> {
+        self.rotator(req, change).await
     }
 
     async fn revoke_secret(

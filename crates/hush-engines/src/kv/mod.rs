@@ -40,6 +40,7 @@
 mod error;
 mod json;
 mod params;
+mod rotation;
 mod store;
 mod v1;
 mod v2;
@@ -129,6 +130,10 @@ pub struct KvBackend {
     hasher: RandomState,
     /// Serializes read-modify-write cycles of the v2 `config` record.
     config_lock: Mutex<()>,
+    /// Serializes rotations (and changes to their settings) on this mount.
+    rotation_lock: Mutex<()>,
+    /// Unix seconds before which no rotation on this mount can be due (0: unknown, scan).
+    rotation_due: std::sync::atomic::AtomicI64,
 }
 
 impl fmt::Debug for KvBackend {
@@ -199,6 +204,8 @@ impl KvBackend {
             locks: (0..LOCK_STRIPES).map(|_| RwLock::new(())).collect(),
             hasher: RandomState::new(),
             config_lock: Mutex::new(()),
+            rotation_lock: Mutex::new(()),
+            rotation_due: std::sync::atomic::AtomicI64::new(0),
         }
     }
 
@@ -233,6 +240,14 @@ fn table(version: KvVersion) -> &'static Paths<KvBackend> {
 impl LogicalBackend for KvBackend {
     async fn handle(&self, req: &EngineRequest<'_>) -> Result<Response> {
         table(self.version_for(req.mount)).handle(self, req).await
+    }
+
+    /// KV v2 rotates the secrets that have a rotation configured, when due.
+    async fn periodic(&self, req: &EngineRequest<'_>) -> Result<()> {
+        match self.version_for(req.mount) {
+            KvVersion::V1 => Ok(()),
+            KvVersion::V2 => rotation::periodic(self, req).await,
+        }
     }
 
     async fn exists(&self, req: &EngineRequest<'_>) -> Result<bool> {

@@ -20,7 +20,7 @@ use super::params;
 use super::store::{
     metadata_key, version_key, Config, KeyMeta, VersionMeta, CONFIG_KEY, METADATA_PREFIX,
 };
-use super::{folder_of, list_folder, not_found, secret_path, KvBackend};
+use super::{folder_of, list_folder, not_found, rotation, secret_path, KvBackend};
 
 use Operation::{Delete, List, Patch, Read, Update};
 
@@ -79,6 +79,71 @@ const METADATA_FIELDS: &[Field] = &[
     ),
 ];
 
+const ROTATION_FIELDS: &[Field] = &[
+    Field::new(
+        "rotation_period",
+        Any,
+        "Time between rotations (a Go duration).",
+    ),
+    Field::new(
+        "rotation_schedule",
+        Any,
+        "A cron expression for when to rotate (instead of a period).",
+    ),
+    Field::new(
+        "rotation_window",
+        Any,
+        "How long after a scheduled time a rotation may still start.",
+    ),
+    Field::new(
+        "grace_period",
+        Any,
+        "How long the previous value stays valid after a rotation.",
+    ),
+    Field::new(
+        "generator",
+        Any,
+        "password (a password policy), random (bytes) or database (a user's password).",
+    ),
+    Field::new(
+        "key",
+        Any,
+        "The secret's field that holds the rotated value.",
+    ),
+    Field::new("password_policy", Any, "A policy of sys/policies/password."),
+    Field::new(
+        "random_bytes",
+        Any,
+        "How many random bytes (generator=random).",
+    ),
+    Field::new(
+        "encoding",
+        Any,
+        "base64, base64url or hex (generator=random).",
+    ),
+    Field::new(
+        "database_mount",
+        Any,
+        "The database engine's mount (generator=database).",
+    ),
+    Field::new(
+        "db_name",
+        Any,
+        "The database connection, config/:name (generator=database).",
+    ),
+    Field::new(
+        "usernames",
+        Any,
+        "One database user, or two to alternate between.",
+    ),
+    Field::new(
+        "username_key",
+        Any,
+        "The secret's field that holds the user name.",
+    ),
+    Field::new("force", Any, "Delete even while a rotation is under way."),
+];
+
 const VERSIONS: &[Field] = &[Field::new("versions", Any, "The version numbers.")];
 
 /// The version 2 path table.
@@ -119,6 +184,11 @@ pub(crate) fn paths() -> &'static Paths<KvBackend> {
                         "Write options: 'cas', the expected version.",
                     ),
                     Field::new("version", Any, "The version to read (0: the latest)."),
+                    Field::new(
+                        "label",
+                        Any,
+                        "A rotation's staging label to read: current, previous or pending.",
+                    ),
                 ])
                 .hint(List, |req| {
                     format!(
@@ -174,6 +244,31 @@ pub(crate) fn paths() -> &'static Paths<KvBackend> {
                     Box::pin(change_versions(kv, req, rest(req), Change::Destroy))
                 })
                 .fields(VERSIONS),
+            PathSpec::new(
+                "rotation/{path**}",
+                "A secret's rotation: its schedule, generator and state (hush's own path).",
+            )
+            .op(Read, "Read the settings and state.", |kv, req, _| {
+                Box::pin(rotation::read(kv, req, rest(req)))
+            })
+            .op(Update, "Configure the rotation.", |kv, req, _| {
+                Box::pin(rotation::write(kv, req, rest(req)))
+            })
+            .op(Delete, "Stop rotating the secret.", |kv, req, _| {
+                Box::pin(rotation::delete(kv, req, rest(req)))
+            })
+            .op(List, "List the secrets with a rotation.", |_, req, _| {
+                Box::pin(list_folder(
+                    req.view,
+                    format!("{}{}", rotation::PREFIX, folder_of(rest(req))),
+                ))
+            })
+            .fields(ROTATION_FIELDS),
+            PathSpec::new("rotate/{path**}", "Rotate a secret now (hush's own path).").op(
+                Update,
+                "Rotate now, or resume a rotation under way.",
+                |kv, req, _| Box::pin(rotation::rotate_now(kv, req, rest(req))),
+            ),
             PathSpec::new("subkeys/{path**}", "A version's keys without its values.")
                 .op(
                     Read,
@@ -196,6 +291,10 @@ pub(crate) async fn exists(req: &EngineRequest<'_>) -> Result<bool> {
         // its metadata does, even if every version is deleted.
         "data" | "metadata" => match secret_path(rest(req), "") {
             Ok(path) => Ok(req.view.get(&metadata_key(path)).await?.is_some()),
+            Err(_) => Ok(false),
+        },
+        "rotation" => match secret_path(rest(req), "") {
+            Ok(path) => Ok(req.view.get(&rotation::key(path)).await?.is_some()),
             Err(_) => Ok(false),
         },
         _ => Ok(true),
@@ -385,7 +484,45 @@ async fn write_config(kv: &KvBackend, req: &EngineRequest<'_>) -> Result<Respons
 
 async fn read_data(kv: &KvBackend, req: &EngineRequest<'_>, p: &str) -> Result<Response> {
     let path = secret_path(p, &example(req, "data"))?;
-    let wanted = version_param(req.data)?;
+    let mut wanted = version_param(req.data)?;
+    let label = match req.data.get("label") {
+        None => None,
+        Some(Value::String(l)) if l.is_empty() => None,
+        Some(Value::String(l)) => Some(l.as_str()),
+        Some(other) => {
+            return Err(CoreError::bad(format!(
+                "invalid parameter \"label\": expected current, previous or pending, got {other}"
+            )))
+        }
+    };
+    if let Some(label) = label {
+        if wanted > 0 {
+            return Err(CoreError::bad(
+                "give either version or label, not both: a label names a version",
+            ));
+        }
+        match rotation::label(kv, req, path, label).await? {
+            rotation::Labelled::Version(v) => wanted = v,
+            rotation::Labelled::Pending(data, started) => {
+                let mut meta = Map::new();
+                meta.insert(
+                    "created_time".into(),
+                    Value::String(super::store::format_time(
+                        started.saturating_mul(1_000_000_000),
+                    )),
+                );
+                meta.insert("custom_metadata".into(), Value::Null);
+                meta.insert("deletion_time".into(), Value::String(String::new()));
+                meta.insert("destroyed".into(), Value::Bool(false));
+                meta.insert("version".into(), Value::Null);
+                meta.insert("staging_label".into(), Value::String("pending".into()));
+                let mut body = Map::new();
+                body.insert("data".into(), Value::Object(data));
+                body.insert("metadata".into(), Value::Object(meta));
+                return Ok(Response::data(body));
+            }
+        }
+    }
 
     let _guard = kv.lock_for(path).read().await;
     let Some(meta) = load_meta(req.view, path).await? else {
@@ -401,10 +538,11 @@ async fn read_data(kv: &KvBackend, req: &EngineRequest<'_>, p: &str) -> Result<R
     };
     let now = kv.now_nanos()?;
     let mut body = Map::new();
-    body.insert(
-        "metadata".into(),
-        Value::Object(meta.version_summary(version, vm)),
-    );
+    let mut summary = meta.version_summary(version, vm);
+    if let Some(label) = label {
+        summary.insert("staging_label".into(), Value::String(label.to_string()));
+    }
+    body.insert("metadata".into(), Value::Object(summary));
     if !vm.is_live(now) {
         body.insert("data".into(), Value::Null);
         return Ok(version_gone(body));
@@ -470,10 +608,41 @@ async fn patch_data(kv: &KvBackend, req: &EngineRequest<'_>, p: &str) -> Result<
 async fn commit_version(
     view: &View,
     path: &str,
+    meta: KeyMeta,
+    config: &Config,
+    data: &Map<String, Value>,
+    now: i64,
+) -> Result<Response> {
+    commit_with(view, path, meta, config, data, now, None).await
+}
+
+/// Writes `data` as the next version of a secret being rotated, with the rotation's own record
+/// (`record`) in the same transaction, so that a crash never leaves one without the other.
+/// The caller holds the secret's write lock.
+pub(crate) async fn commit_rotated(
+    kv: &KvBackend,
+    req: &EngineRequest<'_>,
+    path: &str,
+    data: &Map<String, Value>,
+    record: ViewOp,
+) -> Result<()> {
+    let config = load_config(req.view).await?;
+    let now = kv.now_nanos()?;
+    let meta = load_meta(req.view, path)
+        .await?
+        .unwrap_or_else(|| KeyMeta::new(now));
+    commit_with(req.view, path, meta, &config, data, now, Some(record)).await?;
+    Ok(())
+}
+
+async fn commit_with(
+    view: &View,
+    path: &str,
     mut meta: KeyMeta,
     config: &Config,
     data: &Map<String, Value>,
     now: i64,
+    extra: Option<ViewOp>,
 ) -> Result<Response> {
     let vm = VersionMeta {
         created_time: now,
@@ -485,6 +654,7 @@ async fn commit_version(
     ops.push(ViewOp::Put(version_key(path, version), encode(data)?));
     ops.extend(pruned.iter().map(|n| ViewOp::Delete(version_key(path, *n))));
     ops.push(ViewOp::Put(metadata_key(path), encode(&meta)?));
+    ops.extend(extra);
     view.transaction(ops).await?;
     Ok(Response::data(meta.version_summary(version, &vm)))
 }
@@ -733,6 +903,8 @@ async fn delete_metadata(kv: &KvBackend, req: &EngineRequest<'_>, p: &str) -> Re
         .map(|n| ViewOp::Delete(version_key(path, *n)))
         .collect();
     ops.push(ViewOp::Delete(metadata_key(path)));
+    // A secret that no longer exists is not rotated either.
+    ops.push(ViewOp::Delete(rotation::key(path)));
     req.view.transaction(ops).await?;
     Ok(Response::no_content())
 }

@@ -11,6 +11,7 @@ pub mod lease;
 pub mod login;
 pub mod operator;
 pub mod policy;
+pub mod rotate;
 pub mod secrets;
 pub mod token;
 
