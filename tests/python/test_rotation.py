@@ -278,3 +278,38 @@ def test_a_crash_between_set_and_finish_resumes_after_restart(tmp_path, servers,
     st = api(server, "GET", "secret/rotation/db/app", token=root).json()["data"]
     assert st["rotations"] == 1 and st["step"] == "idle" and st["previous_username"] == "app_a"
     assert [e["step"] for e in st["history"]][-3:] == ["set", "test", "finish"]
+
+
+def test_a_failed_step_keeps_current_backs_off_and_resumes(dev_server, postgres):
+    client = hvac.Client(url=dev_server.url, token="root")
+    make_users(postgres)
+    configure_database(client, postgres)
+    postgres.psql("DROP ROLE IF EXISTS app_ghost")
+    client.secrets.kv.v2.create_or_update_secret(
+        "db/ghost", {"username": "app_a", "password": "by-hand"})
+    r = api(dev_server, "PUT", "secret/rotation/db/ghost",
+            json={"generator": "database", "db_name": "pg", "usernames": ["app_a", "app_ghost"],
+                  "rotation_period": "1h"})
+    assert r.status_code == 200, r.text
+    # app_ghost does not exist in the database: set fails, current stays.
+    r = hush(dev_server, "rotate", "secret/db/ghost", check=False)
+    assert r.returncode != 0 and "failed at step set" in r.stderr and "app_ghost" in r.stderr
+    assert "the current value is unchanged" in r.stderr
+    st = status(dev_server, "db/ghost")
+    assert st["step"] == "created" and st["attempts"] == 1 and st["next_attempt"]
+    assert st["last_error"].startswith("set:") and st["history"][-1]["outcome"].startswith("failed")
+    cur = read(dev_server, "db/ghost").json()["data"]
+    assert cur["metadata"]["version"] == 1 and cur["data"]["password"] == "by-hand"
+    pending = read(dev_server, "db/ghost", label="pending").json()["data"]["data"]
+    assert pending["username"] == "app_ghost"
+    assert pending["password"] not in json.dumps(st)
+    # Once the user exists, the rotation resumes where it stopped, with the same pending value.
+    postgres.psql("CREATE ROLE app_ghost WITH LOGIN")
+    postgres.psql("GRANT SELECT ON hush_probe TO app_ghost")
+    hush(dev_server, "rotate", "secret/db/ghost")
+    now = read(dev_server, "db/ghost").json()["data"]["data"]
+    assert now == pending and can_login(postgres, now)
+    st = status(dev_server, "db/ghost")
+    assert st["attempts"] == 0 and st["last_error"] == "" and st["rotations"] == 1
+    postgres.psql("REVOKE ALL ON hush_probe FROM app_ghost")
+    postgres.psql("DROP ROLE app_ghost")
