@@ -281,14 +281,38 @@ def test_username_template(dev_server, postgres):
         client.secrets.database.generate_credentials("app")
 
 
-def test_password_policy_is_refused_until_the_engine_can_read_it(dev_server, postgres):
+def test_password_policy_for_creds_static_roles_and_rotate_root(dev_server, postgres):
     client = hvac.Client(url=dev_server.url, token="root")
     setup_engine(client, postgres)
-    with pytest.raises(hvac.exceptions.InvalidRequest, match="password_policy"):
+    postgres.psql("DROP ROLE IF EXISTS app_pp")
+    postgres.psql("CREATE ROLE app_pp WITH LOGIN PASSWORD 'set-by-hand'")
+    postgres.psql("GRANT SELECT ON hush_probe TO app_pp")
+
+    def configure():
         client.secrets.database.configure(
-            name="pg", plugin_name="postgresql-database-plugin", allowed_roles=["app"],
+            name="pg", plugin_name="postgresql-database-plugin", allowed_roles=["*"],
             connection_url=postgres.url(), username=SUPERUSER, password=PASSWORD,
-            password_policy="some-policy")
+            password_policy="digits")
+
+    # Accepted before the policy exists, as in Vault; creds then name the missing policy.
+    configure()
+    assert client.secrets.database.read_connection("pg")["data"]["password_policy"] == "digits"
+    with pytest.raises(hvac.exceptions.InvalidRequest, match='password policy "digits" does not'):
+        client.secrets.database.generate_credentials("app")
+    client.adapter.post("/v1/sys/policies/password/digits", json={
+        "policy": 'length = 30\nrule "charset" {\n  charset = "0123456789"\n  min-chars = 30\n}'})
+    creds = client.secrets.database.generate_credentials("app")["data"]
+    assert re.fullmatch(r"\d{30}", creds["password"]) and can_login(
+        postgres, creds["username"], creds["password"])
+    client.adapter.post("/v1/database/static-roles/pp", json={
+        "db_name": "pg", "username": "app_pp", "rotation_period": 3600})
+    static = client.secrets.database.get_static_credentials("pp")["data"]["password"]
+    assert re.fullmatch(r"\d{30}", static) and can_login(postgres, "app_pp", static)
+    with pytest.raises(hvac.exceptions.InvalidRequest):
+        client.secrets.database.configure(
+            name="pg", plugin_name="postgresql-database-plugin", allowed_roles=["*"],
+            connection_url=postgres.url(), username=SUPERUSER, password=PASSWORD,
+            password_policy="not a/name")
 
 
 def test_static_role_on_a_cron_schedule(dev_server, postgres):

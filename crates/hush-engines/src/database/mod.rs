@@ -364,12 +364,6 @@ const STATIC_ROLE_FIELDS: &[Field] = &[
     ),
 ];
 
-/// Why `password_policy` is refused: the engine-facing API gives a secrets engine no way to
-/// read the policies stored under `sys/policies/password`.
-const PASSWORD_POLICY_UNAVAILABLE: &str =
-    "'password_policy' is not available yet: hush's database engine cannot read \
-     sys/policies/password; leave it out (passwords follow Vault's default policy)";
-
 /// The plugins hush has.
 const PLUGINS: &[&str] = &[postgres::PLUGIN_NAME, mysql::PLUGIN_NAME];
 
@@ -521,9 +515,11 @@ impl DatabaseBackend {
                     CoreError::bad(format!("'username_template' is not a valid template: {e}"))
                 })?;
         }
+        // As in Vault, the policy is looked up when a password is made, so it may be written
+        // after the configuration; one that does not exist then is a 400 naming it.
         let password_policy = kept("password_policy", old.map(|e| e.password_policy.as_str()))?;
         if !password_policy.is_empty() {
-            return Err(CoreError::bad(PASSWORD_POLICY_UNAVAILABLE));
+            check_name("password policy", &password_policy)?;
         }
         let connection_url = fields::string(d, "connection_url")?
             .or_else(|| existing.as_ref().map(|e| e.connection_url.clone()))
@@ -619,7 +615,7 @@ impl DatabaseBackend {
                 "this configuration has no 'username': rotate-root changes that user's password",
             ));
         }
-        let new_password = generate_password()?;
+        let new_password = generate_password(req, &config).await?;
         let plugin = self.plugin(name, &config).await?;
         plugin
             .set_password(
@@ -660,7 +656,7 @@ impl DatabaseBackend {
         check_allowed(&config, &role.db_name, name)?;
         let plugin = self.plugin(&role.db_name, &config).await?;
         let username = new_username(&config, name, plugin.max_username())?;
-        let password = generate_password()?;
+        let password = generate_password(req, &config).await?;
         let ttl = effective_ttl(req, &role);
         let expiration = chrono::Utc::now()
             + chrono::Duration::seconds(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 4));
@@ -796,9 +792,35 @@ fn new_username(config: &DbConfig, role: &str, max: usize) -> Result<String> {
     Ok(name)
 }
 
+/// A new password for `config`: from its `password_policy` (read from sys/policies/password
+/// through the core, so a policy changed there applies at once), or Vault's default.
+async fn generate_password(
+    req: &EngineRequest<'_>,
+    config: &DbConfig,
+) -> Result<Zeroizing<String>> {
+    if config.password_policy.is_empty() {
+        return default_password();
+    }
+    let name = &config.password_policy;
+    let policy = req
+        .peers("a database configuration's password_policy")?
+        .password_policy(name)
+        .await?
+        .ok_or_else(|| {
+            CoreError::bad(format!(
+                "password policy \"{name}\" does not exist: write sys/policies/password/{name}, \
+                 or clear the configuration's password_policy"
+            ))
+        })?;
+    let password = policy.try_generate(|n| {
+        hush_crypto::random_below(u32::try_from(n).unwrap_or(u32::MAX)).map(|i| i as usize)
+    })?;
+    Ok(Zeroizing::new(password))
+}
+
 /// Vault's default password policy: 20 characters with at least one lower-case letter, one
 /// upper-case letter, one digit and one dash.
-fn generate_password() -> Result<Zeroizing<String>> {
+fn default_password() -> Result<Zeroizing<String>> {
     static POLICY: OnceLock<hush_policy::PasswordPolicy> = OnceLock::new();
     let policy = POLICY.get_or_init(|| {
         let rule = |set: &str| hush_policy::CharsetRule {

@@ -127,7 +127,7 @@ impl DatabaseBackend {
     ) -> Result<StaticRole> {
         let config = require_config(req, &role.db_name).await?;
         let plugin = self.plugin(&role.db_name, &config).await?;
-        let password = generate_password()?;
+        let password = generate_password(req, &config).await?;
         plugin
             .set_password(&role.rotation_statements, &role.username, &password)
             .await
