@@ -45,7 +45,7 @@ def test_creds_work_until_the_lease_is_revoked(dev_server, postgres):
     user, pw = creds["data"]["username"], creds["data"]["password"]
     assert creds["lease_id"].startswith("database/creds/app/")
     assert creds["lease_duration"] == 3600 and creds["renewable"] is True
-    assert user.startswith("v-app-") and len(user) <= 63 and len(pw) == 20
+    assert user.startswith("v-root-app-") and len(user) <= 63 and len(pw) == 20
     assert can_login(postgres, user, pw)
 
     lease = client.sys.read_lease(creds["lease_id"])["data"]

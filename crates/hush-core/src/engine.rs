@@ -95,6 +95,9 @@ pub struct EngineRequest<'a> {
     pub mount: &'a MountEntry,
     /// The client's address, for CIDR checks.
     pub client_addr: Option<IpAddr>,
+    /// The display name of the caller's token (`root`, `userpass-alice`; empty without a
+    /// token), for names an engine makes from it (database user names).
+    pub display_name: &'a str,
     /// The core's view of the request, for the core's own backends only.
     pub(crate) ctx: Option<&'a Ctx<'a>>,
     /// What the core lends the engine beyond its own mount (other mounts' credentials, the
@@ -121,6 +124,7 @@ impl<'a> EngineRequest<'a> {
             view,
             mount,
             client_addr: None,
+            display_name: "",
             ctx: None,
             peers: None,
         }
@@ -229,6 +233,21 @@ pub trait Peers: Send + Sync {
 
     /// The password policy `name` of `sys/policies/password` (`None`: no such policy).
     async fn password_policy(&self, name: &str) -> Result<Option<hush_policy::PasswordPolicy>>;
+}
+
+/// A password from `policy`, drawn from the CSPRNG: the one way engines and `sys/` make
+/// passwords.
+///
+/// # Errors
+///
+/// The CSPRNG's failure.
+pub fn generate_password(
+    policy: &hush_policy::PasswordPolicy,
+) -> Result<zeroize::Zeroizing<String>> {
+    let password = policy.try_generate(|n| {
+        hush_crypto::random_below(u32::try_from(n).unwrap_or(u32::MAX)).map(|i| i as usize)
+    })?;
+    Ok(zeroize::Zeroizing::new(password))
 }
 
 /// A secrets engine or auth method.

@@ -420,6 +420,7 @@ fn engine_request<'a>(
         view: &m.view,
         mount: &m.entry,
         client_addr: req.client_addr,
+        display_name: found.token.map_or("", |t| t.display_name.as_str()),
         ctx: Some(ctx),
         peers: Some(ctx),
     }

@@ -22,9 +22,7 @@ fn view(ctx: &Ctx<'_>) -> View {
 
 /// A password from `policy`, drawn from the CSPRNG.
 pub(crate) fn generate(policy: &hush_policy::PasswordPolicy) -> Result<String> {
-    Ok(policy.try_generate(|n| {
-        hush_crypto::random_below(u32::try_from(n).unwrap_or(u32::MAX)).map(|i| i as usize)
-    })?)
+    Ok(crate::engine::generate_password(policy)?.to_string())
 }
 
 /// The stored policy `name`, parsed (`None`: no such policy). `root` is the whole barrier.

@@ -655,7 +655,7 @@ impl DatabaseBackend {
         })?;
         check_allowed(&config, &role.db_name, name)?;
         let plugin = self.plugin(&role.db_name, &config).await?;
-        let username = new_username(&config, name, plugin.max_username())?;
+        let username = new_username(&config, req.display_name, name, plugin.max_username())?;
         let password = generate_password(req, &config).await?;
         let ttl = effective_ttl(req, &role);
         let expiration = chrono::Utc::now()
@@ -756,22 +756,22 @@ fn effective_ttl(req: &EngineRequest<'_>, role: &Role) -> Duration {
 /// MySQL (whose role part is shorter so that the random part always fits).
 fn default_template(plugin_name: &str) -> &'static str {
     if plugin_name == mysql::PLUGIN_NAME {
-        r#"{{ printf "v-%s-%s-%s" (.RoleName | truncate 4) (random 20) (unix_time) | truncate 32 }}"#
+        username::MYSQL_DEFAULT
     } else {
-        r#"{{ printf "v-%s-%s-%s" (.RoleName | truncate 8) (random 20) (unix_time) | truncate 63 }}"#
+        username::POSTGRES_DEFAULT
     }
 }
 
 /// A new user name for role `role` from the configuration's `username_template` (or the
 /// plugin's default), at most `max` characters.
-fn new_username(config: &DbConfig, role: &str, max: usize) -> Result<String> {
+fn new_username(config: &DbConfig, display_name: &str, role: &str, max: usize) -> Result<String> {
     let text = if config.username_template.is_empty() {
         default_template(&config.plugin_name)
     } else {
         config.username_template.as_str()
     };
     let meta = username::Metadata {
-        display_name: String::new(),
+        display_name: display_name.to_string(),
         role_name: role.to_string(),
     };
     let name = username::Template::parse(text)
@@ -812,40 +812,16 @@ async fn generate_password(
                  or clear the configuration's password_policy"
             ))
         })?;
-    let password = policy.try_generate(|n| {
-        hush_crypto::random_below(u32::try_from(n).unwrap_or(u32::MAX)).map(|i| i as usize)
-    })?;
-    Ok(Zeroizing::new(password))
+    hush_core::engine::generate_password(&policy)
 }
 
 /// Vault's default password policy: 20 characters with at least one lower-case letter, one
 /// upper-case letter, one digit and one dash.
 fn default_password() -> Result<Zeroizing<String>> {
     static POLICY: OnceLock<hush_policy::PasswordPolicy> = OnceLock::new();
-    let policy = POLICY.get_or_init(|| {
-        let rule = |set: &str| hush_policy::CharsetRule {
-            charset: set.chars().collect(),
-            min_chars: 1,
-        };
-        let rules = vec![
-            rule("abcdefghijklmnopqrstuvwxyz"),
-            rule("ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
-            rule("0123456789"),
-            rule("-"),
-        ];
-        hush_policy::PasswordPolicy {
-            length: 20,
-            charset: rules
-                .iter()
-                .flat_map(|r| r.charset.iter().copied())
-                .collect(),
-            rules,
-        }
-    });
-    let password = policy.try_generate(|n| {
-        hush_crypto::random_below(u32::try_from(n).unwrap_or(u32::MAX)).map(|i| i as usize)
-    })?;
-    Ok(Zeroizing::new(password))
+    hush_core::engine::generate_password(
+        POLICY.get_or_init(hush_policy::PasswordPolicy::vault_default),
+    )
 }
 
 async fn role_read(req: &EngineRequest<'_>, name: &str) -> Result<Response> {

@@ -735,11 +735,7 @@ async fn password(req: &EngineRequest<'_>, policy: &str) -> Result<String> {
                 ))
             })?
     };
-    policy
-        .try_generate(|n| {
-            hush_crypto::random_below(u32::try_from(n).unwrap_or(u32::MAX)).map(|i| i as usize)
-        })
-        .map_err(CoreError::from)
+    Ok(hush_core::engine::generate_password(&policy)?.to_string())
 }
 
 /// The latest live version's number and data (0 and empty when the secret has none).
