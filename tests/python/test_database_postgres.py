@@ -102,7 +102,7 @@ def test_bad_input_is_refused_and_changes_nothing(dev_server, postgres):
     with pytest.raises(hvac.exceptions.InvalidRequest, match="syntax error"):
         client.secrets.database.generate_credentials("app")
     # The transaction was rolled back: no user was left behind.
-    _, n = postgres.psql("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'v-app-%'")
+    _, n = postgres.psql("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'v-root-app-%'")
     assert n == "0"
 
 

@@ -365,16 +365,51 @@ fn db_error(e: tokio_postgres::Error) -> PluginError {
     }
 }
 
-/// Runs statements in one transaction.
+/// How often a transaction that lost a race with another is run again.
+const RACE_ATTEMPTS: u32 = 5;
+
+/// Whether a failed transaction lost a race with a concurrent one and may simply be run again:
+/// a serialization failure, a deadlock, or PostgreSQL's "tuple concurrently updated" (two
+/// transactions changing the privileges of one table at once: a GRANT for a new user while an
+/// expired one's privileges are revoked).
+fn lost_a_race(e: &tokio_postgres::Error) -> bool {
+    e.as_db_error().is_some_and(|db| {
+        matches!(db.code().code(), "40001" | "40P01")
+            || (db.code().code() == "XX000" && db.message().contains("concurrently updated"))
+    })
+}
+
+/// Runs statements in one transaction, again (a few times, after a short pause) when it lost a
+/// race with a concurrent transaction; each attempt is rolled back whole when it fails.
 async fn run_in_transaction(
     client: &mut Client,
     statements: &[String],
 ) -> std::result::Result<(), PluginError> {
-    let tx = client.transaction().await.map_err(db_error)?;
-    for s in statements {
-        tx.batch_execute(s).await.map_err(db_error)?;
+    let mut attempt = 1;
+    loop {
+        match try_transaction(client, statements).await {
+            Err(e) if lost_a_race(&e) && attempt < RACE_ATTEMPTS => {
+                let jitter = hush_crypto::random_below(20).unwrap_or(0);
+                tokio::time::sleep(std::time::Duration::from_millis(u64::from(
+                    10 * attempt + jitter,
+                )))
+                .await;
+                attempt += 1;
+            }
+            other => return other.map_err(db_error),
+        }
     }
-    tx.commit().await.map_err(db_error)
+}
+
+async fn try_transaction(
+    client: &mut Client,
+    statements: &[String],
+) -> std::result::Result<(), tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    for s in statements {
+        tx.batch_execute(s).await?;
+    }
+    tx.commit().await
 }
 
 fn quote_ident(name: &str) -> String {
